@@ -1,0 +1,21 @@
+"""Registers the dojo plugin and the hypothesis profiles for every pytest run in this repository.
+
+Profiles: ``dev`` (fast, ~20 examples, keeps its example database: `make kata`), ``ci``
+(derandomized, no database: `make test` and fork CI), ``thorough`` (hundreds of examples).
+Pick one with ``--hypothesis-profile=NAME`` or ``HYPOTHESIS_PROFILE=NAME``; with ``CI`` set the
+default is ``ci``.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=20, deadline=None)
+settings.register_profile(
+    "ci", max_examples=30, deadline=None, derandomize=True, database=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("thorough", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+pytest_plugins = ["dojo.plugin"]

@@ -1,0 +1,12 @@
+"""The dojo pytest plugin (minimal bootstrap; the full plugin replaces this)."""
+
+from dojo import impl
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("dojo")
+    group.addoption("--impl", default=None, help="implementation: student (default), solutions, or a folder holding tinytorch/")
+
+
+def pytest_configure(config):
+    impl.activate(impl.resolve(config.getoption("impl")))

@@ -1,0 +1,176 @@
+"""Helpers for writing kata tests: array assertions, gradient checks and hypothesis strategies.
+
+Kata tests import from here so that every failure a student sees speaks the same language:
+shape, dtype, the worst index and both values.
+
+>>> assert_close(np.array([1.0, 2.0]), [1.0, 2.0])
+>>> gradcheck(lambda x: (x * x).sum(), [np.array([1.0, -2.0])])   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+__all__ = [
+    "as_array", "assert_close", "assert_shape", "gradcheck", "numeric_gradient", "GradcheckError",
+    "floats", "nonzero_floats", "positive_floats", "small_shapes", "broadcastable_pairs", "arrays",
+]
+
+
+def as_array(value) -> np.ndarray:
+    """The NumPy array inside a Tensor, an array, a list or a scalar."""
+    data = getattr(value, "data", value)
+    if isinstance(data, memoryview):  # np.ndarray.data is a memoryview: the value itself was an array
+        data = value
+    return np.asarray(data)
+
+
+def _format_index(index) -> str:
+    return "()" if index == () else str(tuple(int(i) for i in index))
+
+
+def assert_close(actual, expected, rtol=1e-5, atol=1e-6, dtype=None, what="result"):
+    """Assert that ``actual`` (a Tensor, array or number) equals ``expected`` within tolerance.
+
+    Checks the shape first, then ``dtype`` when given, then the values (NaNs must match NaNs).
+    The message names the shape, the dtype, how many positions differ, the worst index and both
+    values there.
+    """
+    got, want = as_array(actual), as_array(expected)
+    if got.shape != want.shape:
+        raise AssertionError(f"{what} has shape {got.shape}, expected shape {want.shape}")
+    if dtype is not None and got.dtype != np.dtype(dtype):
+        raise AssertionError(f"{what} has dtype {got.dtype}, expected dtype {np.dtype(dtype)}")
+    if got.dtype.kind in "biu" and want.dtype.kind in "biu":
+        bad = got != want
+    else:
+        g, w = got.astype(np.float64), want.astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad = ~np.isclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
+    if not bad.any():
+        return
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    diff = np.where(bad, np.nan_to_num(diff, nan=np.inf), -1.0)
+    worst = np.unravel_index(int(np.argmax(diff)), got.shape) if got.shape else ()
+    raise AssertionError(
+        f"{what} differs at {int(bad.sum())} of {bad.size} position(s) (rtol={rtol:g}, atol={atol:g})\n"
+        f"  shape {got.shape}, dtype {got.dtype} (expected {want.dtype})\n"
+        f"  worst at index {_format_index(worst)}: got {got[worst]!r}, expected {want[worst]!r}"
+    )
+
+
+def assert_shape(actual, shape, what="result"):
+    """Assert the shape of a Tensor or array, with a message naming both shapes."""
+    got = as_array(actual).shape
+    if tuple(got) != tuple(shape):
+        raise AssertionError(f"{what} has shape {tuple(got)}, expected {tuple(shape)}")
+
+
+class GradcheckError(AssertionError):
+    """Autograd's gradient disagrees with central differences (or the check would be vacuous)."""
+
+
+def numeric_gradient(f, arrays, upstream, index, eps=1e-6) -> np.ndarray:
+    """Central differences of ``sum(f(*arrays) * upstream)`` with respect to ``arrays[index]``."""
+    from tinytorch.tensor import Tensor
+
+    base = [np.array(a, dtype=np.float64) for a in arrays]
+    x = base[index]
+    grad = np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        original = x[i]
+        values = []
+        for delta in (eps, -eps):
+            x[i] = original + delta
+            out = f(*[Tensor(a) for a in base])
+            values.append(float(np.sum(as_array(out) * upstream)))
+        x[i] = original
+        grad[i] = (values[0] - values[1]) / (2 * eps)
+    return grad
+
+
+def gradcheck(f, arrays, wrt=None, seed=0, eps=1e-6, atol=1e-5, rtol=1e-4, min_norm=1e-7):
+    """Check autograd's gradients of ``f`` against float64 central differences.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*tensors) -> Tensor``, built from tinytorch ops.
+    arrays : list of array_like
+        Input values; converted to float64 tensors with ``requires_grad=True`` (for ``wrt``).
+    wrt : list of int, optional
+        Which inputs to check (default: all).
+    seed : int
+        Seeds the random upstream gradient ``g``: the check compares d(sum(f * g))/dx, so a rule
+        that is only right for an all-ones upstream gradient fails.
+
+    Raises
+    ------
+    GradcheckError
+        When a gradient is missing, has the wrong shape, differs anywhere, or when every
+        reference gradient is ~0 (a check that could not fail).
+    """
+    from tinytorch.tensor import Tensor
+
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+    wrt = list(range(len(arrays))) if wrt is None else list(wrt)
+    tensors = [Tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
+    out = f(*tensors)
+    rng = np.random.default_rng(seed)
+    upstream = rng.normal(size=as_array(out).shape)
+    out.backward(upstream)
+    largest = 0.0
+    for i in wrt:
+        expected = numeric_gradient(f, arrays, upstream, i, eps)
+        largest = max(largest, float(np.abs(expected).max(initial=0.0)))
+        got = tensors[i].grad
+        if got is None:
+            raise GradcheckError(f"input {i}: no gradient reached it (grad is None)")
+        try:
+            assert_close(got, expected, rtol=rtol, atol=atol, what=f"gradient of input {i}")
+        except AssertionError as error:
+            raise GradcheckError(f"{error}\n  (autograd vs central differences, upstream gradient seeded with {seed})") from None
+    if largest < min_norm:
+        raise GradcheckError("every reference gradient is ~0: this check could not fail; choose other inputs")
+    return True
+
+
+# -- hypothesis strategies -----------------------------------------------------------------------
+
+
+def floats(low=-3.0, high=3.0):
+    """Finite float64 values in [low, high]."""
+    return st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
+
+
+def nonzero_floats(low=0.1, high=3.0):
+    """Values with low <= |x| <= high, either sign: keeps inputs away from kinks at 0 by construction."""
+    return st.tuples(st.sampled_from([-1.0, 1.0]), floats(low, high)).map(lambda t: t[0] * t[1])
+
+
+def positive_floats(low=0.5, high=3.0):
+    """Values in [low, high] (for log, division, sqrt)."""
+    return floats(low, high)
+
+
+def small_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4):
+    """Small array shapes: every coordinate of a gradient can be checked."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_pairs(max_dims=3, max_side=3):
+    """Two shapes that broadcast together, including rank extension ((3, 1) with (4,)).
+
+    Returns (shape_a, shape_b, result_shape).
+    """
+    return hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=max_dims, max_side=max_side).map(
+        lambda s: (s.input_shapes[0], s.input_shapes[1], s.result_shape)
+    )
+
+
+def arrays(shape, elements=None, dtype=np.float64):
+    """A float64 array of ``shape`` with ``elements`` (default: ``floats()``)."""
+    return hnp.arrays(dtype, shape, elements=elements if elements is not None else floats())

@@ -1,0 +1,586 @@
+"""Kata 05 — Autograd: run the recorded graph backwards.
+
+Since kata 01 every op has left a :class:`~tinytorch.tensor.Node` on its result: the op's name,
+its input tensors and the arguments it was called with. This file turns those records into
+gradients:
+
+* :func:`backward` — the engine: visit the graph in reverse topological order, ask each op's
+  backward *rule* for the gradients of its inputs, and accumulate them into the leaves' ``.grad``.
+* one rule per op, registered by name with ``@rule("name")``: ``f(node, grad) -> tuple`` giving
+  one gradient (a NumPy array shaped like that input, or ``None``) per input tensor.
+* :class:`no_grad` — a context manager (and decorator) that stops recording.
+* :class:`Function` — the public way to add a new differentiable op with its forward and its
+  backward side by side (later katas use it for convolution and more).
+
+Semantics (PyTorch's, except where noted)
+-----------------------------------------
+* Gradients **accumulate**: ``backward()`` adds into ``leaf.grad``; call ``zero_grad()`` (or
+  ``optimizer.zero_grad()``) between steps.
+* Calling ``backward()`` twice on the same graph is allowed here (PyTorch frees the graph and
+  raises): the second call adds the same gradients again, so ``.grad`` doubles.
+* ``backward()`` on a one-element tensor seeds with 1; any other shape needs ``grad=`` of that shape.
+* Only leaves (tensors you created with ``requires_grad=True``, parameters) keep ``.grad``.
+* ``max`` shares the gradient equally between tied maxima (like ``torch.amax``).
+
+Example
+-------
+>>> x = Tensor([2.0, 3.0], requires_grad=True)
+>>> (x * x + x).sum().backward()
+>>> x.grad
+array([5., 7.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from tinytorch.tensor import Tensor, is_grad_enabled, record_op, set_grad_enabled
+
+__all__ = ["backward", "rule", "RULES", "unbroadcast", "no_grad", "Function", "Context"]
+
+# ---------------------------------------------------------------------------------------------
+# Scaffolding: the rule registry.
+# ---------------------------------------------------------------------------------------------
+
+RULES: dict = {}
+
+
+def rule(op_name: str):
+    """Register ``f(node, grad) -> tuple of input gradients`` as the backward rule of ``op_name``."""
+
+    def register(fn):
+        RULES[op_name] = fn
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 1: the engine
+# ---------------------------------------------------------------------------------------------
+
+
+def topological_order(root: Tensor) -> list:
+    """Every tensor that ``root`` depends on and that requires grad, inputs before outputs.
+
+    Iterative (an explicit stack, no recursion), so a chain 10,000 ops deep is fine.
+    """
+    ### BEGIN SOLUTION engine
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor.node is not None:
+            for parent in tensor.node.inputs:
+                if parent.requires_grad and id(parent) not in seen:
+                    stack.append((parent, False))
+    return order
+    ### END SOLUTION
+
+
+def backward(root: Tensor, grad=None) -> None:
+    """Accumulate d(root)/d(leaf) · grad into ``leaf.grad`` for every leaf that requires grad.
+
+    Parameters
+    ----------
+    root : Tensor
+        The output to differentiate. It must require grad.
+    grad : array_like or Tensor, optional
+        The upstream gradient, shaped like ``root``. Optional only when ``root`` has one
+        element (then it is 1).
+
+    Raises
+    ------
+    RuntimeError
+        ``root`` does not require grad; ``grad`` is missing for a non-scalar or has the wrong
+        shape; an op has no backward rule; a rule returns a gradient of the wrong shape.
+    """
+    ### BEGIN SOLUTION engine
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward(): this tensor does not require grad (no input had requires_grad=True, "
+            "or it was computed under no_grad)"
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward(): grad can be omitted only for a one-element output; this one has "
+                f"shape {root.shape}, so pass grad= with that shape"
+            )
+        grad = np.ones_like(root.data)
+    else:
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+        if grad.shape != root.shape:
+            raise RuntimeError(f"backward(): grad has shape {grad.shape} but the output has shape {root.shape}")
+
+    grads = {id(root): grad}
+    for tensor in reversed(topological_order(root)):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        node = tensor.node
+        if node is None:  # a leaf: accumulate
+            if g.dtype != tensor.data.dtype:
+                g = g.astype(tensor.data.dtype)
+            if tensor.grad is None:
+                tensor.grad = g if g.flags.writeable and g is not grad else g.copy()
+            else:
+                tensor.grad = tensor.grad + g
+            continue
+        fn = node.backward or RULES.get(node.op)
+        if fn is None:
+            raise RuntimeError(f"no backward rule for op '{node.op}': register one with @rule({node.op!r})")
+        input_grads = fn(node, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, pg in zip(node.inputs, input_grads):
+            if pg is None or not parent.requires_grad:
+                continue
+            pg = np.asarray(pg)
+            if pg.shape != parent.shape:
+                raise RuntimeError(
+                    f"backward rule for '{node.op}' returned a gradient of shape {pg.shape} "
+                    f"for an input of shape {parent.shape}"
+                )
+            key = id(parent)
+            grads[key] = grads[key] + pg if key in grads else pg
+    ### END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 2: elementwise arithmetic, with broadcasting
+# ---------------------------------------------------------------------------------------------
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``: undo the broadcasting the forward op did.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1, so its
+    gradient is the sum over those axes.
+
+    >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
+    [[12.0], [12.0]]
+    """
+    ### BEGIN SOLUTION arithmetic
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+    ### END SOLUTION
+
+
+@rule("add")
+def add_backward(node, grad):
+    ### BEGIN SOLUTION arithmetic
+    a, b = node.inputs
+    return unbroadcast(grad, a.shape), unbroadcast(grad, b.shape)
+    ### END SOLUTION
+
+
+@rule("sub")
+def sub_backward(node, grad):
+    ### BEGIN SOLUTION arithmetic
+    a, b = node.inputs
+    return unbroadcast(grad, a.shape), unbroadcast(-grad, b.shape)
+    ### END SOLUTION
+
+
+@rule("mul")
+def mul_backward(node, grad):
+    ### BEGIN SOLUTION arithmetic
+    a, b = node.inputs
+    ga = unbroadcast(grad * b.data, a.shape) if a.requires_grad else None
+    gb = unbroadcast(grad * a.data, b.shape) if b.requires_grad else None
+    return ga, gb
+    ### END SOLUTION
+
+
+@rule("div")
+def div_backward(node, grad):
+    ### BEGIN SOLUTION arithmetic
+    a, b = node.inputs
+    ga = unbroadcast(grad / b.data, a.shape) if a.requires_grad else None
+    gb = unbroadcast(-grad * node.out / b.data, b.shape) if b.requires_grad else None
+    return ga, gb
+    ### END SOLUTION
+
+
+@rule("neg")
+def neg_backward(node, grad):
+    ### BEGIN SOLUTION arithmetic
+    return (-grad,)
+    ### END SOLUTION
+
+
+@rule("pow")
+def pow_backward(node, grad):
+    ### BEGIN SOLUTION arithmetic
+    (a,) = node.inputs
+    p = node.args["exponent"]
+    return (grad * p * a.data ** (p - 1),)
+    ### END SOLUTION
+
+
+@rule("exp")
+def exp_backward(node, grad):
+    ### BEGIN SOLUTION arithmetic
+    return (grad * node.out,)
+    ### END SOLUTION
+
+
+@rule("log")
+def log_backward(node, grad):
+    ### BEGIN SOLUTION arithmetic
+    return (grad / node.inputs[0].data,)
+    ### END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 3: matmul and shape ops
+# ---------------------------------------------------------------------------------------------
+
+
+@rule("matmul")
+def matmul_backward(node, grad):
+    """Shapes follow the forward's rules: 1-D operands are promoted, batch dims unbroadcast."""
+    ### BEGIN SOLUTION matmul_shape
+    a, b = node.inputs
+    A, B = a.data, b.data
+    if A.ndim == 2 and B.ndim == 2:  # the common case, fast
+        return grad @ B.T if a.requires_grad else None, A.T @ grad if b.requires_grad else None
+    if A.ndim == 1 and B.ndim == 1:
+        return grad * B, grad * A
+    A2 = A[None, :] if A.ndim == 1 else A
+    B2 = B[:, None] if B.ndim == 1 else B
+    G = grad
+    if A.ndim == 1:
+        G = np.expand_dims(G, -2)
+    if B.ndim == 1:
+        G = np.expand_dims(G, -1)
+    ga = unbroadcast(G @ np.swapaxes(B2, -1, -2), A2.shape).reshape(A.shape)
+    gb = unbroadcast(np.swapaxes(A2, -1, -2) @ G, B2.shape).reshape(B.shape)
+    return ga, gb
+    ### END SOLUTION
+
+
+@rule("reshape")
+def reshape_backward(node, grad):
+    ### BEGIN SOLUTION matmul_shape
+    return (grad.reshape(node.inputs[0].shape),)
+    ### END SOLUTION
+
+
+@rule("transpose")
+def transpose_backward(node, grad):
+    ### BEGIN SOLUTION matmul_shape
+    return (np.swapaxes(grad, node.args["dim0"], node.args["dim1"]),)
+    ### END SOLUTION
+
+
+@rule("permute")
+def permute_backward(node, grad):
+    ### BEGIN SOLUTION matmul_shape
+    dims = node.args["dims"]
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    return (np.transpose(grad, np.argsort([d % grad.ndim for d in dims])),)
+    ### END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 4: reductions and indexing
+# ---------------------------------------------------------------------------------------------
+
+
+def expand_reduced(grad: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
+    """Broadcast the gradient of a reduction back to the input's ``shape``.
+
+    >>> expand_reduced(np.array([1.0, 2.0]), (2, 3), axis=1, keepdims=False).tolist()
+    [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
+    """
+    ### BEGIN SOLUTION reductions
+    if axis is not None and not keepdims:
+        axes = axis if isinstance(axis, tuple) else (axis,)
+        grad = np.expand_dims(grad, tuple(a % len(shape) for a in axes))
+    return np.broadcast_to(grad, shape)
+    ### END SOLUTION
+
+
+def _count(shape, axis):
+    if axis is None:
+        return int(np.prod(shape))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return int(np.prod([shape[a] for a in axes]))
+
+
+@rule("sum")
+def sum_backward(node, grad):
+    ### BEGIN SOLUTION reductions
+    x = node.inputs[0]
+    return (expand_reduced(grad, x.shape, node.args["axis"], node.args["keepdims"]),)
+    ### END SOLUTION
+
+
+@rule("mean")
+def mean_backward(node, grad):
+    ### BEGIN SOLUTION reductions
+    x = node.inputs[0]
+    axis = node.args["axis"]
+    return (expand_reduced(grad, x.shape, axis, node.args["keepdims"]) / _count(x.shape, axis),)
+    ### END SOLUTION
+
+
+@rule("max")
+def max_backward(node, grad):
+    """Tie rule: tied maxima share the gradient equally."""
+    ### BEGIN SOLUTION reductions
+    x = node.inputs[0]
+    axis, keepdims = node.args["axis"], node.args["keepdims"]
+    winners = x.data == expand_reduced(node.out, x.shape, axis, keepdims)
+    share = winners / winners.sum(axis=axis, keepdims=True)
+    return (share * expand_reduced(grad, x.shape, axis, keepdims),)
+    ### END SOLUTION
+
+
+@rule("getitem")
+def getitem_backward(node, grad):
+    """Scatter-add: an element picked twice (``x[[0, 0]]``) receives both gradients."""
+    ### BEGIN SOLUTION reductions
+    from tinytorch.tensor import _index_array
+
+    x = node.inputs[0]
+    out = np.zeros_like(x.data)
+    np.add.at(out, _index_array(node.args["index"]), grad)
+    return (out,)
+    ### END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 5: activations (kata 02)
+# ---------------------------------------------------------------------------------------------
+
+
+@rule("relu")
+def relu_backward(node, grad):
+    """The gradient at exactly 0 is 0."""
+    ### BEGIN SOLUTION activations
+    return (grad * (node.inputs[0].data > 0),)
+    ### END SOLUTION
+
+
+@rule("sigmoid")
+def sigmoid_backward(node, grad):
+    ### BEGIN SOLUTION activations
+    s = node.out
+    return (grad * s * (1 - s),)
+    ### END SOLUTION
+
+
+@rule("tanh")
+def tanh_backward(node, grad):
+    ### BEGIN SOLUTION activations
+    return (grad * (1 - node.out * node.out),)
+    ### END SOLUTION
+
+
+@rule("gelu")
+def gelu_backward(node, grad):
+    ### BEGIN SOLUTION activations
+    from tinytorch.activations import GELU_C
+
+    x = node.inputs[0].data
+    t = np.tanh(GELU_C * (x + 0.044715 * x**3))
+    d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x)
+    return ((grad * d).astype(x.dtype, copy=False),)
+    ### END SOLUTION
+
+
+@rule("softmax")
+def softmax_backward(node, grad):
+    ### BEGIN SOLUTION activations
+    s = node.out
+    return (s * (grad - (grad * s).sum(axis=node.args["axis"], keepdims=True)),)
+    ### END SOLUTION
+
+
+@rule("log_softmax")
+def log_softmax_backward(node, grad):
+    ### BEGIN SOLUTION activations
+    return (grad - np.exp(node.out) * grad.sum(axis=node.args["axis"], keepdims=True),)
+    ### END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 6: losses (kata 04)
+# ---------------------------------------------------------------------------------------------
+
+
+def _scale(node, n):
+    """1/n for reduction='mean', 1 for 'sum'."""
+    return 1.0 / n if node.args["reduction"] == "mean" else 1.0
+
+
+@rule("mse_loss")
+def mse_backward(node, grad):
+    ### BEGIN SOLUTION losses
+    pred, target = node.inputs
+    d = (2 * _scale(node, pred.data.size) * grad) * (pred.data - target.data)
+    return d, -d
+    ### END SOLUTION
+
+
+@rule("cross_entropy")
+def cross_entropy_backward(node, grad):
+    """d loss / d logits = (softmax(logits) - onehot(targets)) / N (mean)."""
+    ### BEGIN SOLUTION losses
+    logits, targets = node.inputs
+    z, y = logits.data, targets.data
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1
+    return p * (grad * _scale(node, len(y))), None
+    ### END SOLUTION
+
+
+@rule("binary_cross_entropy")
+def bce_backward(node, grad):
+    """d/dp = (p - t) / (p (1 - p)), with the denominator kept >= 1e-12 (PyTorch's rule)."""
+    ### BEGIN SOLUTION losses
+    probs, target = node.inputs
+    p, t = probs.data, target.data
+    k = grad * _scale(node, p.size)
+    gp = k * (p - t) / np.maximum(p * (1 - p), 1e-12)
+    gt = k * (np.log1p(-p) - np.log(p)) if target.requires_grad else None
+    return gp.astype(p.dtype, copy=False), gt
+    ### END SOLUTION
+
+
+@rule("binary_cross_entropy_with_logits")
+def bce_logits_backward(node, grad):
+    """d/dz = sigmoid(z) - t."""
+    ### BEGIN SOLUTION losses
+    logits, target = node.inputs
+    z, t = logits.data, target.data
+    e = np.exp(-np.abs(z))
+    s = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    k = grad * _scale(node, z.size)
+    return k * (s - t), (-k * z if target.requires_grad else None)
+    ### END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 7: no_grad and the Function API
+# ---------------------------------------------------------------------------------------------
+
+
+class no_grad:
+    """Context manager and decorator: ops inside record no graph (``requires_grad`` is False).
+
+    >>> with no_grad():
+    ...     y = x * 2          # y.node is None, y.requires_grad is False
+    """
+
+    def __enter__(self):
+        ### BEGIN SOLUTION function
+        self._previous = set_grad_enabled(False)
+        return self
+        ### END SOLUTION
+
+    def __exit__(self, *exc):
+        ### BEGIN SOLUTION function
+        set_grad_enabled(self._previous)
+        return False
+        ### END SOLUTION
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class Context:
+    """What a :class:`Function`'s forward leaves for its backward.
+
+    Attributes: ``saved`` (the arrays given to :meth:`save_for_backward`), ``needs_input_grad``
+    (a bool per positional forward argument), and any attribute you set yourself.
+    """
+
+    def __init__(self):
+        self.saved = ()
+        self.needs_input_grad = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+
+class Function:
+    """A differentiable op written as a forward and a backward side by side (like PyTorch's).
+
+    Subclass it and write two static methods on NumPy arrays, then call ``apply`` with Tensors::
+
+        class Cube(Function):
+            @staticmethod
+            def forward(ctx, x):             # arrays in (Tensors arrive as their .data)
+                ctx.save_for_backward(x)
+                return x ** 3                # one array out
+            @staticmethod
+            def backward(ctx, grad):         # one gradient per positional forward argument
+                (x,) = ctx.saved
+                return 3 * x ** 2 * grad     # (None for arguments that are not tensors)
+
+        y = Cube.apply(t)                    # a Tensor whose node.op is "Cube"
+
+    Keyword arguments of ``apply`` are passed to ``forward`` and stored in ``node.args``.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> Tensor:
+        ### BEGIN SOLUTION function
+        ctx = Context()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        previous = set_grad_enabled(False)  # forward works on arrays; nothing inside is recorded
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        finally:
+            set_grad_enabled(previous)
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+
+        def run_backward(node, grad):
+            grads = cls.backward(ctx, grad)
+            if not isinstance(grads, tuple):
+                grads = (grads,)
+            if len(grads) != len(args):
+                raise RuntimeError(
+                    f"{cls.__name__}.backward returned {len(grads)} gradient(s) for "
+                    f"{len(args)} forward argument(s)"
+                )
+            return tuple(grads[i] for i in positions)
+
+        return record_op(out, cls.__name__, tuple(args[i] for i in positions), dict(kwargs), run_backward)
+        ### END SOLUTION

@@ -1,0 +1,360 @@
+"""Kata 05 — Autograd: run the recorded graph backwards.
+
+Since kata 01 every op has left a :class:`~tinytorch.tensor.Node` on its result: the op's name,
+its input tensors and the arguments it was called with. This file turns those records into
+gradients:
+
+* :func:`backward` — the engine: visit the graph in reverse topological order, ask each op's
+  backward *rule* for the gradients of its inputs, and accumulate them into the leaves' ``.grad``.
+* one rule per op, registered by name with ``@rule("name")``: ``f(node, grad) -> tuple`` giving
+  one gradient (a NumPy array shaped like that input, or ``None``) per input tensor.
+* :class:`no_grad` — a context manager (and decorator) that stops recording.
+* :class:`Function` — the public way to add a new differentiable op with its forward and its
+  backward side by side (later katas use it for convolution and more).
+
+Semantics (PyTorch's, except where noted)
+-----------------------------------------
+* Gradients **accumulate**: ``backward()`` adds into ``leaf.grad``; call ``zero_grad()`` (or
+  ``optimizer.zero_grad()``) between steps.
+* Calling ``backward()`` twice on the same graph is allowed here (PyTorch frees the graph and
+  raises): the second call adds the same gradients again, so ``.grad`` doubles.
+* ``backward()`` on a one-element tensor seeds with 1; any other shape needs ``grad=`` of that shape.
+* Only leaves (tensors you created with ``requires_grad=True``, parameters) keep ``.grad``.
+* ``max`` shares the gradient equally between tied maxima (like ``torch.amax``).
+
+Example
+-------
+>>> x = Tensor([2.0, 3.0], requires_grad=True)
+>>> (x * x + x).sum().backward()
+>>> x.grad
+array([5., 7.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from tinytorch.tensor import Tensor, is_grad_enabled, record_op, set_grad_enabled
+
+__all__ = ["backward", "rule", "RULES", "unbroadcast", "no_grad", "Function", "Context"]
+
+# ---------------------------------------------------------------------------------------------
+# Scaffolding: the rule registry.
+# ---------------------------------------------------------------------------------------------
+
+RULES: dict = {}
+
+
+def rule(op_name: str):
+    """Register ``f(node, grad) -> tuple of input gradients`` as the backward rule of ``op_name``."""
+
+    def register(fn):
+        RULES[op_name] = fn
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 1: the engine
+# ---------------------------------------------------------------------------------------------
+
+
+def topological_order(root: Tensor) -> list:
+    """Every tensor that ``root`` depends on and that requires grad, inputs before outputs.
+
+    Iterative (an explicit stack, no recursion), so a chain 10,000 ops deep is fine.
+    """
+    raise NotImplementedError("not implemented yet: topological_order (kata 05, step 1: engine)")
+
+
+def backward(root: Tensor, grad=None) -> None:
+    """Accumulate d(root)/d(leaf) · grad into ``leaf.grad`` for every leaf that requires grad.
+
+    Parameters
+    ----------
+    root : Tensor
+        The output to differentiate. It must require grad.
+    grad : array_like or Tensor, optional
+        The upstream gradient, shaped like ``root``. Optional only when ``root`` has one
+        element (then it is 1).
+
+    Raises
+    ------
+    RuntimeError
+        ``root`` does not require grad; ``grad`` is missing for a non-scalar or has the wrong
+        shape; an op has no backward rule; a rule returns a gradient of the wrong shape.
+    """
+    raise NotImplementedError("not implemented yet: backward (kata 05, step 1: engine)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 2: elementwise arithmetic, with broadcasting
+# ---------------------------------------------------------------------------------------------
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``: undo the broadcasting the forward op did.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1, so its
+    gradient is the sum over those axes.
+
+    >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
+    [[12.0], [12.0]]
+    """
+    raise NotImplementedError("not implemented yet: unbroadcast (kata 05, step 2: arithmetic)")
+
+
+@rule("add")
+def add_backward(node, grad):
+    raise NotImplementedError("not implemented yet: add_backward (kata 05, step 2: arithmetic)")
+
+
+@rule("sub")
+def sub_backward(node, grad):
+    raise NotImplementedError("not implemented yet: sub_backward (kata 05, step 2: arithmetic)")
+
+
+@rule("mul")
+def mul_backward(node, grad):
+    raise NotImplementedError("not implemented yet: mul_backward (kata 05, step 2: arithmetic)")
+
+
+@rule("div")
+def div_backward(node, grad):
+    raise NotImplementedError("not implemented yet: div_backward (kata 05, step 2: arithmetic)")
+
+
+@rule("neg")
+def neg_backward(node, grad):
+    raise NotImplementedError("not implemented yet: neg_backward (kata 05, step 2: arithmetic)")
+
+
+@rule("pow")
+def pow_backward(node, grad):
+    raise NotImplementedError("not implemented yet: pow_backward (kata 05, step 2: arithmetic)")
+
+
+@rule("exp")
+def exp_backward(node, grad):
+    raise NotImplementedError("not implemented yet: exp_backward (kata 05, step 2: arithmetic)")
+
+
+@rule("log")
+def log_backward(node, grad):
+    raise NotImplementedError("not implemented yet: log_backward (kata 05, step 2: arithmetic)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 3: matmul and shape ops
+# ---------------------------------------------------------------------------------------------
+
+
+@rule("matmul")
+def matmul_backward(node, grad):
+    """Shapes follow the forward's rules: 1-D operands are promoted, batch dims unbroadcast."""
+    raise NotImplementedError("not implemented yet: matmul_backward (kata 05, step 3: matmul_shape)")
+
+
+@rule("reshape")
+def reshape_backward(node, grad):
+    raise NotImplementedError("not implemented yet: reshape_backward (kata 05, step 3: matmul_shape)")
+
+
+@rule("transpose")
+def transpose_backward(node, grad):
+    raise NotImplementedError("not implemented yet: transpose_backward (kata 05, step 3: matmul_shape)")
+
+
+@rule("permute")
+def permute_backward(node, grad):
+    raise NotImplementedError("not implemented yet: permute_backward (kata 05, step 3: matmul_shape)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 4: reductions and indexing
+# ---------------------------------------------------------------------------------------------
+
+
+def expand_reduced(grad: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
+    """Broadcast the gradient of a reduction back to the input's ``shape``.
+
+    >>> expand_reduced(np.array([1.0, 2.0]), (2, 3), axis=1, keepdims=False).tolist()
+    [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
+    """
+    raise NotImplementedError("not implemented yet: expand_reduced (kata 05, step 4: reductions)")
+
+
+def _count(shape, axis):
+    if axis is None:
+        return int(np.prod(shape))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return int(np.prod([shape[a] for a in axes]))
+
+
+@rule("sum")
+def sum_backward(node, grad):
+    raise NotImplementedError("not implemented yet: sum_backward (kata 05, step 4: reductions)")
+
+
+@rule("mean")
+def mean_backward(node, grad):
+    raise NotImplementedError("not implemented yet: mean_backward (kata 05, step 4: reductions)")
+
+
+@rule("max")
+def max_backward(node, grad):
+    """Tie rule: tied maxima share the gradient equally."""
+    raise NotImplementedError("not implemented yet: max_backward (kata 05, step 4: reductions)")
+
+
+@rule("getitem")
+def getitem_backward(node, grad):
+    """Scatter-add: an element picked twice (``x[[0, 0]]``) receives both gradients."""
+    raise NotImplementedError("not implemented yet: getitem_backward (kata 05, step 4: reductions)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 5: activations (kata 02)
+# ---------------------------------------------------------------------------------------------
+
+
+@rule("relu")
+def relu_backward(node, grad):
+    """The gradient at exactly 0 is 0."""
+    raise NotImplementedError("not implemented yet: relu_backward (kata 05, step 5: activations)")
+
+
+@rule("sigmoid")
+def sigmoid_backward(node, grad):
+    raise NotImplementedError("not implemented yet: sigmoid_backward (kata 05, step 5: activations)")
+
+
+@rule("tanh")
+def tanh_backward(node, grad):
+    raise NotImplementedError("not implemented yet: tanh_backward (kata 05, step 5: activations)")
+
+
+@rule("gelu")
+def gelu_backward(node, grad):
+    raise NotImplementedError("not implemented yet: gelu_backward (kata 05, step 5: activations)")
+
+
+@rule("softmax")
+def softmax_backward(node, grad):
+    raise NotImplementedError("not implemented yet: softmax_backward (kata 05, step 5: activations)")
+
+
+@rule("log_softmax")
+def log_softmax_backward(node, grad):
+    raise NotImplementedError("not implemented yet: log_softmax_backward (kata 05, step 5: activations)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 6: losses (kata 04)
+# ---------------------------------------------------------------------------------------------
+
+
+def _scale(node, n):
+    """1/n for reduction='mean', 1 for 'sum'."""
+    return 1.0 / n if node.args["reduction"] == "mean" else 1.0
+
+
+@rule("mse_loss")
+def mse_backward(node, grad):
+    raise NotImplementedError("not implemented yet: mse_backward (kata 05, step 6: losses)")
+
+
+@rule("cross_entropy")
+def cross_entropy_backward(node, grad):
+    """d loss / d logits = (softmax(logits) - onehot(targets)) / N (mean)."""
+    raise NotImplementedError("not implemented yet: cross_entropy_backward (kata 05, step 6: losses)")
+
+
+@rule("binary_cross_entropy")
+def bce_backward(node, grad):
+    """d/dp = (p - t) / (p (1 - p)), with the denominator kept >= 1e-12 (PyTorch's rule)."""
+    raise NotImplementedError("not implemented yet: bce_backward (kata 05, step 6: losses)")
+
+
+@rule("binary_cross_entropy_with_logits")
+def bce_logits_backward(node, grad):
+    """d/dz = sigmoid(z) - t."""
+    raise NotImplementedError("not implemented yet: bce_logits_backward (kata 05, step 6: losses)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 7: no_grad and the Function API
+# ---------------------------------------------------------------------------------------------
+
+
+class no_grad:
+    """Context manager and decorator: ops inside record no graph (``requires_grad`` is False).
+
+    >>> with no_grad():
+    ...     y = x * 2          # y.node is None, y.requires_grad is False
+    """
+
+    def __enter__(self):
+        raise NotImplementedError("not implemented yet: no_grad.__enter__ (kata 05, step 7: function)")
+
+    def __exit__(self, *exc):
+        raise NotImplementedError("not implemented yet: no_grad.__exit__ (kata 05, step 7: function)")
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class Context:
+    """What a :class:`Function`'s forward leaves for its backward.
+
+    Attributes: ``saved`` (the arrays given to :meth:`save_for_backward`), ``needs_input_grad``
+    (a bool per positional forward argument), and any attribute you set yourself.
+    """
+
+    def __init__(self):
+        self.saved = ()
+        self.needs_input_grad = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+
+class Function:
+    """A differentiable op written as a forward and a backward side by side (like PyTorch's).
+
+    Subclass it and write two static methods on NumPy arrays, then call ``apply`` with Tensors::
+
+        class Cube(Function):
+            @staticmethod
+            def forward(ctx, x):             # arrays in (Tensors arrive as their .data)
+                ctx.save_for_backward(x)
+                return x ** 3                # one array out
+            @staticmethod
+            def backward(ctx, grad):         # one gradient per positional forward argument
+                (x,) = ctx.saved
+                return 3 * x ** 2 * grad     # (None for arguments that are not tensors)
+
+        y = Cube.apply(t)                    # a Tensor whose node.op is "Cube"
+
+    Keyword arguments of ``apply`` are passed to ``forward`` and stored in ``node.args``.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> Tensor:
+        raise NotImplementedError("not implemented yet: Function.apply (kata 05, step 7: function)")

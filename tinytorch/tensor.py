@@ -1,0 +1,522 @@
+"""Kata 01 — Tensor: an n-dimensional array that remembers how it was made.
+
+A :class:`Tensor` wraps a NumPy array (``tensor.data``) and adds the three things a deep-learning
+framework needs on top of NumPy:
+
+* sane defaults for machine learning (``float32`` unless you ask otherwise),
+* operators that broadcast like NumPy and give errors that name both shapes,
+* a record of the operation that produced it (``tensor.node``), so that kata 05 can run the
+  computation backwards and compute gradients.
+
+You write the *forward* math of every op in this file. The recording is scaffolding that is
+already here: each op is decorated with ``@op("name")``, which turns the NumPy array your code
+returns into a new Tensor and, when gradients are being tracked, attaches a :class:`Node` holding
+the op's name, its input tensors and the non-tensor arguments (axis, shape, index, ...) that the
+backward rule will need.
+
+Example
+-------
+>>> a = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+>>> b = (a * 2).sum(axis=0)
+>>> b.data
+array([ 8., 12.], dtype=float32)
+>>> b.node.op, b.node.args
+('sum', {'axis': 0, 'keepdims': False})
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import numbers
+
+import numpy as np
+
+__all__ = ["Tensor", "Node", "op", "record_op", "is_grad_enabled", "set_grad_enabled"]
+
+# ---------------------------------------------------------------------------------------------
+# Scaffolding: the graph record. You do not need to change anything in this section.
+# ---------------------------------------------------------------------------------------------
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Return True when new ops record their :class:`Node` (see ``autograd.no_grad``)."""
+    return _grad_enabled
+
+
+def set_grad_enabled(mode: bool) -> bool:
+    """Turn graph recording on or off; return the previous mode."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, bool(mode)
+    return previous
+
+
+class Node:
+    """How a tensor was made.
+
+    Attributes
+    ----------
+    op : str
+        The op's name, e.g. ``"add"``, ``"matmul"``, ``"sum"``. Kata 05 looks up the backward
+        rule by this name.
+    inputs : tuple of Tensor
+        The tensors the op read, in argument order (``a + b`` gives ``(a, b)``).
+    args : dict
+        Every non-tensor argument by parameter name, defaults filled in
+        (``x.sum(1)`` gives ``{"axis": 1, "keepdims": False}``).
+    out : numpy.ndarray
+        The op's result array, for rules that are cheapest written from the output
+        (``exp``, ``sigmoid``, ``softmax``, ``max``).
+    backward : callable or None
+        A custom backward ``f(node, grad) -> grads`` (set by ``autograd.Function``); ``None``
+        means "look up the rule registered for ``op``".
+    """
+
+    __slots__ = ("op", "inputs", "args", "out", "backward")
+
+    def __init__(self, op, inputs, args, out, backward=None):
+        self.op = op
+        self.inputs = inputs
+        self.args = args
+        self.out = out
+        self.backward = backward
+
+    def __repr__(self):
+        shapes = ", ".join(str(t.shape) for t in self.inputs)
+        return f"Node({self.op!r}, inputs=[{shapes}], args={self.args})"
+
+
+def record_op(data, op_name, inputs, args, backward=None) -> "Tensor":
+    """Wrap ``data`` in a new Tensor and, if any input tracks gradients, record its Node."""
+    out = Tensor.__new__(Tensor)
+    out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+    out.grad = None
+    track = _grad_enabled and any(t.requires_grad for t in inputs)
+    out.requires_grad = track
+    out.node = Node(op_name, inputs, args, out.data, backward) if track else None
+    return out
+
+
+def op(name: str):
+    """Decorator (scaffolding): make ``forward`` — which returns a NumPy array — a recorded op.
+
+    Every argument that is a Tensor becomes one of ``node.inputs``; every other argument is stored
+    by name in ``node.args`` with its default filled in. Binary operators (``__add__`` ...) receive
+    ``other`` already converted to a Tensor by :meth:`Tensor.lift`.
+    """
+
+    def decorate(forward):
+        signature = inspect.signature(forward)
+        names = list(signature.parameters)
+        binary = names[1:2] == ["other"] and len(names) == 2
+
+        if binary:
+
+            @functools.wraps(forward)
+            def binary_op(self, other):
+                other = self.lift(other)
+                return record_op(forward(self, other), name, (self, other), {})
+
+            return binary_op
+
+        @functools.wraps(forward)
+        def recorded_op(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            inputs, saved = [], {}
+            for key, value in bound.arguments.items():
+                if isinstance(value, Tensor):
+                    inputs.append(value)
+                else:
+                    saved[key] = value
+            return record_op(forward(*args, **kwargs), name, tuple(inputs), saved)
+
+        return recorded_op
+
+    return decorate
+
+
+def _check_axis(axis, ndim):
+    """Raise a helpful error for an axis outside ``[-ndim, ndim)``."""
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    for a in axes:
+        if a is not None and not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimension(s)")
+
+
+# ---------------------------------------------------------------------------------------------
+# The Tensor
+# ---------------------------------------------------------------------------------------------
+
+
+class Tensor:
+    """An n-dimensional array with a gradient slot and a record of how it was made.
+
+    Parameters
+    ----------
+    data : array_like or Tensor
+        Nested lists, a scalar, a NumPy array or another Tensor. The data is always **copied**,
+        like ``torch.tensor``: changing ``data`` afterwards does not change the Tensor.
+    dtype : numpy dtype, optional
+        Defaults by what ``data`` holds (the PyTorch rules):
+
+        ============================  ==========
+        data                          dtype
+        ============================  ==========
+        Python floats / float lists   float32
+        NumPy float64 array           float64 (kept)
+        NumPy float32/float16 array   kept
+        Python ints / int arrays      int64 (labels, indices)
+        bools                         bool
+        ============================  ==========
+    requires_grad : bool
+        Track gradients for this tensor. Only floating-point tensors may require gradients.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+    grad : numpy.ndarray or None
+        Filled in by ``backward()`` (kata 05); same shape and dtype as ``data``.
+    requires_grad : bool
+    node : Node or None
+        How this tensor was made; ``None`` for tensors you create (leaves) and for results
+        computed while no input requires a gradient.
+
+    Views and copies: ``reshape``, ``transpose``, ``permute``, ``.T`` and basic slicing
+    (``t[1:3]``, ``t[0]``) return tensors whose ``data`` is a NumPy *view* sharing memory with
+    the source; integer-array indexing (``t[[0, 0, 2]]``) copies; ``copy()`` always copies.
+
+    Examples
+    --------
+    >>> Tensor([1, 2, 3]).dtype
+    dtype('int64')
+    >>> Tensor([1.0, 2.0]).dtype
+    dtype('float32')
+    >>> Tensor(np.zeros(3)).dtype
+    dtype('float64')
+    """
+
+    # Make NumPy defer to our reflected operators: ``np.float64(2) * t`` calls ``t.__rmul__``.
+    __array_priority__ = 1000
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        raise NotImplementedError("not implemented yet: Tensor.__init__ (kata 01, step 1: creation)")
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients (got dtype {self.data.dtype})"
+            )
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.node = None
+
+    # -- properties -----------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple:
+        """The shape as a tuple of ints, e.g. ``(2, 3)``."""
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (no copy)."""
+        return self.data
+
+    def item(self):
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def copy(self) -> "Tensor":
+        """A new leaf tensor with a copy of the data (no graph, no grad)."""
+        return Tensor(self.data.copy(), requires_grad=self.requires_grad)
+
+    def detach(self) -> "Tensor":
+        """A leaf tensor sharing this tensor's data, cut from the graph."""
+        out = Tensor.__new__(Tensor)
+        out.data, out.grad, out.requires_grad, out.node = self.data, None, False, None
+        return out
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", precision=4, prefix="Tensor(")
+        extra = f", dtype={self.dtype}" if self.dtype not in (np.float32, np.int64, bool) else ""
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({body}{extra}{grad})"
+
+    __hash__ = object.__hash__  # tensors are graph nodes: hash by identity even though == is elementwise
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self.data)
+
+    def any(self) -> bool:
+        return bool(self.data.any())
+
+    def all(self) -> bool:
+        return bool(self.data.all())
+
+    def lift(self, other) -> "Tensor":
+        """Convert the other operand of a binary op to a Tensor (scaffolding).
+
+        Python scalars take this tensor's dtype when it is floating point (``float32 + 2`` stays
+        float32, as in PyTorch); arrays keep their own dtype and NumPy's promotion rules apply.
+        """
+        if isinstance(other, Tensor):
+            return other
+        out = Tensor.__new__(Tensor)
+        if isinstance(other, (numbers.Number, np.bool_)) and not isinstance(other, np.ndarray):
+            if self.data.dtype.kind == "f":
+                out.data = np.asarray(other, dtype=self.data.dtype)
+            elif isinstance(other, (float, np.floating)):
+                out.data = np.asarray(other, dtype=np.float32)
+            else:
+                out.data = np.asarray(other)
+        else:
+            out.data = np.asarray(other)
+        out.grad, out.requires_grad, out.node = None, False, None
+        return out
+
+    # -- step 2: elementwise arithmetic with broadcasting ----------------------------------------
+
+    @op("add")
+    def __add__(self, other):
+        """Elementwise ``self + other`` with NumPy broadcasting.
+
+        Shapes: ``(3, 1) + (4,)`` gives ``(3, 4)``; incompatible shapes raise a ValueError that
+        names both shapes.
+        """
+        raise NotImplementedError("not implemented yet: Tensor.__add__ (kata 01, step 2: arithmetic)")
+
+    @op("sub")
+    def __sub__(self, other):
+        """Elementwise ``self - other`` with broadcasting."""
+        raise NotImplementedError("not implemented yet: Tensor.__sub__ (kata 01, step 2: arithmetic)")
+
+    @op("mul")
+    def __mul__(self, other):
+        """Elementwise ``self * other`` with broadcasting."""
+        raise NotImplementedError("not implemented yet: Tensor.__mul__ (kata 01, step 2: arithmetic)")
+
+    @op("div")
+    def __truediv__(self, other):
+        """Elementwise true division ``self / other`` with broadcasting (ints give floats)."""
+        raise NotImplementedError("not implemented yet: Tensor.__truediv__ (kata 01, step 2: arithmetic)")
+
+    @op("neg")
+    def __neg__(self):
+        """``-self``."""
+        raise NotImplementedError("not implemented yet: Tensor.__neg__ (kata 01, step 2: arithmetic)")
+
+    @op("pow")
+    def __pow__(self, exponent):
+        """``self ** exponent`` for a Python number ``exponent`` (tensor exponents unsupported)."""
+        raise NotImplementedError("not implemented yet: Tensor.__pow__ (kata 01, step 2: arithmetic)")
+
+    def __radd__(self, other):
+        """``other + self`` when ``other`` is not a Tensor (``2 + t``)."""
+        raise NotImplementedError("not implemented yet: Tensor.__radd__ (kata 01, step 2: arithmetic)")
+
+    def __rsub__(self, other):
+        """``other - self`` when ``other`` is not a Tensor (``2 - t`` is ``2 - t``, not ``t - 2``)."""
+        raise NotImplementedError("not implemented yet: Tensor.__rsub__ (kata 01, step 2: arithmetic)")
+
+    def __rmul__(self, other):
+        """``other * self`` when ``other`` is not a Tensor."""
+        raise NotImplementedError("not implemented yet: Tensor.__rmul__ (kata 01, step 2: arithmetic)")
+
+    def __rtruediv__(self, other):
+        """``other / self`` when ``other`` is not a Tensor (``2 / t``)."""
+        raise NotImplementedError("not implemented yet: Tensor.__rtruediv__ (kata 01, step 2: arithmetic)")
+
+    @op("exp")
+    def exp(self):
+        """Elementwise e**x."""
+        raise NotImplementedError("not implemented yet: Tensor.exp (kata 01, step 2: arithmetic)")
+
+    @op("log")
+    def log(self):
+        """Elementwise natural logarithm."""
+        raise NotImplementedError("not implemented yet: Tensor.log (kata 01, step 2: arithmetic)")
+
+    # -- step 3: matrix multiplication -------------------------------------------------------------
+
+    @op("matmul")
+    def __matmul__(self, other):
+        """Matrix product ``self @ other`` with the NumPy/PyTorch rules.
+
+        Shapes: ``(n,) @ (n,)`` → ``()``; ``(m, n) @ (n,)`` → ``(m,)``; ``(n,) @ (n, p)`` → ``(p,)``;
+        ``(m, n) @ (n, p)`` → ``(m, p)``; batched ``(b, m, n) @ (n, p)`` → ``(b, m, p)`` (the batch
+        dimensions broadcast). A 0-d operand or mismatched inner sizes raise a ValueError naming
+        both shapes, e.g. ``matmul: shapes (2, 3) and (4, 5) do not align (3 != 4)``.
+        """
+        raise NotImplementedError("not implemented yet: Tensor.__matmul__ (kata 01, step 3: matmul)")
+
+    def __rmatmul__(self, other):
+        return self.lift(other) @ self
+
+    # -- step 4: shape operations -------------------------------------------------------------------
+
+    @op("reshape")
+    def reshape(self, *shape):
+        """A view with a new shape and the same elements in the same (row-major) order.
+
+        ``shape`` may be given as ints or one tuple; one entry may be ``-1`` (inferred).
+        Errors: more than one ``-1``, or a size that does not match, raise a ValueError naming
+        both shapes, e.g. ``cannot reshape (2, 3) (6 elements) into (4, -1)``.
+
+        >>> Tensor(np.arange(6)).reshape(2, -1).shape
+        (2, 3)
+        """
+        raise NotImplementedError("not implemented yet: Tensor.reshape (kata 01, step 4: shape)")
+
+    def view(self, *shape) -> "Tensor":
+        """Alias of :meth:`reshape` (PyTorch spelling)."""
+        return self.reshape(*shape)
+
+    @op("transpose")
+    def transpose(self, dim0=-2, dim1=-1):
+        """A view with dimensions ``dim0`` and ``dim1`` swapped (default: the last two).
+
+        >>> Tensor(np.zeros((2, 3, 4))).transpose(0, 2).shape
+        (4, 3, 2)
+        """
+        raise NotImplementedError("not implemented yet: Tensor.transpose (kata 01, step 4: shape)")
+
+    @op("permute")
+    def permute(self, *dims):
+        """A view with the dimensions reordered: output dim ``i`` is input dim ``dims[i]``.
+
+        >>> Tensor(np.zeros((2, 3, 4))).permute(2, 0, 1).shape
+        (4, 2, 3)
+        """
+        raise NotImplementedError("not implemented yet: Tensor.permute (kata 01, step 4: shape)")
+
+    @property
+    def T(self) -> "Tensor":
+        """All dimensions reversed (for a matrix: the transpose)."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    # -- step 5: reductions ---------------------------------------------------------------------------
+
+    @op("sum")
+    def sum(self, axis=None, keepdims=False):
+        """Sum over ``axis`` (None: all; an int, negative counts from the end; or a tuple).
+
+        ``keepdims=True`` keeps reduced dimensions with size 1 so the result broadcasts against
+        the input. An axis out of range raises a ValueError.
+
+        >>> Tensor([[1, 2], [3, 4]]).sum(axis=-1).data
+        array([3, 7])
+        """
+        raise NotImplementedError("not implemented yet: Tensor.sum (kata 01, step 5: reductions)")
+
+    @op("mean")
+    def mean(self, axis=None, keepdims=False):
+        """Arithmetic mean over ``axis`` (same axis rules as :meth:`sum`)."""
+        raise NotImplementedError("not implemented yet: Tensor.mean (kata 01, step 5: reductions)")
+
+    @op("max")
+    def max(self, axis=None, keepdims=False):
+        """Largest value over ``axis`` (same axis rules as :meth:`sum`).
+
+        Reducing an empty axis raises a ValueError. (Kata 05's gradient shares equally between
+        tied maxima.)
+        """
+        raise NotImplementedError("not implemented yet: Tensor.max (kata 01, step 5: reductions)")
+
+    def argmax(self, axis=None) -> "Tensor":
+        """Index of the largest value (first one on ties); not differentiable."""
+        return Tensor(np.argmax(self.data, axis=axis))
+
+    # -- step 6: indexing and comparisons -----------------------------------------------------------
+
+    @op("getitem")
+    def __getitem__(self, index):
+        """NumPy indexing: ints, slices, ``None``, ``...``, integer arrays/lists/Tensors, masks.
+
+        Basic indexing returns a view; integer-array and boolean indexing copy.
+        """
+        raise NotImplementedError("not implemented yet: Tensor.__getitem__ (kata 01, step 6: indexing)")
+
+    def _compare(self, other, ufunc):
+        """Elementwise comparison giving a bool Tensor (never tracked)."""
+        raise NotImplementedError("not implemented yet: Tensor._compare (kata 01, step 6: indexing)")
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    # -- autograd entry points (the engine is kata 05) ------------------------------------------------
+
+    def backward(self, grad=None) -> None:
+        """Compute gradients of this tensor with respect to every leaf that requires them.
+
+        See ``tinytorch.autograd.backward`` (kata 05) for the rules.
+        """
+        from tinytorch.autograd import backward
+
+        backward(self, grad)
+
+    def zero_grad(self) -> None:
+        """Forget this tensor's accumulated gradient (``grad = None``)."""
+        self.grad = None
+
+
+def _broadcasting(symbol, ufunc, a, b):
+    """Apply a NumPy ufunc; turn a broadcasting failure into an error naming both shapes."""
+    try:
+        return ufunc(a, b)
+    except ValueError:
+        raise ValueError(
+            f"cannot broadcast shapes {a.shape} and {b.shape} for '{symbol}': sizes must match "
+            "or be 1, aligned from the right"
+        ) from None
+
+
+def _index_array(index):
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
