@@ -8,14 +8,18 @@ default is ``ci``.
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
-settings.register_profile("dev", max_examples=20, deadline=None)
+# No "explain" phase: it costs seconds per failing test (every test fails on a fresh stub) and a
+# student gets the shrunk falsifying example anyway.
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+
+settings.register_profile("dev", max_examples=20, deadline=None, phases=PHASES)
 settings.register_profile(
-    "ci", max_examples=30, deadline=None, derandomize=True, database=None, print_blob=True,
+    "ci", max_examples=30, deadline=None, phases=PHASES, derandomize=True, database=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("thorough", max_examples=500, deadline=None)
+settings.register_profile("thorough", max_examples=500, deadline=None, phases=PHASES)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 pytest_plugins = ["dojo.plugin"]

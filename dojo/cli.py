@@ -1,20 +1,300 @@
-"""python -m dojo <verb> (bootstrap version)."""
+"""``python -m dojo <verb>``: every command a student, facilitator or maintainer types.
+
+Each ``make`` target is a thin wrapper over one of these verbs, so Windows users without make get
+the same commands (``python -m dojo kata 05``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-from dojo import checks, curriculum
+from dojo import ROOT
+from dojo import curriculum as curriculum_module
+from dojo import impl, report, stubs
+from dojo.curriculum import CurriculumError, UnknownKata
+from dojo.gating import Gatekeeper, unlocked_by_env
+from dojo.progress import DEFAULT_PATH, Progress, files_digest
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["check"]:
-        c = curriculum.load()
-        bad = 0
-        for arg in argv[1:]:
-            r = checks.check_kata(c, arg)
-            for p in r.problems:
-                print("PROBLEM", p)
-            bad += len(r.problems)
-            print(f"kata {arg}: {r.runs} runs, {len(r.problems)} problems")
-        return 1 if bad else 0
-    print("usage: python -m dojo check NN")
-    return 2
+def _pytest_args(kata_dir, extra=()):
+    args = [str(kata_dir), "-q"]
+    timeout = os.environ.get("TIMEOUT", "").strip()
+    if timeout:
+        args.append(f"--timeout={timeout}")
+    return args + list(extra)
+
+
+def cmd_kata(c, args) -> int:
+    """Run one kata against your tinytorch/ and show the step summary."""
+    import pytest
+
+    kata = c.kata(args.kata)
+    return int(pytest.main(_pytest_args(c.kata_dir(kata), args.pytest_args)))
+
+
+def cmd_watch(c, args) -> int:
+    """Re-run a kata every time you save a file (Ctrl-C to stop)."""
+    from dojo.watch import watch
+
+    kata = c.kata(args.kata)
+    command = [sys.executable, "-m", "dojo", "kata", kata.id, *args.pytest_args]
+    paths = [impl.resolve() / "tinytorch", c.kata_dir(kata)]
+    return watch(command, paths)
+
+
+def _kata_results(c, kata, extra=()) -> dict:
+    """Run a kata quietly (no gate, no recording) and return its JSON results."""
+    with tempfile.TemporaryDirectory(prefix="dojo-") as tmp:
+        out = Path(tmp) / "results.json"
+        command = [
+            sys.executable, "-m", "pytest", str(c.kata_dir(kata)), "-q", "--no-gate", "--dojo-progress=none",
+            "--dojo-quiet", f"--dojo-results={out}", "-p", "no:cacheprovider", *extra,
+        ]
+        subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if not out.exists():
+            return {}
+        return json.loads(out.read_text(encoding="utf-8"))["katas"].get(kata.id, {})
+
+
+def cmd_hint(c, args) -> int:
+    """Show the hint for the first step that is not green yet (LEVEL=2, 3 … for more)."""
+    kata = c.kata(args.kata)
+    result = _kata_results(c, kata)
+    if result.get("status") == "broken":
+        print(result.get("message"))
+        print("Fix that first: the hint is the error message above.")
+        return 1
+    steps = result.get("steps", [])
+    todo = next((s for s in steps if s["status"] != "green"), None)
+    if steps and todo is None:
+        print(f"Kata {kata.id} {kata.title} is green: no hint needed. Next: make progress")
+        return 0
+    step = kata.step(todo["number"]) if todo else kata.steps[0]
+    level = max(1, args.level)
+    print(f"Kata {kata.id} · step {step.number} ({step.name}): {step.title}")
+    if todo:
+        print(f"  {todo['passed']}/{todo['total']} tests of this step pass")
+    last = min(level, len(step.hints)) if step.hints else 1
+    for n in range(1, last + 1):
+        print(f"  hint {n}/{len(step.hints)}: {step.hint(n)}")
+    if level < len(step.hints):
+        print(f"  more: make hint N={kata.id} LEVEL={level + 1}")
+    else:
+        print(f"  that was the last hint; the brief is katas/{kata.dirname}/README.md")
+    return 0
+
+
+def _kata_status(c, progress, gatekeeper, kata, sym) -> tuple:
+    record = progress.kata(kata.id)
+    gate = gatekeeper.decide(kata)
+    if record.get("status") == "green":
+        changed = record.get("files_sha256") != files_digest(gatekeeper.impl_root, kata.owns)
+        status = f"{sym['green']} green" + (" (changed since: re-checked when needed)" if changed else "")
+    elif not gate.open and not unlocked_by_env():
+        status = f"{sym['locked']} locked"
+    elif record.get("total"):
+        status = f"{sym['red']} red"
+    else:
+        status = "not started"
+    tests = f"{record['passed']}/{record['total']}" if record.get("total") else ""
+    return status, tests, (record.get("first_green") or "")[:16].replace("T", " ")
+
+
+def cmd_progress(c, args) -> int:
+    """Your progress through every kata and milestone (from progress.toml)."""
+    from tabulate import tabulate
+
+    sym = report.symbols()
+    progress = Progress(DEFAULT_PATH)
+    snapshot = progress.read()
+    if progress.warning:
+        print(f"warning: {progress.warning}\n")
+    gatekeeper = Gatekeeper(c, progress, ROOT, allow_recheck=False)
+    rows = []
+    for kata in c.katas:
+        status, tests, first = _kata_status(c, progress, gatekeeper, kata, sym)
+        rows.append([kata.id, kata.title + (" (optional)" if kata.optional else ""), ", ".join(kata.requires) or "-", status, tests, first])
+    print(tabulate(rows, headers=["kata", "title", "requires", "status", "tests", "first green"]))
+    if c.milestones:
+        rows = []
+        for m in c.milestones:
+            record = snapshot["milestones"].get(m.id, {})
+            if record.get("achieved"):
+                status = f"{sym['trophy']} achieved"
+            elif record.get("unlocked") or all(gatekeeper.is_green(c.kata(r)) for r in m.requires):
+                status = "unlocked"
+            else:
+                status = f"{sym['locked']} locked"
+            metric = f"{record['metric']:.4f}" if "metric" in record else ""
+            rows.append([m.id, f"{m.title} ({m.year})", ", ".join(m.requires), status, metric, f"{m.target:g}"])
+        print()
+        print(tabulate(rows, headers=["milestone", "title", "after katas", "status", "best", "target"]))
+    greens = sum(progress.kata(k.id).get("status") == "green" for k in c.katas)
+    print(f"\n{greens}/{len(c.katas)} katas green")
+    return 0
+
+
+def cmd_reset(c, args) -> int:
+    """Restore a kata's stub files (yours are backed up first) and clear its progress."""
+    kata = c.kata(args.kata)
+    written, folder = stubs.write_stubs(c, kata.owns, label=f"reset-{kata.id}")
+    for name in kata.owns:
+        if name in written:
+            saved = folder / "tinytorch" / name if folder else None
+            print(f"restored tinytorch/{name}" + (f"; your version is saved in {saved.relative_to(ROOT)}" if saved and saved.exists() else ""))
+        else:
+            print(f"tinytorch/{name} already is the stub: nothing to back up")
+    Progress(DEFAULT_PATH).clear_kata(kata.id)
+    print(f"progress for kata {kata.id} cleared")
+    return 0
+
+
+def cmd_stubs(c, args) -> int:
+    """Regenerate tinytorch/ from solutions/ (changed files are backed up first)."""
+    written, folder = stubs.write_stubs(c)
+    for name in written:
+        print(f"wrote tinytorch/{name}")
+    if folder:
+        print(f"previous versions saved in {folder.relative_to(ROOT)}")
+    if not written:
+        print("tinytorch/ is up to date")
+    return 0
+
+
+def cmd_check(c, args) -> int:
+    """Maintainers: prove katas honest (solutions green, stubs red per kata and per step)."""
+    from dojo import checks
+
+    problems = 0
+    for arg in args.katas or [k.id for k in c.katas]:
+        result = checks.check_kata(c, arg)
+        for problem in result.problems:
+            print(f"PROBLEM {problem}")
+        problems += len(result.problems)
+        print(f"kata {result.kata.id}: {result.runs} pytest runs, {len(result.problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_test(c, args) -> int:
+    """Maintainers: the whole integrity suite (what CI runs)."""
+    from dojo import integrity
+
+    return integrity.main(c)
+
+
+def cmd_list(c, args) -> int:
+    """List the katas and milestones."""
+    for kata in c.katas:
+        req = f"  (after {', '.join(kata.requires)})" if kata.requires else ""
+        print(f"{kata.id}  {kata.slug:<14} {kata.title}{req}")
+    for m in c.milestones:
+        print(f"M{m.id} {m.title} ({m.year}), after kata {', '.join(m.requires)}")
+    return 0
+
+
+def cmd_milestone(c, args) -> int:
+    """Run a milestone: a historic result, trained on real data with your tinytorch."""
+    from dojo import milestones
+
+    milestone = c.milestone(args.milestone)
+    root = impl.resolve()
+    student = impl.is_student(root)
+    progress = Progress(DEFAULT_PATH if student and not args.no_record else None)
+    if student and not unlocked_by_env():
+        gatekeeper = Gatekeeper(c, progress, root)
+        missing = [c.kata(r) for r in milestone.requires if not gatekeeper.is_green(c.kata(r))]
+        if missing:
+            first = missing[0]
+            print(
+                f"{report.symbols()['locked']} milestone {milestone.id} {milestone.title} is locked: "
+                f"finish kata {first.id} {first.title} first (make kata N={first.id}) · or UNLOCK=1"
+            )
+            return 1
+    impl.activate(root)
+    result = milestones.run(milestone, quick=args.quick, seed=args.seed)
+    if progress.path is not None:
+        progress.record_milestone(milestone, result.metric, result.achieved)
+    return 0 if result.achieved else 1
+
+
+def cmd_bench(c, args) -> int:
+    """Maintainers: tinytorch vs raw NumPy (vs PyTorch when installed), medians and ratios."""
+    from dojo import bench
+
+    return bench.main(args.bench_args)
+
+
+VERBS = {
+    "kata": (cmd_kata, "kata"),
+    "watch": (cmd_watch, "kata"),
+    "hint": (cmd_hint, "kata"),
+    "reset": (cmd_reset, "kata"),
+    "progress": (cmd_progress, None),
+    "list": (cmd_list, None),
+    "milestone": (cmd_milestone, "milestone"),
+    "stubs": (cmd_stubs, None),
+    "check": (cmd_check, "katas"),
+    "test": (cmd_test, None),
+    "bench": (cmd_bench, "bench"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dojo", description="TinyTorch Katas: build a small PyTorch, one kata at a time.")
+    sub = parser.add_subparsers(dest="verb", metavar="<verb>")
+    for verb, (fn, positional) in VERBS.items():
+        p = sub.add_parser(verb, help=(fn.__doc__ or "").strip().splitlines()[0])
+        if positional == "kata":
+            p.add_argument("kata", nargs="?", help="kata number or name: 5, 05, autograd")
+            if verb in ("kata", "watch"):
+                p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
+            if verb == "hint":
+                p.add_argument("level", nargs="?", type=int, default=int(os.environ.get("LEVEL") or 1), help="hint level (1 = a nudge)")
+        elif positional == "katas":
+            p.add_argument("katas", nargs="*", help="kata ids (default: all)")
+        elif positional == "milestone":
+            p.add_argument("milestone", nargs="?", help="milestone number: 1, 01")
+            p.add_argument("--quick", action="store_true", default=os.environ.get("QUICK", "") in ("1", "true"), help="small data, a few seconds")
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--no-record", action="store_true", help="do not record the result in progress.toml")
+        elif positional == "bench":
+            p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv=None) -> int:
+    # pytest caches its assertion rewrites as .pyc files; with PYTHONDONTWRITEBYTECODE set it
+    # would re-rewrite hypothesis on every run (about a second).
+    sys.dont_write_bytecode = False
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not args.verb:
+        parser.print_help()
+        return 2
+    try:
+        c = curriculum_module.load()
+    except CurriculumError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    fn, positional = VERBS[args.verb]
+    try:
+        if positional == "kata" and not args.kata:
+            raise UnknownKata(f"which kata? Say N=<kata>, e.g. make {args.verb} N=01. Valid katas: "
+                              + ", ".join(f"{k.id} ({k.slug})" for k in c.katas))
+        if positional == "milestone" and not args.milestone:
+            raise UnknownKata("which milestone? Say M=<number>, e.g. make milestone M=01. Valid milestones: "
+                              + (", ".join(f"{m.id} ({m.title})" for m in c.milestones) or "none yet"))
+        return fn(c, args)
+    except UnknownKata as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130

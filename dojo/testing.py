@@ -9,12 +9,16 @@ shape, dtype, the worst index and both values.
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 __all__ = [
-    "as_array", "assert_close", "assert_shape", "gradcheck", "numeric_gradient", "GradcheckError",
+    "as_array", "assert_close", "assert_shape", "raises", "gradcheck", "numeric_gradient", "GradcheckError",
     "floats", "nonzero_floats", "positive_floats", "small_shapes", "broadcastable_pairs", "arrays",
 ]
 
@@ -58,7 +62,7 @@ def assert_close(actual, expected, rtol=1e-5, atol=1e-6, dtype=None, what="resul
     raise AssertionError(
         f"{what} differs at {int(bad.sum())} of {bad.size} position(s) (rtol={rtol:g}, atol={atol:g})\n"
         f"  shape {got.shape}, dtype {got.dtype} (expected {want.dtype})\n"
-        f"  worst at index {_format_index(worst)}: got {got[worst]!r}, expected {want[worst]!r}"
+        f"  worst at index {_format_index(worst)}: got {got[worst].item()!r}, expected {want[worst].item()!r}"
     )
 
 
@@ -67,6 +71,28 @@ def assert_shape(actual, shape, what="result"):
     got = as_array(actual).shape
     if tuple(got) != tuple(shape):
         raise AssertionError(f"{what} has shape {tuple(got)}, expected {tuple(shape)}")
+
+
+@contextlib.contextmanager
+def raises(expected, match=None):
+    """Like ``pytest.raises``, except that a stub's NotImplementedError never counts as expected.
+
+    ``NotImplementedError`` is a subclass of ``RuntimeError``, so ``pytest.raises(RuntimeError)``
+    would pass on an unwritten stub; here the stub's error propagates (the student sees "not
+    implemented yet"). ``match`` is a regular expression searched in the message.
+
+    >>> with raises(ValueError, match="shape"):
+    ...     raise ValueError("bad shape (2, 3)")
+    """
+    with pytest.raises(expected) as info:
+        yield info
+    if isinstance(info.value, NotImplementedError) and expected is not NotImplementedError:
+        raise info.value
+    if match is not None and not re.search(match, str(info.value)):
+        raise AssertionError(
+            f"{type(info.value).__name__} was raised as expected, but its message {str(info.value)!r} "
+            f"does not match {match!r}"
+        )
 
 
 class GradcheckError(AssertionError):
@@ -117,8 +143,15 @@ def gradcheck(f, arrays, wrt=None, seed=0, eps=1e-6, atol=1e-5, rtol=1e-4, min_n
 
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
     wrt = list(range(len(arrays))) if wrt is None else list(wrt)
+    if not wrt:
+        raise GradcheckError("wrt is empty: there is no gradient to check")
     tensors = [Tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
     out = f(*tensors)
+    if not getattr(out, "requires_grad", False):
+        raise GradcheckError(
+            "f's output does not require grad (it was not computed from the inputs by recorded ops): "
+            "this check could not fail"
+        )
     rng = np.random.default_rng(seed)
     upstream = rng.normal(size=as_array(out).shape)
     out.backward(upstream)

@@ -2,8 +2,10 @@
 
 Each activation is a function ``f(x: Tensor) -> Tensor`` decorated with ``@op`` (so kata 05 can
 attach its backward rule by name) plus a small callable class (``ReLU()``) for use in
-``Sequential``. All of them keep the input's shape and dtype and must stay finite — no overflow
-warnings — for inputs as large as ±1000 (softmax and log_softmax: ±1e4).
+``Sequential``. Every one of them keeps the input's shape and floating-point dtype (float32 in,
+float32 out) and stays finite, with no overflow warning, for inputs as large as ±1000
+(softmax and log_softmax: ±1e4). ``np.exp`` of anything above ~89 (float32) or ~710 (float64)
+overflows: the heart of this kata is never asking for one.
 
 Example
 -------
@@ -29,58 +31,161 @@ GELU_C = np.sqrt(2.0 / np.pi)  # constant of the tanh approximation of GELU
 
 @op("relu")
 def relu(x):
-    """max(x, 0) elementwise. Shape and dtype are kept.
+    """Rectified linear unit: ``max(x, 0)`` elementwise.
 
-    >>> relu(Tensor([-2.0, 3.0])).data
-    array([0., 3.], dtype=float32)
+    Parameters
+    ----------
+    x : Tensor
+        Any shape.
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as ``x``: negative entries become 0, the others are kept.
+        ``x`` itself is not modified.
+
+    Examples
+    --------
+    >>> relu(Tensor([-2.0, 0.0, 3.0])).data
+    array([0., 0., 3.], dtype=float32)
     """
     raise NotImplementedError("not implemented yet: relu (kata 02, step 1: relu)")
 
 
 @op("sigmoid")
 def sigmoid(x):
-    """1 / (1 + e^-x), computed without overflow for any x (no warnings at ±1000).
+    """Logistic sigmoid ``1 / (1 + e^-x)`` elementwise: squashes any real number into (0, 1).
 
-    Hint: for x >= 0 use 1 / (1 + e^-x); for x < 0 use e^x / (1 + e^x). Either way the exponent
-    is <= 0, so e^... never overflows.
+    Must be stable: no overflow warning for any finite input, and exactly ``0.0`` at ``-1000``
+    and exactly ``1.0`` at ``+1000`` (``e^1000`` does not fit in any float). It satisfies
+    ``sigmoid(-x) = 1 - sigmoid(x)``.
 
-    >>> sigmoid(Tensor([0.0])).data
-    array([0.5], dtype=float32)
+    Parameters
+    ----------
+    x : Tensor
+        Any shape, floating point.
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as ``x``, values in [0, 1].
+
+    Examples
+    --------
+    >>> sigmoid(Tensor([-1000.0, 0.0, 1000.0])).data
+    array([0. , 0.5, 1. ], dtype=float32)
     """
     raise NotImplementedError("not implemented yet: sigmoid (kata 02, step 2: sigmoid)")
 
 
 @op("tanh")
 def tanh(x):
-    """Hyperbolic tangent, in (-1, 1)."""
+    """Hyperbolic tangent ``(e^x - e^-x) / (e^x + e^-x)`` elementwise, in [-1, 1].
+
+    Zero-centred cousin of sigmoid: ``tanh(x) = 2 * sigmoid(2x) - 1``. Like sigmoid it must be
+    finite at ±1000 (exactly ±1 there) with no overflow warning.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape, floating point.
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as ``x``.
+
+    Examples
+    --------
+    >>> tanh(Tensor([-1000.0, 0.0, 1000.0])).data
+    array([-1.,  0.,  1.], dtype=float32)
+    """
     raise NotImplementedError("not implemented yet: tanh (kata 02, step 3: tanh)")
 
 
 @op("gelu")
 def gelu(x):
-    """Gaussian Error Linear Unit, tanh approximation (PyTorch's ``approximate="tanh"``):
+    """Gaussian Error Linear Unit, tanh approximation (PyTorch's ``GELU(approximate="tanh")``,
+    the one GPT-2 uses)::
 
-    0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))
+        gelu(x) = 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))
+
+    A smooth ReLU: ``gelu(0) = 0``, ``gelu(x) ≈ x`` for large ``x``, ``≈ 0`` for very negative
+    ``x``, and slightly negative in between (minimum about -0.17 near x = -0.75).
+    ``GELU_C`` holds √(2/π).
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape, floating point.
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as ``x``.
+
+    Examples
+    --------
+    >>> gelu(Tensor([0.0, 1.0])).data
+    array([0.      , 0.841192], dtype=float32)
     """
     raise NotImplementedError("not implemented yet: gelu (kata 02, step 4: gelu)")
 
 
 @op("softmax")
 def softmax(x, axis=-1):
-    """exp(x) normalised to sum to 1 along ``axis``; stable for logits of any size.
+    """``exp(x)`` normalised to sum to 1 along ``axis``: scores (logits) → probabilities.
 
-    Subtract the maximum along ``axis`` first: softmax(x) = softmax(x - c) for any constant c,
-    and then no exponent is positive.
+    Must be stable for logits of any size (±1e4 and beyond): ``softmax(x) = softmax(x - c)`` for
+    any ``c`` constant along ``axis``, so subtract the maximum along ``axis`` first and no
+    exponent is ever positive.
 
-    >>> softmax(Tensor([[0.0, 1000.0]])).data
-    array([[0., 1.]], dtype=float32)
+    Parameters
+    ----------
+    x : Tensor
+        Any shape with at least one dimension, floating point.
+    axis : int
+        The dimension that sums to 1 (negative counts from the end). Default: the last.
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as ``x``; every slice along ``axis`` is non-negative and sums to 1.
+
+    Examples
+    --------
+    >>> softmax(Tensor([[0.0, 1000.0], [5.0, 5.0]])).data
+    array([[0. , 1. ],
+           [0.5, 0.5]], dtype=float32)
     """
     raise NotImplementedError("not implemented yet: softmax (kata 02, step 5: softmax)")
 
 
 @op("log_softmax")
 def log_softmax(x, axis=-1):
-    """log(softmax(x)) along ``axis`` without ever taking log(0): x - max - log(sum(exp(x - max)))."""
+    """``log(softmax(x))`` along ``axis``, computed without ever taking ``log(0)``.
+
+    With ``m`` the maximum along ``axis``: ``log_softmax(x) = (x - m) - log(sum(exp(x - m)))``
+    (the log-sum-exp trick). Where ``softmax`` underflows to 0, ``log(softmax(x))`` is ``-inf``,
+    but this stays finite: ``log_softmax([1e4, -1e4]) = [0, -2e4]``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape with at least one dimension, floating point.
+    axis : int
+        The dimension to normalise over. Default: the last.
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as ``x``; all values <= 0.
+
+    Examples
+    --------
+    >>> log_softmax(Tensor([[0.0, 0.0]])).data
+    array([[-0.6931472, -0.6931472]], dtype=float32)
+    """
     raise NotImplementedError("not implemented yet: log_softmax (kata 02, step 5: softmax)")
 
 
@@ -100,29 +205,44 @@ class _Activation:
 
 
 class ReLU(_Activation):
+    """``ReLU()(x)`` is ``relu(x)``."""
+
     fn = staticmethod(relu)
 
 
 class Sigmoid(_Activation):
+    """``Sigmoid()(x)`` is ``sigmoid(x)``."""
+
     fn = staticmethod(sigmoid)
 
 
 class Tanh(_Activation):
+    """``Tanh()(x)`` is ``tanh(x)``."""
+
     fn = staticmethod(tanh)
 
 
 class GELU(_Activation):
+    """``GELU()(x)`` is ``gelu(x)`` (tanh approximation)."""
+
     fn = staticmethod(gelu)
 
 
 class Softmax(_Activation):
+    """``Softmax(axis)(x)`` is ``softmax(x, axis)``."""
+
     def __init__(self, axis=-1):
         self.axis = axis
 
     def __call__(self, x):
         return softmax(x, axis=self.axis)
 
+    def __repr__(self):
+        return f"{type(self).__name__}(axis={self.axis})"
+
 
 class LogSoftmax(Softmax):
+    """``LogSoftmax(axis)(x)`` is ``log_softmax(x, axis)``."""
+
     def __call__(self, x):
         return log_softmax(x, axis=self.axis)

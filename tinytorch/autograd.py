@@ -38,7 +38,10 @@ import numpy as np
 
 from tinytorch.tensor import Tensor, is_grad_enabled, record_op, set_grad_enabled
 
-__all__ = ["backward", "rule", "RULES", "unbroadcast", "no_grad", "Function", "Context"]
+__all__ = [
+    "backward", "topological_order", "rule", "RULES", "unbroadcast", "expand_reduced", "no_grad",
+    "Function", "Context",
+]
 
 # ---------------------------------------------------------------------------------------------
 # Scaffolding: the rule registry.
@@ -65,7 +68,15 @@ def rule(op_name: str):
 def topological_order(root: Tensor) -> list:
     """Every tensor that ``root`` depends on and that requires grad, inputs before outputs.
 
-    Iterative (an explicit stack, no recursion), so a chain 10,000 ops deep is fine.
+    Each tensor appears once (a tensor used twice, as in ``x * x + x``, is still one entry) and
+    ``root`` comes last. Walk ``tensor.node.inputs`` with an explicit stack, not recursion: a
+    chain 10,000 ops deep must not hit Python's recursion limit. Tensors are compared by
+    identity (``id(t)``; ``==`` on tensors is elementwise).
+
+    >>> x = Tensor([1.0], requires_grad=True)
+    >>> z = x * 2 + x
+    >>> [t.node.op if t.node else "leaf x" for t in topological_order(z)]
+    ['leaf x', 'mul', 'add']
     """
     raise NotImplementedError("not implemented yet: topological_order (kata 05, step 1: engine)")
 
@@ -85,7 +96,16 @@ def backward(root: Tensor, grad=None) -> None:
     ------
     RuntimeError
         ``root`` does not require grad; ``grad`` is missing for a non-scalar or has the wrong
-        shape; an op has no backward rule; a rule returns a gradient of the wrong shape.
+        shape (say which shape is needed); an op has no backward rule; a rule returns the wrong
+        number of gradients or one of the wrong shape.
+
+    Notes
+    -----
+    Visit :func:`topological_order` in reverse, so a tensor's gradient is complete (every use
+    has added to it) before its own rule runs. Keep the gradients of intermediate tensors in a
+    dict keyed by ``id(tensor)``; only leaves (``node is None``) keep ``.grad``, which gets the
+    leaf's shape and dtype and is *added to*, never replaced: calling ``backward()`` twice adds
+    the same gradients twice, and ``zero_grad()`` resets.
     """
     raise NotImplementedError("not implemented yet: backward (kata 05, step 1: engine)")
 
@@ -109,41 +129,53 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 @rule("add")
 def add_backward(node, grad):
+    """``a + b``: each input receives ``grad``, summed back to its own shape (:func:`unbroadcast`)."""
     raise NotImplementedError("not implemented yet: add_backward (kata 05, step 2: arithmetic)")
 
 
 @rule("sub")
 def sub_backward(node, grad):
+    """``a - b``: ``a`` receives ``grad``, ``b`` receives ``-grad``, each unbroadcast to its shape."""
     raise NotImplementedError("not implemented yet: sub_backward (kata 05, step 2: arithmetic)")
 
 
 @rule("mul")
 def mul_backward(node, grad):
+    """``a * b``: ``a`` receives ``grad * b``, ``b`` receives ``grad * a``, each unbroadcast.
+
+    Return ``None`` for an input that does not require grad (``x * 2`` has the lifted ``2`` as
+    its second input) to skip work nobody needs.
+    """
     raise NotImplementedError("not implemented yet: mul_backward (kata 05, step 2: arithmetic)")
 
 
 @rule("div")
 def div_backward(node, grad):
+    """``a / b``: d/da = 1/b, d/db = -a/b² (= -out/b); each unbroadcast to its input's shape."""
     raise NotImplementedError("not implemented yet: div_backward (kata 05, step 2: arithmetic)")
 
 
 @rule("neg")
 def neg_backward(node, grad):
+    """``-a``: one input, so return a 1-tuple."""
     raise NotImplementedError("not implemented yet: neg_backward (kata 05, step 2: arithmetic)")
 
 
 @rule("pow")
 def pow_backward(node, grad):
+    """``a ** p`` for a Python number ``p`` (``node.args["exponent"]``): d/da = p · a^(p-1)."""
     raise NotImplementedError("not implemented yet: pow_backward (kata 05, step 2: arithmetic)")
 
 
 @rule("exp")
 def exp_backward(node, grad):
+    """``exp(a)``: the derivative is the output itself (``node.out``)."""
     raise NotImplementedError("not implemented yet: exp_backward (kata 05, step 2: arithmetic)")
 
 
 @rule("log")
 def log_backward(node, grad):
+    """``log(a)``: d/da = 1/a."""
     raise NotImplementedError("not implemented yet: log_backward (kata 05, step 2: arithmetic)")
 
 
@@ -154,22 +186,35 @@ def log_backward(node, grad):
 
 @rule("matmul")
 def matmul_backward(node, grad):
-    """Shapes follow the forward's rules: 1-D operands are promoted, batch dims unbroadcast."""
+    """``a @ b``: for matrices, ``grad @ b.T`` and ``a.T @ grad``.
+
+    The other ranks follow the forward's rules: a 1-D ``a`` acts as a row ``(1, n)`` and a 1-D
+    ``b`` as a column ``(n, 1)`` (promote them, and ``grad`` with them, then squeeze back), and
+    batch dimensions that broadcast are summed away with :func:`unbroadcast`. Transpose only the
+    last two axes (``np.swapaxes(x, -1, -2)``).
+    """
     raise NotImplementedError("not implemented yet: matmul_backward (kata 05, step 3: matmul_shape)")
 
 
 @rule("reshape")
 def reshape_backward(node, grad):
+    """``a.reshape(...)``: the same elements in the same order, so reshape ``grad`` back."""
     raise NotImplementedError("not implemented yet: reshape_backward (kata 05, step 3: matmul_shape)")
 
 
 @rule("transpose")
 def transpose_backward(node, grad):
+    """``a.transpose(dim0, dim1)`` (``node.args``): swapping the same two axes undoes it."""
     raise NotImplementedError("not implemented yet: transpose_backward (kata 05, step 3: matmul_shape)")
 
 
 @rule("permute")
 def permute_backward(node, grad):
+    """``a.permute(*dims)``: apply the inverse permutation (``np.argsort(dims)``) to ``grad``.
+
+    ``node.args["dims"]`` is the tuple ``permute`` received: ``(2, 0, 1)``, or ``((2, 0, 1),)``
+    when it was called with one tuple; entries may be negative.
+    """
     raise NotImplementedError("not implemented yet: permute_backward (kata 05, step 3: matmul_shape)")
 
 
@@ -196,23 +241,33 @@ def _count(shape, axis):
 
 @rule("sum")
 def sum_backward(node, grad):
+    """``a.sum(axis, keepdims)``: every summed element receives the gradient of its sum."""
     raise NotImplementedError("not implemented yet: sum_backward (kata 05, step 4: reductions)")
 
 
 @rule("mean")
 def mean_backward(node, grad):
+    """``a.mean(axis, keepdims)``: like sum, divided by the number of elements averaged."""
     raise NotImplementedError("not implemented yet: mean_backward (kata 05, step 4: reductions)")
 
 
 @rule("max")
 def max_backward(node, grad):
-    """Tie rule: tied maxima share the gradient equally."""
+    """``a.max(axis, keepdims)``: the gradient goes to the element(s) that were the maximum.
+
+    Tie rule: tied maxima share it equally (``max([1, 3, 3])`` sends 1/2 to each 3), like
+    ``torch.amax``. Compare ``a`` with the output (``node.out``) broadcast back to find them.
+    """
     raise NotImplementedError("not implemented yet: max_backward (kata 05, step 4: reductions)")
 
 
 @rule("getitem")
 def getitem_backward(node, grad):
-    """Scatter-add: an element picked twice (``x[[0, 0]]``) receives both gradients."""
+    """Scatter-add: an element picked twice (``x[[0, 0]]``) receives both gradients.
+
+    ``node.args["index"]`` is the index exactly as NumPy received it (Tensors already swapped
+    for their arrays). ``np.add.at`` adds at repeated positions; ``out[index] += grad`` would not.
+    """
     raise NotImplementedError("not implemented yet: getitem_backward (kata 05, step 4: reductions)")
 
 
@@ -223,32 +278,40 @@ def getitem_backward(node, grad):
 
 @rule("relu")
 def relu_backward(node, grad):
-    """The gradient at exactly 0 is 0."""
+    """``relu(a)``: ``grad`` passes where ``a > 0``; elsewhere 0 (also at exactly 0)."""
     raise NotImplementedError("not implemented yet: relu_backward (kata 05, step 5: activations)")
 
 
 @rule("sigmoid")
 def sigmoid_backward(node, grad):
+    """``s = sigmoid(a)``: ds/da = s · (1 - s), from ``node.out``."""
     raise NotImplementedError("not implemented yet: sigmoid_backward (kata 05, step 5: activations)")
 
 
 @rule("tanh")
 def tanh_backward(node, grad):
+    """``t = tanh(a)``: dt/da = 1 - t², from ``node.out``."""
     raise NotImplementedError("not implemented yet: tanh_backward (kata 05, step 5: activations)")
 
 
 @rule("gelu")
 def gelu_backward(node, grad):
+    """``gelu(a) = 0.5 · a · (1 + tanh(u))`` with ``u = GELU_C · (a + 0.044715 · a³)``:
+
+    d/da = 0.5 · (1 + tanh(u)) + 0.5 · a · (1 - tanh(u)²) · GELU_C · (1 + 3 · 0.044715 · a²).
+    """
     raise NotImplementedError("not implemented yet: gelu_backward (kata 05, step 5: activations)")
 
 
 @rule("softmax")
 def softmax_backward(node, grad):
+    """``s = softmax(a, axis)``: d/da = s · (grad - sum(grad · s, axis)) (sum with keepdims)."""
     raise NotImplementedError("not implemented yet: softmax_backward (kata 05, step 5: activations)")
 
 
 @rule("log_softmax")
 def log_softmax_backward(node, grad):
+    """``y = log_softmax(a, axis)``: d/da = grad - exp(y) · sum(grad, axis) (sum with keepdims)."""
     raise NotImplementedError("not implemented yet: log_softmax_backward (kata 05, step 5: activations)")
 
 
@@ -264,24 +327,37 @@ def _scale(node, n):
 
 @rule("mse_loss")
 def mse_backward(node, grad):
+    """``mse_loss(pred, target, reduction)``: d/dpred = 2 (pred - target) / N for 'mean'
+    (N = number of elements; no /N for 'sum'), times the scalar ``grad``; d/dtarget is minus that.
+    """
     raise NotImplementedError("not implemented yet: mse_backward (kata 05, step 6: losses)")
 
 
 @rule("cross_entropy")
 def cross_entropy_backward(node, grad):
-    """d loss / d logits = (softmax(logits) - onehot(targets)) / N (mean)."""
+    """``cross_entropy(logits (N, C), targets (N,), reduction)``:
+
+    d/dlogits = (softmax(logits) - onehot(targets)) / N for 'mean' (no /N for 'sum'), times the
+    scalar ``grad``. The integer targets get ``None``.
+    """
     raise NotImplementedError("not implemented yet: cross_entropy_backward (kata 05, step 6: losses)")
 
 
 @rule("binary_cross_entropy")
 def bce_backward(node, grad):
-    """d/dp = (p - t) / (p (1 - p)), with the denominator kept >= 1e-12 (PyTorch's rule)."""
+    """``binary_cross_entropy(p, t, reduction)``: d/dp = (p - t) / (p (1 - p)) / N ('mean'),
+    times the scalar ``grad``, with the denominator kept >= 1e-12 (PyTorch's rule).
+
+    The target gets a gradient only if it requires one: d/dt = (log(1 - p) - log p) / N.
+    """
     raise NotImplementedError("not implemented yet: bce_backward (kata 05, step 6: losses)")
 
 
 @rule("binary_cross_entropy_with_logits")
 def bce_logits_backward(node, grad):
-    """d/dz = sigmoid(z) - t."""
+    """``binary_cross_entropy_with_logits(z, t, reduction)``: d/dz = (sigmoid(z) - t) / N
+    ('mean'), times the scalar ``grad``; the target, if it requires grad, gets -z / N.
+    """
     raise NotImplementedError("not implemented yet: bce_logits_backward (kata 05, step 6: losses)")
 
 
@@ -293,14 +369,22 @@ def bce_logits_backward(node, grad):
 class no_grad:
     """Context manager and decorator: ops inside record no graph (``requires_grad`` is False).
 
+    >>> x = Tensor([1.0], requires_grad=True)
     >>> with no_grad():
-    ...     y = x * 2          # y.node is None, y.requires_grad is False
+    ...     y = x * 2
+    >>> y.requires_grad, y.node
+    (False, None)
+
+    As a decorator: ``@no_grad()`` above a ``def``. The previous mode comes back when the block
+    ends, also when it raises.
     """
 
     def __enter__(self):
+        """Turn recording off (``set_grad_enabled(False)``), remembering the previous mode."""
         raise NotImplementedError("not implemented yet: no_grad.__enter__ (kata 05, step 7: function)")
 
     def __exit__(self, *exc):
+        """Restore the previous mode, also when the block raised; never swallow the exception."""
         raise NotImplementedError("not implemented yet: no_grad.__exit__ (kata 05, step 7: function)")
 
     def __call__(self, fn):
@@ -357,4 +441,13 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:
+        """Run ``forward`` on the arrays of ``args`` and record the result like any other op.
+
+        ``forward`` gets a fresh :class:`Context` and the positional arguments with each Tensor
+        replaced by its ``.data``; nothing it does is recorded. The result is a Tensor (through
+        ``record_op``) whose ``node.op`` is the class name, ``node.inputs`` the Tensor arguments,
+        ``node.args`` the keyword arguments, and ``node.backward`` a function that calls
+        ``cls.backward(ctx, grad)`` and returns the gradients of the Tensor arguments only. A
+        ``backward`` that returns the wrong number of gradients raises a RuntimeError.
+        """
         raise NotImplementedError("not implemented yet: Function.apply (kata 05, step 7: function)")

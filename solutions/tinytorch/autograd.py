@@ -38,7 +38,10 @@ import numpy as np
 
 from tinytorch.tensor import Tensor, is_grad_enabled, record_op, set_grad_enabled
 
-__all__ = ["backward", "rule", "RULES", "unbroadcast", "no_grad", "Function", "Context"]
+__all__ = [
+    "backward", "topological_order", "rule", "RULES", "unbroadcast", "expand_reduced", "no_grad",
+    "Function", "Context",
+]
 
 # ---------------------------------------------------------------------------------------------
 # Scaffolding: the rule registry.
@@ -65,7 +68,15 @@ def rule(op_name: str):
 def topological_order(root: Tensor) -> list:
     """Every tensor that ``root`` depends on and that requires grad, inputs before outputs.
 
-    Iterative (an explicit stack, no recursion), so a chain 10,000 ops deep is fine.
+    Each tensor appears once (a tensor used twice, as in ``x * x + x``, is still one entry) and
+    ``root`` comes last. Walk ``tensor.node.inputs`` with an explicit stack, not recursion: a
+    chain 10,000 ops deep must not hit Python's recursion limit. Tensors are compared by
+    identity (``id(t)``; ``==`` on tensors is elementwise).
+
+    >>> x = Tensor([1.0], requires_grad=True)
+    >>> z = x * 2 + x
+    >>> [t.node.op if t.node else "leaf x" for t in topological_order(z)]
+    ['leaf x', 'mul', 'add']
     """
     ### BEGIN SOLUTION engine
     order, seen = [], set()
@@ -102,7 +113,16 @@ def backward(root: Tensor, grad=None) -> None:
     ------
     RuntimeError
         ``root`` does not require grad; ``grad`` is missing for a non-scalar or has the wrong
-        shape; an op has no backward rule; a rule returns a gradient of the wrong shape.
+        shape (say which shape is needed); an op has no backward rule; a rule returns the wrong
+        number of gradients or one of the wrong shape.
+
+    Notes
+    -----
+    Visit :func:`topological_order` in reverse, so a tensor's gradient is complete (every use
+    has added to it) before its own rule runs. Keep the gradients of intermediate tensors in a
+    dict keyed by ``id(tensor)``; only leaves (``node is None``) keep ``.grad``, which gets the
+    leaf's shape and dtype and is *added to*, never replaced: calling ``backward()`` twice adds
+    the same gradients twice, and ``zero_grad()`` resets.
     """
     ### BEGIN SOLUTION engine
     if not root.requires_grad:
@@ -122,19 +142,15 @@ def backward(root: Tensor, grad=None) -> None:
         if grad.shape != root.shape:
             raise RuntimeError(f"backward(): grad has shape {grad.shape} but the output has shape {root.shape}")
 
-    grads = {id(root): grad}
+    grads = {id(root): grad}  # id(tensor) -> the gradient flowing into it so far
     for tensor in reversed(topological_order(root)):
         g = grads.pop(id(tensor), None)
         if g is None:
             continue
         node = tensor.node
-        if node is None:  # a leaf: accumulate
-            if g.dtype != tensor.data.dtype:
-                g = g.astype(tensor.data.dtype)
-            if tensor.grad is None:
-                tensor.grad = g if g.flags.writeable and g is not grad else g.copy()
-            else:
-                tensor.grad = tensor.grad + g
+        if node is None:  # a leaf: accumulate (a fresh array, never one a rule still holds)
+            g = np.array(g, dtype=tensor.data.dtype)
+            tensor.grad = g if tensor.grad is None else tensor.grad + g
             continue
         fn = node.backward or RULES.get(node.op)
         if fn is None:
@@ -142,15 +158,22 @@ def backward(root: Tensor, grad=None) -> None:
         input_grads = fn(node, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
+        if len(input_grads) != len(node.inputs):
+            raise RuntimeError(
+                f"backward rule for '{node.op}' returned {len(input_grads)} gradient(s) for "
+                f"{len(node.inputs)} input(s)"
+            )
         for parent, pg in zip(node.inputs, input_grads):
             if pg is None or not parent.requires_grad:
                 continue
-            pg = np.asarray(pg)
+            pg = np.asarray(pg.data if isinstance(pg, Tensor) else pg)
             if pg.shape != parent.shape:
                 raise RuntimeError(
                     f"backward rule for '{node.op}' returned a gradient of shape {pg.shape} "
                     f"for an input of shape {parent.shape}"
                 )
+            if pg.dtype != parent.data.dtype:  # gradients keep their tensor's dtype
+                pg = pg.astype(parent.data.dtype)
             key = id(parent)
             grads[key] = grads[key] + pg if key in grads else pg
     ### END SOLUTION
@@ -185,6 +208,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 @rule("add")
 def add_backward(node, grad):
+    """``a + b``: each input receives ``grad``, summed back to its own shape (:func:`unbroadcast`)."""
     ### BEGIN SOLUTION arithmetic
     a, b = node.inputs
     return unbroadcast(grad, a.shape), unbroadcast(grad, b.shape)
@@ -193,6 +217,7 @@ def add_backward(node, grad):
 
 @rule("sub")
 def sub_backward(node, grad):
+    """``a - b``: ``a`` receives ``grad``, ``b`` receives ``-grad``, each unbroadcast to its shape."""
     ### BEGIN SOLUTION arithmetic
     a, b = node.inputs
     return unbroadcast(grad, a.shape), unbroadcast(-grad, b.shape)
@@ -201,6 +226,11 @@ def sub_backward(node, grad):
 
 @rule("mul")
 def mul_backward(node, grad):
+    """``a * b``: ``a`` receives ``grad * b``, ``b`` receives ``grad * a``, each unbroadcast.
+
+    Return ``None`` for an input that does not require grad (``x * 2`` has the lifted ``2`` as
+    its second input) to skip work nobody needs.
+    """
     ### BEGIN SOLUTION arithmetic
     a, b = node.inputs
     ga = unbroadcast(grad * b.data, a.shape) if a.requires_grad else None
@@ -211,6 +241,7 @@ def mul_backward(node, grad):
 
 @rule("div")
 def div_backward(node, grad):
+    """``a / b``: d/da = 1/b, d/db = -a/b² (= -out/b); each unbroadcast to its input's shape."""
     ### BEGIN SOLUTION arithmetic
     a, b = node.inputs
     ga = unbroadcast(grad / b.data, a.shape) if a.requires_grad else None
@@ -221,6 +252,7 @@ def div_backward(node, grad):
 
 @rule("neg")
 def neg_backward(node, grad):
+    """``-a``: one input, so return a 1-tuple."""
     ### BEGIN SOLUTION arithmetic
     return (-grad,)
     ### END SOLUTION
@@ -228,6 +260,7 @@ def neg_backward(node, grad):
 
 @rule("pow")
 def pow_backward(node, grad):
+    """``a ** p`` for a Python number ``p`` (``node.args["exponent"]``): d/da = p · a^(p-1)."""
     ### BEGIN SOLUTION arithmetic
     (a,) = node.inputs
     p = node.args["exponent"]
@@ -237,6 +270,7 @@ def pow_backward(node, grad):
 
 @rule("exp")
 def exp_backward(node, grad):
+    """``exp(a)``: the derivative is the output itself (``node.out``)."""
     ### BEGIN SOLUTION arithmetic
     return (grad * node.out,)
     ### END SOLUTION
@@ -244,6 +278,7 @@ def exp_backward(node, grad):
 
 @rule("log")
 def log_backward(node, grad):
+    """``log(a)``: d/da = 1/a."""
     ### BEGIN SOLUTION arithmetic
     return (grad / node.inputs[0].data,)
     ### END SOLUTION
@@ -256,7 +291,13 @@ def log_backward(node, grad):
 
 @rule("matmul")
 def matmul_backward(node, grad):
-    """Shapes follow the forward's rules: 1-D operands are promoted, batch dims unbroadcast."""
+    """``a @ b``: for matrices, ``grad @ b.T`` and ``a.T @ grad``.
+
+    The other ranks follow the forward's rules: a 1-D ``a`` acts as a row ``(1, n)`` and a 1-D
+    ``b`` as a column ``(n, 1)`` (promote them, and ``grad`` with them, then squeeze back), and
+    batch dimensions that broadcast are summed away with :func:`unbroadcast`. Transpose only the
+    last two axes (``np.swapaxes(x, -1, -2)``).
+    """
     ### BEGIN SOLUTION matmul_shape
     a, b = node.inputs
     A, B = a.data, b.data
@@ -279,6 +320,7 @@ def matmul_backward(node, grad):
 
 @rule("reshape")
 def reshape_backward(node, grad):
+    """``a.reshape(...)``: the same elements in the same order, so reshape ``grad`` back."""
     ### BEGIN SOLUTION matmul_shape
     return (grad.reshape(node.inputs[0].shape),)
     ### END SOLUTION
@@ -286,6 +328,7 @@ def reshape_backward(node, grad):
 
 @rule("transpose")
 def transpose_backward(node, grad):
+    """``a.transpose(dim0, dim1)`` (``node.args``): swapping the same two axes undoes it."""
     ### BEGIN SOLUTION matmul_shape
     return (np.swapaxes(grad, node.args["dim0"], node.args["dim1"]),)
     ### END SOLUTION
@@ -293,6 +336,11 @@ def transpose_backward(node, grad):
 
 @rule("permute")
 def permute_backward(node, grad):
+    """``a.permute(*dims)``: apply the inverse permutation (``np.argsort(dims)``) to ``grad``.
+
+    ``node.args["dims"]`` is the tuple ``permute`` received: ``(2, 0, 1)``, or ``((2, 0, 1),)``
+    when it was called with one tuple; entries may be negative.
+    """
     ### BEGIN SOLUTION matmul_shape
     dims = node.args["dims"]
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
@@ -329,6 +377,7 @@ def _count(shape, axis):
 
 @rule("sum")
 def sum_backward(node, grad):
+    """``a.sum(axis, keepdims)``: every summed element receives the gradient of its sum."""
     ### BEGIN SOLUTION reductions
     x = node.inputs[0]
     return (expand_reduced(grad, x.shape, node.args["axis"], node.args["keepdims"]),)
@@ -337,6 +386,7 @@ def sum_backward(node, grad):
 
 @rule("mean")
 def mean_backward(node, grad):
+    """``a.mean(axis, keepdims)``: like sum, divided by the number of elements averaged."""
     ### BEGIN SOLUTION reductions
     x = node.inputs[0]
     axis = node.args["axis"]
@@ -346,7 +396,11 @@ def mean_backward(node, grad):
 
 @rule("max")
 def max_backward(node, grad):
-    """Tie rule: tied maxima share the gradient equally."""
+    """``a.max(axis, keepdims)``: the gradient goes to the element(s) that were the maximum.
+
+    Tie rule: tied maxima share it equally (``max([1, 3, 3])`` sends 1/2 to each 3), like
+    ``torch.amax``. Compare ``a`` with the output (``node.out``) broadcast back to find them.
+    """
     ### BEGIN SOLUTION reductions
     x = node.inputs[0]
     axis, keepdims = node.args["axis"], node.args["keepdims"]
@@ -358,13 +412,14 @@ def max_backward(node, grad):
 
 @rule("getitem")
 def getitem_backward(node, grad):
-    """Scatter-add: an element picked twice (``x[[0, 0]]``) receives both gradients."""
-    ### BEGIN SOLUTION reductions
-    from tinytorch.tensor import _index_array
+    """Scatter-add: an element picked twice (``x[[0, 0]]``) receives both gradients.
 
-    x = node.inputs[0]
-    out = np.zeros_like(x.data)
-    np.add.at(out, _index_array(node.args["index"]), grad)
+    ``node.args["index"]`` is the index exactly as NumPy received it (Tensors already swapped
+    for their arrays). ``np.add.at`` adds at repeated positions; ``out[index] += grad`` would not.
+    """
+    ### BEGIN SOLUTION reductions
+    out = np.zeros_like(node.inputs[0].data)
+    np.add.at(out, node.args["index"], grad)
     return (out,)
     ### END SOLUTION
 
@@ -376,7 +431,7 @@ def getitem_backward(node, grad):
 
 @rule("relu")
 def relu_backward(node, grad):
-    """The gradient at exactly 0 is 0."""
+    """``relu(a)``: ``grad`` passes where ``a > 0``; elsewhere 0 (also at exactly 0)."""
     ### BEGIN SOLUTION activations
     return (grad * (node.inputs[0].data > 0),)
     ### END SOLUTION
@@ -384,6 +439,7 @@ def relu_backward(node, grad):
 
 @rule("sigmoid")
 def sigmoid_backward(node, grad):
+    """``s = sigmoid(a)``: ds/da = s · (1 - s), from ``node.out``."""
     ### BEGIN SOLUTION activations
     s = node.out
     return (grad * s * (1 - s),)
@@ -392,6 +448,7 @@ def sigmoid_backward(node, grad):
 
 @rule("tanh")
 def tanh_backward(node, grad):
+    """``t = tanh(a)``: dt/da = 1 - t², from ``node.out``."""
     ### BEGIN SOLUTION activations
     return (grad * (1 - node.out * node.out),)
     ### END SOLUTION
@@ -399,6 +456,10 @@ def tanh_backward(node, grad):
 
 @rule("gelu")
 def gelu_backward(node, grad):
+    """``gelu(a) = 0.5 · a · (1 + tanh(u))`` with ``u = GELU_C · (a + 0.044715 · a³)``:
+
+    d/da = 0.5 · (1 + tanh(u)) + 0.5 · a · (1 - tanh(u)²) · GELU_C · (1 + 3 · 0.044715 · a²).
+    """
     ### BEGIN SOLUTION activations
     from tinytorch.activations import GELU_C
 
@@ -411,6 +472,7 @@ def gelu_backward(node, grad):
 
 @rule("softmax")
 def softmax_backward(node, grad):
+    """``s = softmax(a, axis)``: d/da = s · (grad - sum(grad · s, axis)) (sum with keepdims)."""
     ### BEGIN SOLUTION activations
     s = node.out
     return (s * (grad - (grad * s).sum(axis=node.args["axis"], keepdims=True)),)
@@ -419,6 +481,7 @@ def softmax_backward(node, grad):
 
 @rule("log_softmax")
 def log_softmax_backward(node, grad):
+    """``y = log_softmax(a, axis)``: d/da = grad - exp(y) · sum(grad, axis) (sum with keepdims)."""
     ### BEGIN SOLUTION activations
     return (grad - np.exp(node.out) * grad.sum(axis=node.args["axis"], keepdims=True),)
     ### END SOLUTION
@@ -436,6 +499,9 @@ def _scale(node, n):
 
 @rule("mse_loss")
 def mse_backward(node, grad):
+    """``mse_loss(pred, target, reduction)``: d/dpred = 2 (pred - target) / N for 'mean'
+    (N = number of elements; no /N for 'sum'), times the scalar ``grad``; d/dtarget is minus that.
+    """
     ### BEGIN SOLUTION losses
     pred, target = node.inputs
     d = (2 * _scale(node, pred.data.size) * grad) * (pred.data - target.data)
@@ -445,7 +511,11 @@ def mse_backward(node, grad):
 
 @rule("cross_entropy")
 def cross_entropy_backward(node, grad):
-    """d loss / d logits = (softmax(logits) - onehot(targets)) / N (mean)."""
+    """``cross_entropy(logits (N, C), targets (N,), reduction)``:
+
+    d/dlogits = (softmax(logits) - onehot(targets)) / N for 'mean' (no /N for 'sum'), times the
+    scalar ``grad``. The integer targets get ``None``.
+    """
     ### BEGIN SOLUTION losses
     logits, targets = node.inputs
     z, y = logits.data, targets.data
@@ -458,7 +528,11 @@ def cross_entropy_backward(node, grad):
 
 @rule("binary_cross_entropy")
 def bce_backward(node, grad):
-    """d/dp = (p - t) / (p (1 - p)), with the denominator kept >= 1e-12 (PyTorch's rule)."""
+    """``binary_cross_entropy(p, t, reduction)``: d/dp = (p - t) / (p (1 - p)) / N ('mean'),
+    times the scalar ``grad``, with the denominator kept >= 1e-12 (PyTorch's rule).
+
+    The target gets a gradient only if it requires one: d/dt = (log(1 - p) - log p) / N.
+    """
     ### BEGIN SOLUTION losses
     probs, target = node.inputs
     p, t = probs.data, target.data
@@ -471,7 +545,9 @@ def bce_backward(node, grad):
 
 @rule("binary_cross_entropy_with_logits")
 def bce_logits_backward(node, grad):
-    """d/dz = sigmoid(z) - t."""
+    """``binary_cross_entropy_with_logits(z, t, reduction)``: d/dz = (sigmoid(z) - t) / N
+    ('mean'), times the scalar ``grad``; the target, if it requires grad, gets -z / N.
+    """
     ### BEGIN SOLUTION losses
     logits, target = node.inputs
     z, t = logits.data, target.data
@@ -490,17 +566,25 @@ def bce_logits_backward(node, grad):
 class no_grad:
     """Context manager and decorator: ops inside record no graph (``requires_grad`` is False).
 
+    >>> x = Tensor([1.0], requires_grad=True)
     >>> with no_grad():
-    ...     y = x * 2          # y.node is None, y.requires_grad is False
+    ...     y = x * 2
+    >>> y.requires_grad, y.node
+    (False, None)
+
+    As a decorator: ``@no_grad()`` above a ``def``. The previous mode comes back when the block
+    ends, also when it raises.
     """
 
     def __enter__(self):
+        """Turn recording off (``set_grad_enabled(False)``), remembering the previous mode."""
         ### BEGIN SOLUTION function
         self._previous = set_grad_enabled(False)
         return self
         ### END SOLUTION
 
     def __exit__(self, *exc):
+        """Restore the previous mode, also when the block raised; never swallow the exception."""
         ### BEGIN SOLUTION function
         set_grad_enabled(self._previous)
         return False
@@ -560,6 +644,15 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:
+        """Run ``forward`` on the arrays of ``args`` and record the result like any other op.
+
+        ``forward`` gets a fresh :class:`Context` and the positional arguments with each Tensor
+        replaced by its ``.data``; nothing it does is recorded. The result is a Tensor (through
+        ``record_op``) whose ``node.op`` is the class name, ``node.inputs`` the Tensor arguments,
+        ``node.args`` the keyword arguments, and ``node.backward`` a function that calls
+        ``cls.backward(ctx, grad)`` and returns the gradients of the Tensor arguments only. A
+        ``backward`` that returns the wrong number of gradients raises a RuntimeError.
+        """
         ### BEGIN SOLUTION function
         ctx = Context()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -573,8 +666,7 @@ class Function:
 
         def run_backward(node, grad):
             grads = cls.backward(ctx, grad)
-            if not isinstance(grads, tuple):
-                grads = (grads,)
+            grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
             if len(grads) != len(args):
                 raise RuntimeError(
                     f"{cls.__name__}.backward returned {len(grads)} gradient(s) for "

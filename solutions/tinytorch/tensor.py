@@ -99,12 +99,14 @@ def record_op(data, op_name, inputs, args, backward=None) -> "Tensor":
     return out
 
 
-def op(name: str):
+def op(name: str, constants=()):
     """Decorator (scaffolding): make ``forward`` — which returns a NumPy array — a recorded op.
 
     Every argument that is a Tensor becomes one of ``node.inputs``; every other argument is stored
     by name in ``node.args`` with its default filled in. Binary operators (``__add__`` ...) receive
-    ``other`` already converted to a Tensor by :meth:`Tensor.lift`.
+    ``other`` already converted to a Tensor by :meth:`Tensor.lift`. The parameters named in
+    ``constants`` are never inputs: they go to ``node.args`` with any Tensor inside replaced by
+    its array (``t[idx]`` records ``args["index"]``, it does not differentiate through ``idx``).
     """
 
     def decorate(forward):
@@ -127,7 +129,9 @@ def op(name: str):
             bound.apply_defaults()
             inputs, saved = [], {}
             for key, value in bound.arguments.items():
-                if isinstance(value, Tensor):
+                if key in constants:
+                    saved[key] = _index_array(value)
+                elif isinstance(value, Tensor):
                     inputs.append(value)
                 else:
                     saved[key] = value
@@ -184,9 +188,11 @@ class Tensor:
         How this tensor was made; ``None`` for tensors you create (leaves) and for results
         computed while no input requires a gradient.
 
-    Views and copies: ``reshape``, ``transpose``, ``permute``, ``.T`` and basic slicing
-    (``t[1:3]``, ``t[0]``) return tensors whose ``data`` is a NumPy *view* sharing memory with
-    the source; integer-array indexing (``t[[0, 0, 2]]``) copies; ``copy()`` always copies.
+    Views and copies: ``transpose``, ``permute``, ``.T``, basic slicing (``t[1:3]``, ``t[0]``)
+    and ``reshape`` (whenever NumPy can, as for any tensor you created) return tensors whose
+    ``data`` is a NumPy *view* sharing memory with the source: writing through one changes the
+    other. Integer-array and mask indexing (``t[[0, 0, 2]]``, ``t[t > 0]``) copy; so do
+    ``Tensor(data)`` and ``copy()``.
 
     Examples
     --------
@@ -449,7 +455,7 @@ class Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         if sum(1 for s in shape if s == -1) > 1:
-            raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
+            raise ValueError(f"cannot reshape {self.shape} into {shape}: only one dimension can be -1")
         known = int(np.prod([s for s in shape if s != -1]))
         if (-1 in shape and (known == 0 or self.data.size % known)) or (
             -1 not in shape and known != self.data.size
@@ -530,8 +536,9 @@ class Tensor:
         """
         ### BEGIN SOLUTION reductions
         _check_axis(axis, self.ndim)
-        if self.data.size == 0:
-            raise ValueError(f"max of an empty tensor of shape {self.shape}")
+        axes = range(self.ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+        if any(self.shape[a] == 0 for a in axes):
+            raise ValueError(f"max over an empty axis of a tensor of shape {self.shape}")
         return np.max(self.data, axis=axis, keepdims=keepdims)
         ### END SOLUTION
 
@@ -541,11 +548,16 @@ class Tensor:
 
     # -- step 6: indexing and comparisons -----------------------------------------------------------
 
-    @op("getitem")
+    @op("getitem", constants=("index",))
     def __getitem__(self, index):
         """NumPy indexing: ints, slices, ``None``, ``...``, integer arrays/lists/Tensors, masks.
 
-        Basic indexing returns a view; integer-array and boolean indexing copy.
+        Basic indexing returns a view; integer-array and boolean indexing copy. Tensors inside
+        the index stand for their arrays (``_index_array`` swaps them); the node records the index
+        as ``node.args["index"]``, never as an input.
+
+        >>> Tensor([10, 20, 30])[Tensor([2, 2, 0])].data
+        array([30, 30, 10])
         """
         ### BEGIN SOLUTION indexing
         return self.data[_index_array(index)]

@@ -1,0 +1,173 @@
+"""``make test``: every invariant of DESIGN.md, each part timed.
+
+1. curriculum and layout agree (folders, READMEs, one test file per step, real hints)
+2. stubs fresh: tinytorch/ is exactly what the generator makes
+3. the harness's own tests (tests/)
+4. solutions green: every kata test passes against solutions/
+5. stubs red: with a kata stubbed every test of it fails; with one step stubbed every test of
+   that step fails (solutions everywhere else)
+6. fresh student view: with the committed stubs kata 01 is red with amber steps, every other
+   kata is locked
+7. milestones: each quick mode meets its quick target against the solutions
+8. determinism: the hypothesis ci profile is derandomized and used by every run above
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dojo import ROOT, checks, stubs
+
+
+class Part:
+    def __init__(self, name):
+        self.name = name
+        self.problems = []
+        self.note = ""
+        self.seconds = 0.0
+
+
+def _print_part(part):
+    status = "ok" if not part.problems else "FAILED"
+    print(f"[{status:>6}] {part.name:<44} {part.seconds:6.1f} s  {part.note}", flush=True)
+    for problem in part.problems[:30]:
+        print("         - " + problem.replace("\n", "\n           "))
+    if len(part.problems) > 30:
+        print(f"         … and {len(part.problems) - 30} more")
+
+
+def part_layout(c, part):
+    part.problems += checks.layout_problems(c)
+    part.note = f"{len(c.katas)} katas, {sum(len(k.steps) for k in c.katas)} steps, {len(c.milestones)} milestones"
+
+
+def part_stubs_fresh(c, part):
+    part.problems += [f"{p}: run `make stubs` and commit tinytorch/" for p in stubs.stale_files(c)]
+
+
+def part_harness(c, part):
+    tests = ROOT / "tests"
+    command = [sys.executable, "-m", "pytest", str(tests), "-q", "-p", "no:cacheprovider", "--hypothesis-profile=ci", "--impl=solutions"]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
+    last = [line for line in proc.stdout.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
+    part.note = last[0].strip("= ")
+    if proc.returncode != 0:
+        part.problems.append(f"tests/ failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}")
+
+
+def part_solutions(c, part, state):
+    outcomes = checks.run_pytest([ROOT / "katas"], ROOT / "solutions")
+    state["solutions"] = outcomes
+    failed = {k: v for k, v in outcomes.tests.items() if v != "passed"}
+    part.note = f"{len(outcomes.tests) - len(failed)}/{len(outcomes.tests)} kata tests pass"
+    if not outcomes.tests:
+        part.problems.append("no kata test ran against the solutions:\n" + outcomes.output[-3000:])
+    for test, outcome in sorted(failed.items()):
+        part.problems.append(f"{test}: {outcome}")
+
+
+def part_stubs_red(c, part, state):
+    runs = 0
+    for kata in c.katas:
+        result = checks.check_kata(c, kata, solutions_outcomes=state.get("solutions"))
+        runs += result.runs
+        part.problems += result.problems
+    part.note = f"{runs} pytest runs (each kata, then each step, stubbed)"
+
+
+def part_fresh_view(c, part):
+    with tempfile.TemporaryDirectory(prefix="dojo-fresh-") as tmp:
+        shutil.copytree(ROOT / "tinytorch", Path(tmp) / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
+        results = Path(tmp) / "results.json"
+        command = [
+            sys.executable, "-m", "pytest", str(ROOT / "katas"), "-q", "-p", "no:cacheprovider",
+            f"--impl={tmp}", f"--dojo-progress={Path(tmp) / 'progress.toml'}", f"--dojo-results={results}",
+            "--hypothesis-profile=ci",
+        ]
+        env = {k: v for k, v in os.environ.items() if k not in ("UNLOCK", "IMPL")}
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+        if not results.exists():
+            part.problems.append(f"no results written:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+            return
+        katas = json.loads(results.read_text())["katas"]
+    first, *later = c.katas
+    got = katas.get(first.id, {})
+    if got.get("status") != "red" or got.get("passed") != 0:
+        part.problems.append(f"kata {first.id} should be red with 0 passing on the stubs, got {got.get('status')} {got.get('passed')}/{got.get('total')}")
+    for step in got.get("steps", []):
+        if step["status"] != "todo":
+            part.problems.append(f"kata {first.id} step {step['number']} ({step['name']}) should be amber (not implemented yet), is {step['status']}")
+    for kata in later:
+        status = katas.get(kata.id, {}).get("status")
+        if status != "locked":
+            part.problems.append(f"kata {kata.id} should be locked for a new student, is {status}")
+    if proc.returncode == 0:
+        part.problems.append("pytest exited 0 on the fresh stubs")
+    part.note = f"kata {first.id} red ({len(got.get('steps', []))} amber steps), {len(later)} locked"
+
+
+def part_milestones(c, part):
+    notes = []
+    for m in c.milestones:
+        command = [sys.executable, "-m", "dojo", "milestone", m.id, "--quick", "--no-record"]
+        env = {**os.environ, "IMPL": "solutions", "UNLOCK": "1"}
+        started = time.perf_counter()
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+        seconds = time.perf_counter() - started
+        notes.append(f"M{m.id} {seconds:.0f}s")
+        if proc.returncode != 0:
+            part.problems.append(f"milestone {m.id} quick mode missed its target (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    part.note = ", ".join(notes) or "none yet"
+
+
+def part_determinism(c, part):
+    sys.path.insert(0, str(ROOT))
+    import conftest  # noqa: F401  (registers the profiles)
+    from hypothesis import settings
+
+    ci = settings.get_profile("ci")
+    if not ci.derandomize:
+        part.problems.append("the hypothesis ci profile is not derandomized")
+    if ci.database is not None:
+        part.problems.append("the hypothesis ci profile keeps a database (results could depend on history)")
+    part.note = f"ci profile: derandomize={ci.derandomize}, max_examples={ci.max_examples}"
+
+
+def main(c) -> int:
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # let pytest cache its assertion rewrites
+    state = {}
+    plan = [
+        ("curriculum and layout", lambda p: part_layout(c, p)),
+        ("stubs fresh (tinytorch/ = generator output)", lambda p: part_stubs_fresh(c, p)),
+        ("harness tests (tests/)", lambda p: part_harness(c, p)),
+        ("solutions green", lambda p: part_solutions(c, p, state)),
+        ("stubs red, kata by kata and step by step", lambda p: part_stubs_red(c, p, state)),
+        ("fresh student view", lambda p: part_fresh_view(c, p)),
+        ("milestones (quick mode, solutions)", lambda p: part_milestones(c, p)),
+        ("determinism (hypothesis ci profile)", lambda p: part_determinism(c, p)),
+    ]
+    started = time.perf_counter()
+    parts = []
+    print("make test: the integrity suite\n", flush=True)
+    for name, run in plan:
+        part = Part(name)
+        t0 = time.perf_counter()
+        try:
+            run(part)
+        except Exception as error:  # a crash in a check is a failure of that check, reported
+            part.problems.append(f"{type(error).__name__}: {error}")
+        part.seconds = time.perf_counter() - t0
+        _print_part(part)
+        parts.append(part)
+    total = time.perf_counter() - started
+    failed = sum(bool(p.problems) for p in parts)
+    print(f"\ntotal {total:.1f} s")
+    print(f"integrity: {len(parts) - failed} passed, {failed} failed")
+    return 1 if failed else 0

@@ -1,0 +1,79 @@
+"""Run a milestone: import ``milestones/<module>.py``, call its ``run()``, compare with the target.
+
+This is a pure function plus printing; the CLI verb (``make milestone M=03``), gating and progress
+recording sit on top of it.
+
+A milestone module exposes ``run(quick=False, seed=0, log=print) -> dict`` returning at least
+``metric`` (float), ``dataset`` (str) and ``seconds`` (float). Optional keys:
+
+* ``target`` — the target for the dataset actually used (M03 reads full MNIST, a reduced MNIST or
+  the bundled digits, each with its own target); replaces the curriculum's ``target`` in a full run.
+* ``achieved`` — a bool for conditions beyond ``metric >= target`` (M02: the single layer must
+  fail); it is ANDed with the metric check.
+
+Everything else the module returns is kept in ``MilestoneResult.details``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+
+from dojo import ROOT
+from dojo import curriculum as _curriculum
+
+RESERVED = {"metric", "target", "achieved"}
+
+
+@dataclass
+class MilestoneResult:
+    metric: float
+    target: float
+    achieved: bool
+    seconds: float
+    details: dict = field(default_factory=dict)
+
+
+def load_module(milestone):
+    """Import ``milestones.<milestone.module>`` freshly (so it sees the active tinytorch)."""
+    root = str(ROOT)
+    if root not in sys.path:
+        sys.path.append(root)  # after the tinytorch implementation chosen by dojo.impl
+    name = f"milestones.{milestone.module}"
+    for loaded in [m for m in sys.modules if m == name]:
+        del sys.modules[loaded]
+    return importlib.import_module(name)
+
+
+def format_metric(value: float, metric: str) -> str:
+    return f"{value:.2%}" if metric == "accuracy" else f"{value:.4g}"
+
+
+def run(milestone, quick: bool = False, seed: int = 0, *, curriculum=None, log=print) -> MilestoneResult:
+    """Run one milestone (a Milestone, or an id such as ``"03"``/``3``) and print how it did.
+
+    In quick mode the target is the curriculum's ``quick_target``; in a full run it is the
+    ``target`` the module reports for the dataset it used, else the curriculum's ``target``.
+    """
+    if not isinstance(milestone, _curriculum.Milestone):
+        milestone = (curriculum or _curriculum.load()).milestone(milestone)
+    module = load_module(milestone)
+    mode = "quick" if quick else "full"
+    log(f"Milestone {milestone.label} — {mode} run, seed {seed}")
+    out = dict(module.run(quick=quick, seed=seed, log=log))
+    missing = {"metric", "dataset", "seconds"} - set(out)
+    if missing:
+        raise ValueError(f"milestones/{milestone.module}.py: run() must return {sorted(missing)} too")
+    metric = float(out["metric"])
+    target = float(milestone.quick_target if quick else out.get("target", milestone.target))
+    achieved = metric >= target and bool(out.get("achieved", True))
+    details = {k: v for k, v in out.items() if k not in RESERVED}
+    seconds = float(out["seconds"])
+    mark = "✅ achieved" if achieved else "❌ not yet"
+    extra = " (the metric is there, but another condition failed: see above)" if metric >= target and not achieved else ""
+    log(
+        f"{milestone.metric} {format_metric(metric, milestone.metric)} · target "
+        f"{format_metric(target, milestone.metric)} · {out['dataset']} · {seconds:.1f} s · {mark}{extra}"
+    )
+    return MilestoneResult(metric=metric, target=target, achieved=achieved, seconds=seconds, details=details)

@@ -1,0 +1,178 @@
+"""What a student sees: the step table, the first failure, the closing RED/GREEN line.
+
+Pure functions from results to text, so the plugin, ``make present`` and the tests share them.
+Symbols fall back to ASCII on consoles that cannot print emoji (or with ``DOJO_ASCII=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from tabulate import tabulate
+
+EMOJI = {"green": "✅", "red": "❌", "todo": "⏳", "locked": "🔒", "trophy": "🏆", "broken": "💥", "timeout": "⏰"}
+ASCII = {"green": "[ok]", "red": "[x]", "todo": "[..]", "locked": "[locked]", "trophy": "[*]", "broken": "[!]", "timeout": "[timeout]"}
+
+
+def symbols(stream=None) -> dict:
+    """Emoji when the output stream can encode them, ASCII otherwise."""
+    if os.environ.get("DOJO_ASCII", "").strip() in ("1", "true", "yes"):
+        return ASCII
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "ascii"
+    try:
+        "".join(EMOJI.values()).encode(encoding)
+        "·…→".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return ASCII
+    return EMOJI
+
+
+def dot(sym) -> str:
+    return " · " if sym is EMOJI else " - "
+
+
+@dataclass
+class TestResult:
+    nodeid: str
+    name: str
+    step: object  # curriculum.Step
+    outcome: str  # passed | failed | todo | timeout | skipped
+    doc: str = ""
+    location: str = ""  # katas/01_tensor/test_02_arithmetic.py:41
+    message: str = ""  # the assertion / exception text
+    where: str = ""  # deepest frame in the student's code: tinytorch/tensor.py:88 in Tensor.__add__
+    todo: str = ""  # "Tensor.__add__ in tinytorch/tensor.py:88" for NotImplementedError stubs
+
+
+@dataclass
+class KataResult:
+    kata: object
+    tests: list = field(default_factory=list)
+    status: str = ""  # green | red | locked | broken
+    message: str = ""  # for locked / broken
+
+    @property
+    def passed(self) -> int:
+        return sum(t.outcome == "passed" for t in self.tests)
+
+    @property
+    def total(self) -> int:
+        return len(self.tests)
+
+    def steps(self) -> list:
+        """[(step, tests of that step)] in step order."""
+        return [(s, [t for t in self.tests if t.step is s]) for s in self.kata.steps]
+
+    def first_failure(self):
+        for _, tests in self.steps():
+            for t in tests:
+                if t.outcome != "passed":
+                    return t
+        return None
+
+    def step_status(self, tests) -> str:
+        if not tests:
+            return "todo"
+        if all(t.outcome == "passed" for t in tests):
+            return "green"
+        if any(t.outcome == "timeout" for t in tests):
+            return "timeout"
+        if any(t.outcome == "todo" for t in tests):
+            return "todo"
+        return "red"
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.kata.id,
+            "slug": self.kata.slug,
+            "status": self.status,
+            "passed": self.passed,
+            "total": self.total,
+            "message": self.message,
+            "steps": [
+                {"number": s.number, "name": s.name, "passed": sum(t.outcome == "passed" for t in ts), "total": len(ts), "status": self.step_status(ts)}
+                for s, ts in self.steps()
+            ],
+            "tests": {t.nodeid: t.outcome for t in self.tests},
+        }
+
+
+def _truncate(text: str, lines: int = 14, width: int = 160) -> str:
+    out = [line if len(line) <= width else line[: width - 1] + "…" for line in text.strip().splitlines()]
+    if len(out) > lines:
+        out = out[:lines] + [f"… ({len(out) - lines} more lines)"]
+    return "\n".join(out)
+
+
+def step_table(result: KataResult, sym: dict) -> str:
+    rows = []
+    for step, tests in result.steps():
+        status = result.step_status(tests)
+        passed = sum(t.outcome == "passed" for t in tests)
+        if status == "green":
+            text = sym["green"]
+        elif status == "todo":
+            first = next((t for t in tests if t.outcome == "todo"), None)
+            text = f"{sym['todo']} not implemented yet" + (f": {first.todo}" if first and first.todo else "")
+        elif status == "timeout":
+            text = f"{sym['timeout']} timed out (infinite loop?)"
+        else:
+            failing = sum(t.outcome not in ("passed", "todo") for t in tests)
+            text = f"{sym['red']} {failing} failing"
+        rows.append([step.number, step.title, f"{passed}/{len(tests)}", text])
+    return tabulate(rows, headers=["#", "step", "tests", "status"], tablefmt="simple", colalign=("right", "left", "right", "left"))
+
+
+def failure_detail(result: KataResult, test: TestResult, sym: dict) -> str:
+    kata = result.kata
+    lines = [f"First failure{dot(sym)}step {test.step.number} ({test.step.name}){dot(sym)}{test.name}"]
+    if test.location:
+        lines[0] += f"  ({test.location})"
+    if test.doc:
+        lines.append("  " + " ".join(test.doc.split()))
+    if test.outcome == "todo":
+        lines.append(f"  {sym['todo']} not implemented yet: {test.todo or test.message}")
+    elif test.outcome == "timeout":
+        lines.append(f"  {sym['timeout']} {test.message}")
+    else:
+        lines.extend("  " + line for line in _truncate(test.message).splitlines())
+        if test.where:
+            lines.append(f"  raised in {test.where}")
+    lines.append(f"  hint: {test.step.hint(1)}")
+    lines.append(f"  more: make hint N={kata.id} LEVEL=2")
+    return "\n".join(lines)
+
+
+def closing_line(result: KataResult, sym: dict) -> str:
+    kata = result.kata
+    if result.status == "green":
+        return f"GREEN {result.passed}/{result.total}{dot(sym)}kata {kata.id} {kata.title} complete"
+    if result.status == "locked":
+        return f"LOCKED{dot(sym)}{result.message}"
+    if result.status == "broken":
+        return f"RED{dot(sym)}kata {kata.id} cannot run until the error above is fixed"
+    first = result.first_failure()
+    step = f"step {first.step.number} ({first.step.name})" if first else "?"
+    return f"RED {result.passed}/{result.total}{dot(sym)}next: {step}{dot(sym)}stuck? make hint N={kata.id}"
+
+
+def kata_report(result: KataResult, sym: dict) -> str:
+    """The whole block for one kata."""
+    kata = result.kata
+    head = f"Kata {kata.id}{dot(sym)}{kata.title}"
+    if result.status == "locked":
+        return f"{head}\n{sym['locked']} {result.message}"
+    if result.status == "broken":
+        return f"{head}\n{sym['broken']} {result.message}\n\n{closing_line(result, sym)}"
+    parts = [head, step_table(result, sym)]
+    first = result.first_failure()
+    if first is not None:
+        parts.append(failure_detail(result, first, sym))
+    parts.append(closing_line(result, sym))
+    return "\n\n".join(parts)
+
+
+def unlock_announcement(milestone, sym: dict) -> str:
+    return f"{sym['trophy']} Milestone {milestone.id} unlocked: {milestone.title} ({milestone.year}){dot(sym)}make milestone M={milestone.id}"

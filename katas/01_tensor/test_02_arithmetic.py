@@ -1,0 +1,149 @@
+"""Step 2: arithmetic — + - * / neg pow exp log, broadcasting, reflected operators, recording."""
+
+import operator
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dojo.testing import arrays, assert_close, broadcastable_pairs, nonzero_floats
+from tinytorch.tensor import Tensor
+
+# Hypothesis's "explain" phase re-runs a failing test many times to annotate the example; on a
+# stub that raises at once it costs seconds and says nothing, so these tests skip it.
+
+BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+
+def _pair():
+    rng = np.random.default_rng(0)
+    return rng.uniform(-3, 3, size=(2, 3)), rng.uniform(0.5, 3, size=(2, 3))
+
+
+@pytest.mark.parametrize("symbol", list(BINARY))
+def test_binary_ops_match_numpy(symbol):
+    """a + b, a - b, a * b and a / b are elementwise and equal NumPy's result (same shape)."""
+    a, b = _pair()
+    f = BINARY[symbol]
+    assert_close(f(Tensor(a), Tensor(b)), f(a, b), dtype=np.float64, what=f"a {symbol} b")
+
+
+def test_neg_matches_numpy():
+    """-t negates every element."""
+    a, _ = _pair()
+    assert_close(-Tensor(a), -a, dtype=np.float64, what="-t")
+
+
+def test_pow_matches_numpy():
+    """t ** 2, t ** 3 and t ** 0.5 (on positive values) equal NumPy's power."""
+    _, b = _pair()
+    for exponent in (2, 3, 0.5):
+        assert_close(Tensor(b) ** exponent, b**exponent, dtype=np.float64, what=f"t ** {exponent}")
+
+
+def test_exp_and_log_match_numpy():
+    """t.exp() and t.log() (on positive values) are elementwise e**x and ln x."""
+    a, b = _pair()
+    assert_close(Tensor(a).exp(), np.exp(a), dtype=np.float64, what="t.exp()")
+    assert_close(Tensor(b).log(), np.log(b), dtype=np.float64, what="t.log()")
+
+
+@given(shapes=broadcastable_pairs(), symbol=st.sampled_from(list(BINARY)), data=st.data())
+def test_binary_ops_broadcast_like_numpy(shapes, symbol, data):
+    """Binary ops broadcast: shapes are aligned from the right, sizes must match or be 1, and a
+    missing leading dimension counts as 1 ((3, 1) + (4,) gives (3, 4))."""
+    shape_a, shape_b, result = shapes
+    a = data.draw(arrays(shape_a), label="a")
+    b = data.draw(arrays(shape_b, elements=nonzero_floats()), label="b")
+    f = BINARY[symbol]
+    out = f(Tensor(a), Tensor(b))
+    assert_close(out, f(a, b), what=f"{shape_a} {symbol} {shape_b}")
+    assert out.shape == result
+
+
+def test_rank_extension_example():
+    """(3, 1) + (4,) gives a (3, 4) tensor: out[i, j] = a[i, 0] + b[j]."""
+    a = np.array([[0.0], [10.0], [20.0]])
+    b = np.array([1.0, 2.0, 3.0, 4.0])
+    assert_close(Tensor(a) + Tensor(b), a + b, what="(3, 1) + (4,)")
+
+
+@pytest.mark.parametrize("symbol", list(BINARY))
+def test_incompatible_shapes_name_both_shapes(symbol):
+    """(2, 3) and (4, 5) do not broadcast: a ValueError whose message names both shapes
+    written as Python tuples, "(2, 3)" and "(4, 5)" (NumPy's own message does not)."""
+    f = BINARY[symbol]
+    with pytest.raises(ValueError) as error:
+        f(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5))))
+    message = str(error.value)
+    assert "(2, 3)" in message and "(4, 5)" in message, f"the message should name both shapes, got: {message}"
+
+
+def test_reflected_operators():
+    """A number on the left works and keeps the order: 2 + t, 2 - t (not t - 2), 2 * t, 2 / t
+    (not t / 2), and a NumPy scalar: np.float64(2) * t."""
+    values = np.array([1.0, 2.0, 4.0])
+    t = Tensor(values)
+    assert_close(2 + t, 2 + values, what="2 + t")
+    assert_close(2 - t, 2 - values, what="2 - t")
+    assert_close(2 * t, 2 * values, what="2 * t")
+    assert_close(2 / t, 2 / values, what="2 / t")
+    out = np.float64(2) * t
+    assert isinstance(out, Tensor), f"np.float64(2) * t should be a Tensor, got {type(out).__name__}"
+    assert_close(out, 2 * values, what="np.float64(2) * t")
+
+
+def test_tensor_and_python_number():
+    """A Python number on the right works too: t + 1, t - 1, t * 3, t / 2, t ** 2."""
+    values = np.array([1.0, 2.0, 4.0])
+    t = Tensor(values)
+    for name, got, want in [("t + 1", t + 1, values + 1), ("t - 1", t - 1, values - 1), ("t * 3", t * 3, values * 3),
+                            ("t / 2", t / 2, values / 2), ("t ** 2", t**2, values**2)]:
+        assert_close(got, want, what=name)
+
+
+def test_float32_with_python_number_stays_float32():
+    """float32 tensor op Python scalar stays float32, as in PyTorch (2.5 is not a float64 array)."""
+    t = Tensor([1.0, 2.0, 4.0])
+    for name, out in [("t + 2.5", t + 2.5), ("t * 2", t * 2), ("2 - t", 2 - t), ("t / 3", t / 3), ("2.0 / t", 2.0 / t),
+                      ("t ** 2", t**2), ("-t", -t), ("t.exp()", t.exp()), ("np.float64(2) * t", np.float64(2) * t)]:
+        assert out.dtype == np.float32, f"{name} has dtype {out.dtype}, expected float32"
+
+
+def test_integer_division_gives_floats():
+    """/ is true division: Tensor([1, 2]) / 2 gives [0.5, 1.0], not [0, 1]."""
+    out = Tensor([1, 2]) / 2
+    assert out.dtype.kind == "f", f"int tensor / 2 has dtype {out.dtype}, expected a float dtype"
+    assert_close(out, [0.5, 1.0])
+
+
+def test_result_records_op_and_inputs():
+    """c = a + b with a.requires_grad records c.node: op "add", inputs (a, b) — the very same
+    objects, in order — and c.requires_grad is True. The @op decorator does this for you: return
+    a NumPy array from the op."""
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0, 4.0])
+    c = a + b
+    assert isinstance(c, Tensor) and c.requires_grad
+    assert c.node is not None and c.node.op == "add", f"c.node is {c.node!r}"
+    assert len(c.node.inputs) == 2 and c.node.inputs[0] is a and c.node.inputs[1] is b
+    for symbol, name in [("-", "sub"), ("*", "mul"), ("/", "div")]:
+        out = BINARY[symbol](a, b)
+        assert out.node.op == name, f"a {symbol} b records op {out.node.op!r}, expected {name!r}"
+    assert (-a).node.op == "neg" and a.exp().node.op == "exp" and a.log().node.op == "log"
+
+
+def test_no_node_when_nothing_requires_grad():
+    """When no input requires a gradient, the result has node None and requires_grad False."""
+    c = Tensor([1.0, 2.0]) * Tensor([3.0, 4.0])
+    assert isinstance(c, Tensor)
+    assert c.node is None and c.requires_grad is False
+
+
+def test_pow_records_exponent():
+    """t ** 2 records op "pow" with args {"exponent": 2} (the backward needs the exponent)."""
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    out = t**2
+    assert out.node.op == "pow" and out.node.args == {"exponent": 2}, f"t ** 2 recorded {out.node!r}"
+    assert out.node.inputs[0] is t

@@ -1,0 +1,65 @@
+"""Step 2: sigmoid — 1 / (1 + e^-x), exact and silent at ±1000, symmetric, and the Sigmoid layer."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from dojo.testing import arrays, assert_close, floats, small_shapes
+from tinytorch.activations import Sigmoid, sigmoid
+from tinytorch.tensor import Tensor
+
+
+def test_sigmoid_known_values():
+    """sigmoid(0) = 0.5, sigmoid(2) = 1 / (1 + e^-2) ≈ 0.8808, sigmoid(-2) ≈ 0.1192."""
+    out = sigmoid(Tensor(np.array([0.0, 2.0, -2.0])))
+    assert_close(out, [0.5, 1 / (1 + np.exp(-2.0)), 1 / (1 + np.exp(2.0))], what="sigmoid([0, 2, -2])")
+
+
+@given(x=arrays(small_shapes(), elements=floats(-20, 20)))
+def test_sigmoid_matches_closed_form(x):
+    """sigmoid(x) equals 1 / (1 + exp(-x)) for moderate x, any shape."""
+    assert_close(sigmoid(Tensor(x)), 1 / (1 + np.exp(-x)), what="sigmoid(x)")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_exactly_0_and_1_at_plus_minus_1000_without_warnings(dtype):
+    """sigmoid(-1000) is exactly 0 and sigmoid(1000) exactly 1, with no overflow warning.
+
+    1 / (1 + np.exp(-x)) gives the right values, but np.exp(1000) overflows (a RuntimeWarning).
+    Arrange the formula so that np.exp only ever sees a number <= 0."""
+    x = Tensor(np.array([-1000.0, 1000.0], dtype=dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = sigmoid(x)
+    assert_close(out, [0.0, 1.0], rtol=0, atol=0, dtype=dtype, what="sigmoid([-1000, 1000])")
+
+
+@given(x=arrays(small_shapes(), elements=floats(-50, 50)))
+def test_sigmoid_is_symmetric(x):
+    """sigmoid(-x) = 1 - sigmoid(x) for every x (the curve is point-symmetric around (0, 0.5))."""
+    assert_close(sigmoid(Tensor(-x)), 1 - sigmoid(Tensor(x)).data, atol=1e-12, what="sigmoid(-x)")
+
+
+@given(x=arrays(small_shapes(), elements=floats(-1e4, 1e4)))
+def test_sigmoid_stays_in_0_1(x):
+    """For any finite input, even ±1e4, every output is finite and in [0, 1] (and no warning)."""
+    out = sigmoid(Tensor(x)).data
+    assert np.all((out >= 0) & (out <= 1)), f"sigmoid left [0, 1]: {out}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_keeps_shape_and_dtype(dtype):
+    """A (3, 4) float32 input gives a (3, 4) float32 output (float64 stays float64)."""
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(dtype)
+    expected = 1 / (1 + np.exp(-x.astype(np.float64)))
+    assert_close(sigmoid(Tensor(x)), expected, rtol=1e-5, dtype=dtype, what="sigmoid(x)")
+
+
+def test_sigmoid_layer_calls_sigmoid():
+    """Sigmoid() is a layer with no parameters: Sigmoid()(x) equals sigmoid(x)."""
+    x = np.array([[-1.0, 0.0], [3.0, -0.5]])
+    layer = Sigmoid()
+    assert layer.parameters() == []
+    assert_close(layer(Tensor(x)), 1 / (1 + np.exp(-x)), what="Sigmoid()(x)")

@@ -1,0 +1,156 @@
+"""Step 1: module — Parameter, calling a Module, finding and naming its parameters, train/eval, zero_grad."""
+
+import numpy as np
+
+from dojo.testing import assert_close
+from tinytorch.layers import Module, Parameter
+from tinytorch.tensor import Tensor
+
+
+class Scale(Module):
+    """One parameter `w`; forward multiplies by it."""
+
+    def __init__(self, size=2):
+        super().__init__()
+        self.w = Parameter(np.ones(size, dtype=np.float32))
+
+    def forward(self, x, offset=0.0):
+        return x * self.w + offset
+
+
+class Tree(Module):
+    """Parameters directly, in a sub-module, in a list of modules, in a dict, plus non-parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = Parameter([1.0, 2.0])
+        self.inner = Scale(3)
+        self.blocks = [Scale(1), Scale(2)]
+        self.table = {"head": Scale(4)}
+        self.pair = (Parameter([0.5]), 7)
+        self.buffer = Tensor([1.0, 1.0])  # a plain Tensor: not a parameter
+        self.scale = 2.0
+        self.b = Parameter(np.zeros((2, 2), dtype=np.float32))
+
+    def forward(self, x):
+        return x
+
+
+TREE_NAMES = ["a", "inner.w", "blocks.0.w", "blocks.1.w", "table.head.w", "pair.0", "b"]
+
+
+def test_parameter_is_a_tensor_that_requires_grad():
+    """Parameter([1.0, 2.0]) is a Tensor with requires_grad True and the same values."""
+    p = Parameter([1.0, 2.0])
+    assert isinstance(p, Tensor)
+    assert p.requires_grad is True
+    assert_close(p, np.array([1.0, 2.0], dtype=np.float32), dtype=np.float32, what="Parameter([1.0, 2.0])")
+
+
+def test_parameter_makes_integer_data_float32():
+    """Parameter([1, 2, 3]) is float32 (a weight must be able to move by small steps), not int64."""
+    p = Parameter([1, 2, 3])
+    assert_close(p, np.array([1.0, 2.0, 3.0], dtype=np.float32), dtype=np.float32, what="Parameter([1, 2, 3])")
+    assert p.requires_grad is True
+
+
+def test_parameter_keeps_float64_arrays():
+    """A float64 NumPy array stays float64 (the Tensor rule; gradient checks need it)."""
+    p = Parameter(np.array([0.25, -1.5]))
+    assert_close(p, [0.25, -1.5], dtype=np.float64, what="Parameter(float64 array)")
+    assert p.requires_grad is True
+
+
+def test_calling_a_module_runs_forward():
+    """module(x, offset=1) returns module.forward(x, offset=1): positional and keyword arguments pass through."""
+    m = Scale(2)
+    m.w.data[:] = [2.0, 3.0]
+    out = m(Tensor([1.0, 1.0]), offset=1.0)
+    assert_close(out, [3.0, 4.0], what="module(x, offset=1.0)")
+
+
+def test_named_parameters_finds_everything_in_attribute_order():
+    """Parameters come from attributes, sub-modules, lists/tuples and dicts, in attribute order, with dotted names."""
+    tree = Tree()
+    names = [name for name, _ in tree.named_parameters()]
+    assert names == TREE_NAMES, f"got names {names}"
+
+
+def test_named_parameters_returns_the_parameter_objects():
+    """Each (name, p) pair holds the very Parameter object of that attribute, not a copy."""
+    tree = Tree()
+    found = dict(tree.named_parameters())
+    assert found["a"] is tree.a
+    assert found["inner.w"] is tree.inner.w
+    assert found["blocks.1.w"] is tree.blocks[1].w
+    assert found["table.head.w"] is tree.table["head"].w
+
+
+def test_parameters_lists_each_parameter_in_order():
+    """parameters() is the list of Parameters in named_parameters order; plain Tensors and numbers are left out."""
+    tree = Tree()
+    params = tree.parameters()
+    expected = [tree.a, tree.inner.w, tree.blocks[0].w, tree.blocks[1].w, tree.table["head"].w, tree.pair[0], tree.b]
+    assert len(params) == len(expected), f"got {len(params)} parameters, expected {len(expected)}"
+    assert all(p is q for p, q in zip(params, expected))
+
+
+def test_shared_parameter_is_listed_once():
+    """A weight held by two attributes (or two sub-modules sharing a layer) appears once, under its first name."""
+
+    class Tied(Module):
+        def __init__(self):
+            super().__init__()
+            self.first = Scale(2)
+            self.second = self.first  # the same module twice
+            self.extra = Parameter([1.0])
+            self.alias = self.extra  # the same parameter twice
+
+        def forward(self, x):
+            return x
+
+    names = [name for name, _ in Tied().named_parameters()]
+    assert names == ["first.w", "extra"], f"got names {names}"
+
+
+def test_children_are_the_direct_submodules():
+    """children() lists the direct sub-modules (from attributes, lists and dicts) once each, not grandchildren."""
+
+    class Outer(Module):
+        def __init__(self):
+            super().__init__()
+            self.tree = Tree()
+            self.same = self.tree
+            self.more = [Scale(1)]
+
+        def forward(self, x):
+            return x
+
+    outer = Outer()
+    children = outer.children()
+    assert len(children) == 2, f"got {len(children)} children, expected 2"
+    assert children[0] is outer.tree and children[1] is outer.more[0]
+
+
+def test_eval_and_train_reach_every_submodule():
+    """eval() sets training False on the module and every module inside it; train() sets it back; both return self."""
+    tree = Tree()
+    modules = [tree, tree.inner, *tree.blocks, tree.table["head"]]
+    assert all(m.training for m in modules), "a new module starts in training mode"
+    assert tree.eval() is tree
+    assert [m.training for m in modules] == [False] * len(modules)
+    assert tree.train() is tree
+    assert [m.training for m in modules] == [True] * len(modules)
+    tree.train(False)
+    assert [m.training for m in modules] == [False] * len(modules)
+
+
+def test_zero_grad_clears_every_parameter():
+    """zero_grad() sets grad to None on every parameter, nested ones included."""
+    tree = Tree()
+    params = [tree.a, tree.inner.w, tree.blocks[1].w, tree.table["head"].w, tree.b]
+    for p in params:
+        p.grad = np.ones_like(p.data)
+    tree.zero_grad()
+    still = [i for i, p in enumerate(params) if p.grad is not None]
+    assert not still, f"parameters {still} still have a grad (expected None, not zeros)"

@@ -1,0 +1,236 @@
+"""Step 1: the engine — topological order, seeding, accumulation into leaves, no recursion.
+
+These tests bring their own known-good backward rules for add, mul and sum (same-shape operands
+only), so they test your engine alone: you can finish this step before writing any rule.
+"""
+
+import numpy as np
+import pytest
+
+from dojo.testing import assert_close, raises
+from tinytorch import autograd
+from tinytorch.autograd import backward, topological_order
+from tinytorch.tensor import Tensor, record_op
+
+
+def _add(node, grad):
+    return grad, grad
+
+
+def _mul(node, grad):
+    a, b = node.inputs
+    return grad * b.data, grad * a.data
+
+
+def _sum(node, grad):
+    return (np.broadcast_to(grad, node.inputs[0].shape),)
+
+
+@pytest.fixture(autouse=True)
+def reference_rules(monkeypatch):
+    """Known-good rules for add, mul and sum, restored after each test."""
+    for name, fn in {"add": _add, "mul": _mul, "sum": _sum}.items():
+        monkeypatch.setitem(autograd.RULES, name, fn)
+
+
+def _leaf(values):
+    return Tensor(np.array(values, dtype=np.float64), requires_grad=True)
+
+
+def test_diamond_x_times_x_plus_x():
+    """(x * x + x).sum() uses x three times along two paths: d/dx = 2x + 1. Every path's
+    gradient must arrive (x = [2, 3] gives [5, 7])."""
+    x = _leaf([2.0, 3.0])
+    (x * x + x).sum().backward()
+    assert_close(x.grad, [5.0, 7.0], what="x.grad")
+
+
+def test_tensor_reused_many_times():
+    """y = x*x*x + x + x: d/dx = 3x² + 2, whatever the order the uses are visited in."""
+    x = _leaf([1.0, -2.0, 0.5])
+    (x * x * x + x + x).sum().backward()
+    assert_close(x.grad, 3 * x.data**2 + 2, what="x.grad")
+
+
+def test_each_node_is_processed_once():
+    """y = x; y = y + y, 30 times: 30 nodes but 2**30 paths. The gradient, 2**30, must come from
+    visiting each node once (reverse topological order), not from walking every path."""
+    x = _leaf(1.0)
+    y = x
+    for _ in range(30):
+        y = y + y
+    y.backward()
+    assert_close(x.grad, 2.0**30, rtol=0, atol=0, what="x.grad")
+
+
+def test_chain_10000_ops_deep_needs_no_recursion():
+    """A chain of 10,000 multiplications (y = y * 1.0001) backpropagates without a
+    RecursionError: walk the graph with a loop and an explicit stack. d/dx = 1.0001**10000."""
+    x = _leaf(1.0)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert_close(x.grad, 1.0001**10_000, rtol=1e-9, what="x.grad")
+
+
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["array", "Tensor"])
+def test_non_scalar_output_with_explicit_grad(as_tensor):
+    """y = x * w has shape (2, 3): y.backward(g) with g of that shape (an array or a Tensor)
+    gives x.grad = g * w and w.grad = g * x."""
+    rng = np.random.default_rng(0)
+    x, w = _leaf(rng.normal(size=(2, 3))), _leaf(rng.normal(size=(2, 3)))
+    g = rng.normal(size=(2, 3))
+    (x * w).backward(Tensor(g) if as_tensor else g)
+    assert_close(x.grad, g * w.data, what="x.grad")
+    assert_close(w.grad, g * x.data, what="w.grad")
+
+
+def test_one_element_output_is_seeded_with_one():
+    """backward() without grad on a one-element output (here shape (1, 1)) seeds with 1."""
+    x = _leaf([[3.0]])
+    (x * x).backward()
+    assert_close(x.grad, [[6.0]], what="x.grad")
+
+
+def test_non_scalar_output_without_grad_raises():
+    """backward() without grad on a (2, 3) output is ambiguous: raise a RuntimeError whose
+    message names the output's shape (2, 3), so the user knows what grad= to pass."""
+    x = _leaf(np.ones((2, 3)))
+    with raises(RuntimeError, match=r"\(2, 3\)"):
+        (x * x).backward()
+
+
+def test_wrong_shaped_grad_raises():
+    """backward(grad) with grad of shape (3, 2) for a (2, 3) output raises a RuntimeError
+    naming both shapes."""
+    x = _leaf(np.ones((2, 3)))
+    with raises(RuntimeError) as caught:
+        (x * x).backward(np.ones((3, 2)))
+    message = str(caught.value)
+    assert "(2, 3)" in message and "(3, 2)" in message, f"the message should name both shapes, got: {message}"
+
+
+def test_backward_on_tensor_that_does_not_require_grad_raises():
+    """No input requires grad, so there is nothing to differentiate: backward() raises a
+    RuntimeError (not a silent no-op)."""
+    x = Tensor(np.array([1.0, 2.0]))
+    y = (x * x).sum()
+    with raises(RuntimeError):
+        y.backward()
+
+
+def test_backward_twice_on_the_same_graph_doubles_grad():
+    """Documented semantics: gradients accumulate, and calling backward() twice on the same graph
+    adds the same gradients again, so .grad doubles (2 · 2x here)."""
+    x = _leaf([1.0, -3.0])
+    y = (x * x).sum()
+    y.backward()
+    y.backward()
+    assert_close(x.grad, 4 * x.data, what="x.grad after two backward() calls")
+
+
+def test_gradients_of_two_graphs_accumulate_into_a_leaf():
+    """Two graphs that share a leaf: (x*x).sum().backward() then (x+x).sum().backward() leave
+    x.grad = 2x + 2: backward adds into .grad, it never replaces it."""
+    x = _leaf([1.0, 4.0])
+    (x * x).sum().backward()
+    (x + x).sum().backward()
+    assert_close(x.grad, 2 * x.data + 2, what="x.grad")
+
+
+def test_zero_grad_resets_accumulation():
+    """After x.zero_grad() (grad = None), the next backward() starts from zero again."""
+    x = _leaf([1.0, 4.0])
+    y = (x * x).sum()
+    y.backward()
+    x.zero_grad()
+    y.backward()
+    assert_close(x.grad, 2 * x.data, what="x.grad after zero_grad() and one backward()")
+
+
+def test_intermediate_tensors_do_not_keep_grad():
+    """Only leaves get .grad: h = x * x and the output y keep grad None after backward()."""
+    x = _leaf([1.0, 2.0])
+    h = x * x
+    y = (h + x).sum()
+    y.backward()
+    assert h.grad is None and y.grad is None, "intermediate tensors must not keep .grad"
+    assert_close(x.grad, 2 * x.data + 1, what="x.grad")
+
+
+def test_leaf_grad_has_the_leafs_shape_and_dtype():
+    """A float32 leaf gets a float32 .grad of its own shape, even when the graph mixes in float64
+    (x32 * w64 is float64): cast the gradient to the leaf's dtype."""
+    x = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    w = _leaf(np.full((2, 3), 0.5))
+    (x * w).sum().backward()
+    assert_close(x.grad, np.full((2, 3), 0.5), dtype=np.float32, what="x.grad (float32 leaf)")
+    assert_close(w.grad, np.ones((2, 3)), dtype=np.float64, what="w.grad (float64 leaf)")
+
+
+def test_each_leaf_grad_is_its_own_array():
+    """y = x + w: the add rule hands the same array to both inputs. Each leaf's .grad must be
+    its own array (optimizers update .grad in place): changing x.grad changes neither w.grad nor
+    the grad you passed in."""
+    x, w = _leaf([1.0, 2.0]), _leaf([3.0, 4.0])
+    g = np.array([1.0, 1.0])
+    (x + w).backward(g)
+    x.grad *= 10
+    assert_close(w.grad, [1.0, 1.0], what="w.grad after x.grad *= 10")
+    assert_close(g, [1.0, 1.0], what="the grad passed to backward() after x.grad *= 10")
+
+
+def test_backward_function_is_what_tensor_backward_calls():
+    """autograd.backward(y, grad) is the engine itself: calling it directly works like y.backward."""
+    x = _leaf([2.0, 5.0])
+    backward(x * x, np.array([1.0, -1.0]))
+    assert_close(x.grad, [4.0, -10.0], what="x.grad")
+
+
+def test_op_without_a_rule_raises_naming_the_op():
+    """A recorded op with no registered rule raises a RuntimeError that names the op."""
+    x = _leaf([1.0])
+    y = record_op(x.data * 2, "mystery_op", (x,), {})
+    with raises(RuntimeError, match="mystery_op"):
+        y.backward()
+
+
+def test_rule_returning_a_wrongly_shaped_gradient_raises(monkeypatch):
+    """A rule whose gradient does not have its input's shape is a bug in the rule: raise a
+    RuntimeError naming the op instead of storing a gradient of the wrong shape."""
+    monkeypatch.setitem(autograd.RULES, "bad_shape", lambda node, grad: (np.ones((5,)),))
+    x = _leaf([1.0, 2.0])
+    y = record_op(x.data * 2, "bad_shape", (x,), {})
+    with raises(RuntimeError, match="bad_shape"):
+        y.backward(np.ones(2))
+
+
+def test_topological_order_puts_inputs_before_outputs_once_each():
+    """topological_order(y) lists every tensor y depends on once (x is used three times), each
+    after all of its inputs, and y last."""
+    x, w = _leaf([1.0, 2.0]), _leaf([3.0, 4.0])
+    h = x * w
+    k = h + x
+    m = k * x
+    y = m.sum()
+    order = topological_order(y)
+    ids = [id(t) for t in order]
+    assert len(ids) == len(set(ids)), "a tensor is listed more than once"
+    assert set(ids) == {id(t) for t in (x, w, h, k, m, y)}, "the order must hold exactly the tensors y depends on"
+    assert order[-1] is y, "the root comes last"
+    position = {id(t): i for i, t in enumerate(order)}
+    for t in order:
+        for parent in t.node.inputs if t.node is not None else ():
+            if parent.requires_grad:
+                assert position[id(parent)] < position[id(t)], f"an input of '{t.node.op}' comes after it"
+
+
+def test_topological_order_skips_tensors_that_do_not_require_grad():
+    """Constants (here c, and the lifted 2 of `* 2`) need no gradient and are not listed."""
+    x = _leaf([1.0, 2.0])
+    c = Tensor(np.array([5.0, 6.0]))
+    y = x * c * 2
+    order = topological_order(y)
+    assert all(t.requires_grad for t in order), "a tensor that does not require grad is listed"
+    assert len(order) == 3, f"expected [x, x * c, y], got {len(order)} tensors"

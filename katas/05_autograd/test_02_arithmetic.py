@@ -1,0 +1,182 @@
+"""Step 2: rules for + - * / neg pow exp log, and unbroadcast for operands that broadcast.
+
+Every gradient is checked against float64 central differences with a random upstream gradient
+(dojo.testing.gradcheck); hypothesis draws the shapes, including pairs that broadcast.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dojo.testing import (
+    arrays, assert_close, broadcastable_pairs, gradcheck, nonzero_floats, positive_floats, small_shapes,
+)
+from tinytorch.autograd import unbroadcast
+
+LIGHT = max(3, settings().max_examples // 4)  # fewer examples for the costlier tests (never above the profile)
+
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+}
+# Elements of each operand, chosen so that the check is meaningful: mul's gradients are the other
+# operand (never all zero), and divisors stay away from 0.
+ELEMENTS = {
+    "add": (None, None),
+    "sub": (None, None),
+    "mul": (nonzero_floats(), nonzero_floats()),
+    "div": (None, positive_floats()),
+}
+# (shape of a, shape of b): every way an operand can be broadcast.
+BROADCAST_CASES = {
+    "same shape": ((2, 3), (2, 3)),
+    "row vector": ((2, 3), (3,)),
+    "rank extension (3,1) and (4,)": ((3, 1), (4,)),
+    "both size-1 axes": ((3, 1), (1, 2)),
+    "middle axis": ((2, 1, 3), (2, 1)),
+    "scalar tensor": ((), (2, 2)),
+}
+
+
+def _values(shape, seed, positive=False):
+    rng = np.random.default_rng(seed)
+    if positive:
+        return rng.uniform(0.5, 3.0, size=shape)
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.3, 3.0, size=shape)
+
+
+# -- unbroadcast ---------------------------------------------------------------------------------
+
+
+def test_unbroadcast_same_shape_is_unchanged():
+    """Nothing was broadcast: unbroadcast returns the gradient as it is."""
+    grad = np.arange(6.0).reshape(2, 3)
+    assert_close(unbroadcast(grad, (2, 3)), grad, what="unbroadcast(grad (2, 3), (2, 3))")
+
+
+def test_unbroadcast_sums_new_leading_axes():
+    """A (3,) operand broadcast to (4, 2, 3) was copied along two new leading axes: its gradient
+    is the sum over them."""
+    grad = np.arange(24.0).reshape(4, 2, 3)
+    assert_close(unbroadcast(grad, (3,)), grad.sum(axis=(0, 1)), what="unbroadcast(grad (4, 2, 3), (3,))")
+
+
+def test_unbroadcast_sums_size_one_axes_and_keeps_them():
+    """A (2, 1) operand broadcast to (2, 3) was copied along axis 1: sum over it, keeping the
+    axis, so the result has shape (2, 1) again."""
+    grad = np.arange(6.0).reshape(2, 3)
+    assert_close(unbroadcast(grad, (2, 1)), [[3.0], [12.0]], what="unbroadcast(grad (2, 3), (2, 1))")
+    assert_close(unbroadcast(grad, (1, 3)), [[3.0, 5.0, 7.0]], what="unbroadcast(grad (2, 3), (1, 3))")
+
+
+def test_unbroadcast_leading_and_size_one_axes_together():
+    """(4, 2, 3) down to (2, 1): sum the new axis 0, then axis 2 (size 1 in the target)."""
+    grad = np.arange(24.0).reshape(4, 2, 3)
+    assert_close(unbroadcast(grad, (2, 1)), grad.sum(axis=0).sum(axis=1, keepdims=True), what="unbroadcast(grad (4, 2, 3), (2, 1))")
+
+
+def test_unbroadcast_to_a_scalar_shape():
+    """A 0-d operand was copied everywhere: its gradient is the sum of all of grad, shape ()."""
+    grad = np.arange(6.0).reshape(2, 3)
+    assert_close(unbroadcast(grad, ()), np.array(15.0), what="unbroadcast(grad (2, 3), ())")
+
+
+@settings(max_examples=LIGHT)
+@given(shapes=broadcastable_pairs(), data=st.data())
+def test_unbroadcast_is_the_adjoint_of_broadcasting(shapes, data):
+    """For every broadcastable pair: sum(unbroadcast(g, shape_a) * a) equals
+    sum(g * broadcast_to(a, result)) — unbroadcast gives exactly the gradient of broadcasting."""
+    shape_a, _, result = shapes
+    a = data.draw(arrays(shape_a), label="a")
+    g = data.draw(arrays(result), label="g")
+    reduced = unbroadcast(g, shape_a)
+    assert_close(np.shape(reduced), np.array(shape_a), what="the shape of unbroadcast(g, shape_a)")
+    assert_close(np.sum(reduced * a), np.sum(g * np.broadcast_to(a, result)), what="sum(unbroadcast(g) * a)")
+
+
+# -- binary ops ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", list(BROADCAST_CASES))
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary_op_gradients_with_broadcasting(name, case):
+    """a op b for each way of broadcasting (new leading axes, size-1 axes, a 0-d operand): each
+    input's gradient has its own shape and equals central differences."""
+    shape_a, shape_b = BROADCAST_CASES[case]
+    a = _values(shape_a, seed=1)
+    b = _values(shape_b, seed=2, positive=name == "div")
+    gradcheck(BINARY[name], [a, b])
+
+
+@given(name=st.sampled_from(list(BINARY)), shapes=broadcastable_pairs(), data=st.data())
+def test_binary_op_gradients_on_drawn_shapes(name, shapes, data):
+    """a op b on hypothesis-drawn broadcastable shapes and values (divisors positive): both
+    gradients equal central differences."""
+    shape_a, shape_b, _ = shapes
+    elements_a, elements_b = ELEMENTS[name]
+    a = data.draw(arrays(shape_a, elements_a), label="a")
+    b = data.draw(arrays(shape_b, elements_b), label="b")
+    gradcheck(BINARY[name], [a, b])
+
+
+@pytest.mark.parametrize(
+    "name, f",
+    [
+        ("x * 2.5", lambda x: x * 2.5),
+        ("2.5 * x", lambda x: 2.5 * x),
+        ("1 - x", lambda x: 1 - x),
+        ("x / 4", lambda x: x / 4),
+        ("2 / x", lambda x: 2 / x),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_python_number_operands(name, f):
+    """With a Python number operand (x * 2.5, 2 / x, ...) the number is a constant input that
+    needs no gradient: the rule may return None for it (or a gradient the engine ignores)."""
+    gradcheck(f, [_values((2, 3), seed=3, positive=True)])
+
+
+# -- unary ops ------------------------------------------------------------------------------------
+
+
+# name: (f, domain of x) — "any" values are kept away from 0 (nonzero_floats), "positive" in [0.5, 3].
+UNARY = {
+    "-x": (lambda t: -t, "any"),
+    "exp(x)": (lambda t: t.exp(), "any"),
+    "log(x)": (lambda t: t.log(), "positive"),
+    "x ** 2": (lambda t: t**2, "any"),
+    "x ** 3": (lambda t: t**3, "any"),
+    "x ** -1": (lambda t: t**-1, "any"),
+    "x ** -2": (lambda t: t**-2, "any"),
+    "x ** 0.5": (lambda t: t**0.5, "positive"),
+    "x ** 1.5": (lambda t: t**1.5, "positive"),
+    "x ** -0.5": (lambda t: t**-0.5, "positive"),
+}
+DOMAIN = {"any": nonzero_floats(0.3, 3.0), "positive": positive_floats()}
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary_op_gradient(name):
+    """-x, exp, log (x > 0) and x ** p (integer p: any x away from 0; fractional p: x > 0):
+    d(-x) = -1, d exp(x) = exp(x), d log(x) = 1/x, d x^p = p · x^(p-1)."""
+    f, domain = UNARY[name]
+    gradcheck(f, [_values((2, 3), seed=6, positive=domain == "positive")])
+
+
+@settings(max_examples=LIGHT)
+@given(name=st.sampled_from(list(UNARY)), data=st.data())
+def test_unary_op_gradients_on_drawn_shapes(name, data):
+    """The unary rules on hypothesis-drawn shapes (0-d to 3-d) and values in each op's domain."""
+    f, domain = UNARY[name]
+    x = data.draw(arrays(data.draw(small_shapes(max_side=3), label="shape"), DOMAIN[domain]), label="x")
+    gradcheck(f, [x])
+
+
+def test_rules_compose_through_a_formula():
+    """Rules chain: f(a, b) = log(a * b + 10) / (a - b) ** 2 - exp(-a) on broadcast shapes."""
+    a = _values((2, 3), seed=4, positive=True)
+    b = -_values((3,), seed=5, positive=True)
+    gradcheck(lambda a, b: (a * b + 10).log() / (a - b) ** 2 - (-a).exp(), [a, b])

@@ -1,0 +1,112 @@
+"""Step 3: rules for matmul (every rank, batched, broadcast batch dimensions) and the shape ops."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dojo.testing import arrays, gradcheck, nonzero_floats, small_shapes
+
+LIGHT = max(3, settings().max_examples // 4)  # fewer examples for the costlier tests (never above the profile)
+
+# (shape of a, shape of b) for a @ b
+MATMUL_CASES = {
+    "vector @ vector": ((3,), (3,)),
+    "matrix @ vector": ((2, 3), (3,)),
+    "vector @ matrix": ((3,), (3, 2)),
+    "matrix @ matrix": ((2, 3), (3, 2)),
+    "batch @ matrix": ((2, 2, 3), (3, 2)),
+    "matrix @ batch": ((2, 3), (2, 3, 1)),
+    "batch @ batch": ((2, 2, 3), (2, 3, 2)),
+    "batch @ vector": ((2, 2, 3), (3,)),
+    "vector @ batch": ((3,), (2, 3, 2)),
+    "size-1 batch broadcasts": ((1, 2, 3), (2, 3, 2)),
+    "batch dims (2, 1) and (3,)": ((2, 1, 2, 3), (3, 3, 1)),
+}
+
+
+def _values(shape, seed):
+    rng = np.random.default_rng(seed)
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.3, 3.0, size=shape)
+
+
+@pytest.mark.parametrize("case", list(MATMUL_CASES))
+def test_matmul_gradients_for_every_rank(case):
+    """a @ b for every combination of ranks: 1-D operands act as a row (left) or a column
+    (right) and batch dimensions broadcast; both gradients have their operand's shape and equal
+    central differences."""
+    shape_a, shape_b = MATMUL_CASES[case]
+    gradcheck(lambda a, b: a @ b, [_values(shape_a, 1), _values(shape_b, 2)])
+
+
+@settings(max_examples=LIGHT)
+@given(shapes=hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=1, max_side=3), data=st.data())
+def test_matmul_gradients_on_drawn_shapes(shapes, data):
+    """a @ b on hypothesis-drawn shapes that matmul accepts (any ranks, one batch dimension)."""
+    shape_a, shape_b = shapes.input_shapes
+    a = data.draw(arrays(shape_a, nonzero_floats()), label="a")
+    b = data.draw(arrays(shape_b, nonzero_floats()), label="b")
+    gradcheck(lambda a, b: a @ b, [a, b])
+
+
+def test_matmul_of_a_constant_and_a_tensor():
+    """W @ x where only x requires grad (and x @ W where only x does): no gradient is needed
+    for the constant, and x's is still right."""
+    w = _values((2, 3), 3)
+    gradcheck(lambda w, x: w @ x, [w, _values((3, 2), 4)], wrt=[1])
+    gradcheck(lambda w, x: x @ w, [w, _values((4, 2), 4)], wrt=[1])
+
+
+@pytest.mark.parametrize(
+    "shape, new_shape",
+    [((2, 3), (6,)), ((2, 3), (3, 2)), ((2, 3), (-1, 1)), ((6,), (1, 2, 3)), ((), (1, 1)), ((2, 1, 3), (3, -1))],
+)
+def test_reshape_gradient(shape, new_shape):
+    """x.reshape(...) keeps the elements in order: the gradient is grad reshaped back to x's shape."""
+    gradcheck(lambda t: t.reshape(*new_shape), [_values(shape, 5)])
+
+
+@settings(max_examples=LIGHT)
+@given(data=st.data())
+def test_transpose_gradient(data):
+    """x.transpose(dim0, dim1) for any two axes (negative ones too): swapping them back undoes it."""
+    shape = data.draw(small_shapes(min_dims=2, max_side=3), label="shape")
+    dim0 = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim0")
+    dim1 = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim1")
+    gradcheck(lambda t: t.transpose(dim0, dim1), [data.draw(arrays(shape), label="x")])
+
+
+def test_transpose_default_swaps_the_last_two_axes():
+    """x.transpose() with no arguments swaps the last two axes."""
+    gradcheck(lambda t: t.transpose(), [_values((2, 3, 2), 6)])
+
+
+@settings(max_examples=LIGHT)
+@given(data=st.data())
+def test_permute_gradient(data):
+    """x.permute(*dims) for any permutation: the inverse permutation (np.argsort(dims)) undoes it."""
+    shape = data.draw(small_shapes(min_dims=1, max_side=3), label="shape")
+    dims = data.draw(st.permutations(range(len(shape))), label="dims")
+    gradcheck(lambda t: t.permute(*dims), [data.draw(arrays(shape), label="x")])
+
+
+@pytest.mark.parametrize(
+    "call", [lambda t: t.permute((2, 0, 1)), lambda t: t.permute(-1, 0, 1), lambda t: t.permute(1, -1, 0)],
+    ids=["one tuple", "negative dim first", "negative dim inside"],
+)
+def test_permute_gradient_with_a_tuple_or_negative_dims(call):
+    """permute accepts one tuple, permute((2, 0, 1)), and negative dims, permute(-1, 0, 1):
+    node.args["dims"] holds what it was given."""
+    gradcheck(call, [_values((2, 3, 4), 7)])
+
+
+def test_T_gradient():
+    """x.T reverses all dimensions (it is a permute): the gradient is reversed back."""
+    gradcheck(lambda t: t.T, [_values((2, 3, 4), 8)])
+
+
+def test_shape_ops_compose_with_matmul():
+    """A typical layer: (x @ W.T).reshape(...).permute(...) — gradients for both x and W."""
+    x, w = _values((2, 2, 3), 9), _values((4, 3), 10)
+    gradcheck(lambda x, w: (x @ w.T).reshape(4, 2, 2).permute(2, 0, 1), [x, w])

@@ -1,0 +1,118 @@
+"""Step 6: rules for the losses of kata 04 — mse, cross-entropy, BCE and BCE with logits."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dojo.testing import arrays, assert_close, floats, gradcheck
+from tinytorch.losses import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
+from tinytorch.tensor import Tensor
+
+LIGHT = max(3, settings().max_examples // 4)  # fewer examples for the costlier tests (never above the profile)
+REDUCTIONS = ["mean", "sum"]
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _logits_and_targets(seed, n=4, c=3):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, c)) * 2, rng.integers(0, c, size=n)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_mse_gradient(reduction):
+    """mse_loss(pred, target): d/dpred = 2 (pred - target) / N for 'mean' (no /N for 'sum');
+    the target, here requiring grad too, gets minus that."""
+    rng = np.random.default_rng(0)
+    pred = rng.normal(size=(3, 2))
+    target = pred + rng.choice([-1.0, 1.0], size=(3, 2)) * rng.uniform(0.2, 2.0, size=(3, 2))
+    gradcheck(lambda p, t: mse_loss(p, t, reduction=reduction), [pred, target])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_gradient_is_softmax_minus_onehot(reduction):
+    """The closed form: d loss / d logits = (softmax(logits) - onehot(targets)) / N for 'mean',
+    without the /N for 'sum'."""
+    z, y = _logits_and_targets(seed=1)
+    logits = Tensor(z, requires_grad=True)
+    cross_entropy(logits, Tensor(y), reduction=reduction).backward()
+    expected = _softmax(z) - np.eye(3)[y]
+    if reduction == "mean":
+        expected /= len(y)
+    assert_close(logits.grad, expected, what=f"d cross_entropy(reduction={reduction!r}) / d logits")
+
+
+@settings(max_examples=LIGHT)
+@given(n=st.integers(1, 3), c=st.integers(2, 3), reduction=st.sampled_from(REDUCTIONS), data=st.data())
+def test_cross_entropy_gradient_on_drawn_batches(n, c, reduction, data):
+    """cross_entropy on drawn (N, C) logits and targets, with a random upstream gradient (the
+    loss is a 0-d tensor: its upstream is one number, which the rule must multiply in)."""
+    z = data.draw(arrays((n, c)), label="logits")
+    y = Tensor(np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n), label="targets")))
+    gradcheck(lambda logits: cross_entropy(logits, y, reduction=reduction), [z])
+
+
+def test_cross_entropy_gradient_at_extreme_logits():
+    """Logits of ±1e4 give a finite gradient, still softmax - onehot: here [0, 1, 0] - [0, 0, 1]."""
+    logits = Tensor(np.array([[-1e4, 1e4, 0.0]], dtype=np.float32), requires_grad=True)
+    cross_entropy(logits, Tensor([2])).backward()
+    assert_close(logits.grad, [[0.0, 1.0, -1.0]], what="d cross_entropy / d logits at ±1e4")
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_gradient(reduction):
+    """binary_cross_entropy(p, t) for p in (0.05, 0.95) and 0/1 targets:
+    d/dp = (p - t) / (p (1 - p)) / N."""
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0.05, 0.95, size=(2, 3))
+    t = Tensor(rng.integers(0, 2, size=(2, 3)).astype(np.float64))
+    gradcheck(lambda p: binary_cross_entropy(p, t, reduction=reduction), [p])
+
+
+@settings(max_examples=LIGHT)
+@given(data=st.data())
+def test_bce_gradient_on_drawn_values(data):
+    """binary_cross_entropy on drawn probabilities in [0.05, 0.95] and soft targets in [0, 1]."""
+    shape = data.draw(st.sampled_from([(1,), (3,), (2, 2)]), label="shape")
+    p = data.draw(arrays(shape, floats(0.05, 0.95)), label="p")
+    t = Tensor(data.draw(arrays(shape, st.sampled_from([0.0, 0.25, 1.0])), label="t"))
+    gradcheck(lambda p: binary_cross_entropy(p, t), [p])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_gradient(reduction):
+    """binary_cross_entropy_with_logits(z, t): d/dz = (sigmoid(z) - t) / N; the target, here
+    requiring grad too, gets -z / N."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(2, 3)) * 2
+    t = rng.uniform(0.0, 1.0, size=(2, 3))
+    gradcheck(lambda z, t: binary_cross_entropy_with_logits(z, t, reduction=reduction), [z, t])
+
+
+def test_bce_with_logits_gradient_at_extreme_logits():
+    """At z = ±1000 (float32) the gradient is finite, sigmoid(z) - t: [1 - 0, 0 - 1] / 2."""
+    z = Tensor(np.array([1000.0, -1000.0], dtype=np.float32), requires_grad=True)
+    binary_cross_entropy_with_logits(z, Tensor(np.array([0.0, 1.0], dtype=np.float32))).backward()
+    assert_close(z.grad, [0.5, -0.5], what="d bce_with_logits / d z at ±1000")
+
+
+@pytest.mark.parametrize("name", ["mse", "cross_entropy", "bce", "bce_with_logits"])
+def test_targets_get_no_gradient(name):
+    """Targets that do not require grad (labels, fixed values) get no .grad; the prediction does."""
+    rng = np.random.default_rng(4)
+    pred = Tensor(rng.uniform(0.1, 0.9, size=(3, 2)), requires_grad=True)
+    if name == "cross_entropy":
+        target = Tensor(np.array([0, 1, 1]))
+    else:
+        target = Tensor(rng.integers(0, 2, size=(3, 2)).astype(np.float64))
+    loss = {
+        "mse": mse_loss, "cross_entropy": cross_entropy,
+        "bce": binary_cross_entropy, "bce_with_logits": binary_cross_entropy_with_logits,
+    }[name]
+    loss(pred, target).backward()
+    assert pred.grad is not None and pred.grad.shape == pred.shape, "the prediction should get a gradient of its shape"
+    assert target.grad is None, "the target does not require grad: it must not get one"

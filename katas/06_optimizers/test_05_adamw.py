@@ -1,0 +1,73 @@
+"""Step 5: adamw — Adam with decoupled weight decay."""
+
+import numpy as np
+
+from dojo.testing import assert_close
+from tinytorch.layers import Parameter
+from tinytorch.optim import Adam, AdamW
+
+START = np.array([0.5, -1.0, 2.0, 0.25, -0.75])
+GRADS = [np.array([0.1, -0.2, 0.3, 1.0, -2.0]) * k for k in (1.0, -0.5, 2.0, 0.25, 1.5, -1.0)]
+
+
+def reference_adamw(start, grads, lr, wd, betas=(0.9, 0.999), eps=1e-8):
+    """AdamW in float64: p -= lr * wd * p, then the Adam step with the raw gradient."""
+    p = start.astype(np.float64)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        p = p - lr * wd * p
+        m = betas[0] * m + (1 - betas[0]) * g
+        v = betas[1] * v + (1 - betas[1]) * g * g
+        p = p - lr * (m / (1 - betas[0] ** t)) / (np.sqrt(v / (1 - betas[1] ** t)) + eps)
+    return p
+
+
+def run(opt, p, grads):
+    for g in grads:
+        p.grad = np.asarray(g, dtype=np.float32)
+        opt.step()
+
+
+def test_adamw_trajectory_matches_reference():
+    """Six AdamW steps (lr 0.01, weight_decay 0.5) match the float64 reference: decay first, then Adam on the raw gradient."""
+    p = Parameter(START.astype(np.float32))
+    run(AdamW([p], lr=0.01, weight_decay=0.5), p, GRADS)
+    assert_close(p, reference_adamw(START, GRADS, 0.01, 0.5), what="p after 6 AdamW steps")
+
+
+def test_adamw_decay_is_decoupled_from_the_gradient():
+    """With a zero gradient AdamW shrinks p by exactly (1 - lr*wd) per step, while Adam's L2 decay, divided by sqrt(v), moves p by about lr."""
+    lr, wd, steps = 0.01, 0.1, 5
+    p, q = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
+    run(AdamW([p], lr=lr, weight_decay=wd), p, [np.zeros(5)] * steps)
+    run(Adam([q], lr=lr, weight_decay=wd), q, [np.zeros(5)] * steps)
+    assert_close(p, START * (1 - lr * wd) ** steps, what="AdamW with zero gradient")
+    moved = np.abs(q.data - START)  # about lr per step for every weight, big or small: 0.05
+    assert_close(moved, np.full(5, steps * lr), rtol=0.01, what="how far Adam+L2 moved each weight")
+
+
+def test_adamw_default_weight_decay_is_0_01():
+    """AdamW(params) decays by default (weight_decay=0.01, lr=1e-3): one zero-gradient step multiplies p by 0.99999."""
+    p = Parameter(START.astype(np.float32))
+    run(AdamW([p]), p, [np.zeros(5)])
+    assert_close(p, START * (1 - 1e-3 * 0.01), rtol=1e-6, atol=0, what="p after one default AdamW step")
+
+
+def test_adamw_without_decay_is_adam():
+    """With weight_decay=0, AdamW and Adam give bit-for-bit the same trajectory."""
+    p, q = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
+    run(AdamW([p], lr=0.01, weight_decay=0.0), p, GRADS)
+    run(Adam([q], lr=0.01), q, GRADS)
+    assert_close(p, q.data, rtol=0, atol=0, what="AdamW(weight_decay=0) vs Adam")
+
+
+def test_adamw_skips_parameters_without_gradient_and_keeps_grad():
+    """A parameter with grad None is neither decayed nor updated; p.grad is never modified."""
+    a, b = Parameter(START.astype(np.float32)), Parameter([1.0, 2.0])
+    opt = AdamW([a, b], lr=0.01, weight_decay=0.5)
+    g = GRADS[0].astype(np.float32)
+    a.grad = g.copy()
+    opt.step()
+    assert_close(b, [1.0, 2.0], rtol=0, atol=0, what="the parameter with grad None")
+    assert_close(a.grad, g, rtol=0, atol=0, what="a.grad after step()")
+    assert_close(a, reference_adamw(START, GRADS[:1], 0.01, 0.5), what="a after one step")
