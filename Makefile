@@ -9,20 +9,30 @@ else
   PY := $(VENV)/bin/python
 endif
 STAMP := $(VENV)/.installed-stamp
+LINT_STAMP := $(VENV)/.lint-stamp
 DOJO := $(PY) -m dojo
+# CI sets PIP_CACHE_DIR so that actions/setup-python caches the same folder.
+PIP_CACHE_DIR ?= $(CURDIR)/.dojo/cache/pip
 
-.PHONY: help kata watch hint progress reset milestone list stubs test check bench venv
+.PHONY: help kata watch hint progress reset milestone list stubs test check bench venv ci manifest present reveal board
 .DEFAULT_GOAL := help
 
 help: ## show the commands
 	@echo "Students:     make kata N=01 | make watch N=01 | make hint N=01 [LEVEL=2] | make progress | make milestone M=01 | make reset N=01"
-	@echo "Maintainers:  make test | make stubs | make check [N=05] | make bench"
+	@echo "Facilitators: make present N=05 [TIMER=5] | make reveal N=05 [STEP=2] | make board DIR=cohort/ [REFRESH=30]"
+	@echo "Fork CI:      make ci [OUT=dir] [KATAS_UPSTREAM=path]"
+	@echo "Maintainers:  make test | make stubs | make manifest | make check [N=05] | make bench"
 	@echo "Options:      UNLOCK=1 (open every kata)  IMPL=solutions (test the reference)  TIMEOUT=30 (seconds per test)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	PIP_CACHE_DIR="$(CURDIR)/.dojo/cache/pip" $(PY) -m pip install --quiet --disable-pip-version-check -e .
+	PIP_CACHE_DIR="$(PIP_CACHE_DIR)" $(PY) -m pip install --quiet --disable-pip-version-check -e .
 	@echo ok > $(STAMP)
+
+# `make test` also checks the fork-CI workflow (check-jsonschema, zizmor): maintainers only.
+$(LINT_STAMP): $(STAMP)
+	PIP_CACHE_DIR="$(PIP_CACHE_DIR)" $(PY) -m pip install --quiet --disable-pip-version-check -e ".[lint]"
+	@echo ok > $(LINT_STAMP)
 
 venv: $(STAMP) ## create the virtual environment
 
@@ -53,8 +63,23 @@ stubs: $(STAMP) ## regenerate tinytorch/ from solutions/
 check: $(STAMP) ## prove katas honest: make check [N=05]
 	@$(DOJO) check $(N)
 
-test: $(STAMP) ## the maintainer integrity suite (CI runs this)
+test: $(STAMP) $(LINT_STAMP) ## the maintainer integrity suite (CI runs this)
 	@$(DOJO) test
+
+manifest: $(STAMP) ## regenerate katas/MANIFEST.json (hashes fork CI checks the tests against)
+	@$(DOJO) manifest
+
+ci: $(STAMP) ## fork CI, headless: verify every kata, check progress.toml's claims [OUT=dir] [KATAS_UPSTREAM=path]
+	@$(DOJO) ci $(if $(OUT),--out "$(OUT)") $(if $(KATAS_UPSTREAM),--upstream "$(KATAS_UPSTREAM)") $(if $(filter 1 true yes,$(CLASSROOM)),--classroom)
+
+present: $(STAMP) ## projector view of a kata, re-run on save: make present N=05 [TIMER=5]
+	@$(DOJO) present $(N) $(if $(TIMER),--timer $(TIMER))
+
+reveal: $(STAMP) ## write one step's solution into tinytorch/: make reveal N=05 [STEP=2]
+	@$(DOJO) reveal $(N) $(STEP)
+
+board: $(STAMP) ## cohort board: make board DIR=cohort/ [REFRESH=30] [HTML=board.html]
+	@$(DOJO) board "$(DIR)" $(if $(HTML),--html "$(HTML)") $(if $(REFRESH),--refresh $(REFRESH) --watch)
 
 bench: $(STAMP) ## tinytorch vs raw NumPy (vs PyTorch when installed)
 	@$(DOJO) bench

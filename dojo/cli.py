@@ -7,6 +7,7 @@ the same commands (``python -m dojo kata 05``).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -230,6 +231,43 @@ def cmd_bench(c, args) -> int:
     return bench.main(args.bench_args)
 
 
+def cmd_ci(c, args) -> int:
+    """Fork CI: re-run every kata headless, check progress.toml's claims, write results."""
+    from dojo import ci
+
+    return ci.main(args)
+
+
+def cmd_manifest(c, args) -> int:
+    """Maintainers: regenerate katas/MANIFEST.json (the hashes fork CI checks the tests against)."""
+    from dojo import manifest
+
+    path, changed = manifest.write()
+    print(f"{'wrote' if changed else 'up to date:'} {path.relative_to(ROOT).as_posix()} ({len(manifest.tracked_files())} files)")
+    return 0
+
+
+def cmd_present(c, args) -> int:
+    """Facilitators: a projector view of one kata (big RED/GREEN, one failing test), re-run on save."""
+    from dojo import present
+
+    return present.main(c, args)
+
+
+def cmd_reveal(c, args) -> int:
+    """Facilitators: write the solution of one step into tinytorch/ (backed up first)."""
+    from dojo import reveal
+
+    return reveal.main(c, args)
+
+
+def cmd_board(c, args) -> int:
+    """Facilitators: a student x kata board from many progress.toml / results.json files."""
+    from dojo import board
+
+    return board.main(c, args)
+
+
 VERBS = {
     "kata": (cmd_kata, "kata"),
     "watch": (cmd_watch, "kata"),
@@ -242,6 +280,11 @@ VERBS = {
     "check": (cmd_check, "katas"),
     "test": (cmd_test, None),
     "bench": (cmd_bench, "bench"),
+    "ci": (cmd_ci, None),
+    "manifest": (cmd_manifest, None),
+    "present": (cmd_present, "kata"),
+    "reveal": (cmd_reveal, "kata"),
+    "board": (cmd_board, None),
 }
 
 
@@ -265,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--no-record", action="store_true", help="do not record the result in progress.toml")
         elif positional == "bench":
             p.add_argument("bench_args", nargs=argparse.REMAINDER)
+        if verb in ("ci", "present", "reveal", "board"):  # facilitator and fork-CI verbs own their options
+            importlib.import_module(f"dojo.{verb}").add_arguments(p)
     return parser
 
 

@@ -10,6 +10,9 @@
    kata is locked
 7. milestones: each quick mode meets its quick target against the solutions
 8. determinism: the hypothesis ci profile is derandomized and used by every run above
+9. kata-test manifest fresh: katas/MANIFEST.json (what fork CI checks) matches the files
+10. fork-CI workflows: GitHub's workflow schema and zizmor's offline audit (no high finding)
+11. cohort board: 30 generated students render in headless Chromium (fails when none is found)
 """
 
 from __future__ import annotations
@@ -140,6 +143,27 @@ def part_determinism(c, part):
     part.note = f"ci profile: derandomize={ci.derandomize}, max_examples={ci.max_examples}"
 
 
+def part_manifest(c, part):
+    from dojo import manifest
+
+    part.problems += manifest.stale()
+    part.note = f"{len(manifest.tracked_files())} files hashed"
+
+
+def part_workflows(c, part):
+    from dojo import ci
+
+    problems, part.note = ci.lint_workflows()
+    part.problems += problems
+
+
+def part_board_browser(c, part):
+    from dojo import board
+
+    problems, part.note = board.browser_check(c)
+    part.problems += problems
+
+
 def main(c) -> int:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # let pytest cache its assertion rewrites
     state = {}
@@ -152,6 +176,9 @@ def main(c) -> int:
         ("fresh student view", lambda p: part_fresh_view(c, p)),
         ("milestones (quick mode, solutions)", lambda p: part_milestones(c, p)),
         ("determinism (hypothesis ci profile)", lambda p: part_determinism(c, p)),
+        ("kata-test manifest fresh (fork CI)", lambda p: part_manifest(c, p)),
+        ("fork-CI workflows (schema + zizmor)", lambda p: part_workflows(c, p)),
+        ("cohort board in headless Chromium", lambda p: part_board_browser(c, p)),
     ]
     started = time.perf_counter()
     parts = []

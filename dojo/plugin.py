@@ -267,11 +267,13 @@ def pytest_sessionfinish(session, exitstatus):
         if result.status in ("locked", "broken"):
             continue
         kata = result.kata
-        result.status = "green" if result.total and result.passed == result.total else "red"
+        every_step_tested = all(tests for _, tests in result.steps())
+        result.status = "green" if every_step_tested and result.passed == result.total else "red"
         if dojo.student or dojo.progress.path is not None:
             if dojo.progress.path is not None and dojo.complete_run(kata) and not dojo.timed_out:
                 news = dojo.progress.record_kata(
-                    kata, result.passed, result.total, files_digest(dojo.impl_root, kata.owns), dojo.curriculum
+                    kata, result.passed, result.total, files_digest(dojo.impl_root, kata.owns), dojo.curriculum,
+                    green=result.status == "green",
                 )
                 if news["first_green"]:
                     dojo.announcements.extend(news["unlocked"])

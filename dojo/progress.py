@@ -145,7 +145,7 @@ class Progress:
                 raise
             return doc.unwrap()
 
-    def record_kata(self, kata, passed: int, total: int, digest: str, curriculum=None) -> dict:
+    def record_kata(self, kata, passed: int, total: int, digest: str, curriculum=None, green=None) -> dict:
         """Record a complete run of a kata. Returns {"first_green": bool, "unlocked": [milestones]}."""
         news = {"first_green": False, "unlocked": []}
 
@@ -155,18 +155,18 @@ class Progress:
             if entry is None:
                 entry = tomlkit.table()
                 katas[kata.id] = entry
-            green = total > 0 and passed == total
+            is_green = total > 0 and passed == total if green is None else green
             was_green_ever = "first_green" in entry
             entry["slug"] = kata.slug
-            entry["status"] = "green" if green else "red"
+            entry["status"] = "green" if is_green else "red"
             entry["passed"] = passed
             entry["total"] = total
             entry["files_sha256"] = digest
             entry["updated"] = now()
-            if green and not was_green_ever:
+            if is_green and not was_green_ever:
                 entry["first_green"] = now()
                 news["first_green"] = True
-            if curriculum is not None and green:
+            if curriculum is not None and is_green:
                 greens = {k for k, v in katas.items() if v.get("status") == "green"}
                 for milestone in curriculum.milestones:
                     if kata.id in milestone.requires and set(milestone.requires) <= greens:

@@ -136,8 +136,9 @@ def gradcheck(f, arrays, wrt=None, seed=0, eps=1e-6, atol=1e-5, rtol=1e-4, min_n
     Raises
     ------
     GradcheckError
-        When a gradient is missing, has the wrong shape, differs anywhere, or when every
-        reference gradient is ~0 (a check that could not fail).
+        When a gradient is missing, has the wrong shape, differs anywhere, or when the check
+        could not fail: ``wrt`` is empty, the output does not require grad, or every reference
+        gradient is ~0 (choose inputs away from kinks and flat regions, by construction).
     """
     from tinytorch.tensor import Tensor
 

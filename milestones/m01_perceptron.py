@@ -25,7 +25,7 @@ import numpy as np
 from milestones.common import progress
 
 
-def make_data(n, seed=0, margin=0.1):
+def make_data(n, seed=0, margin=0.05):
     """``n`` points in [-1, 1]² labelled ±1 by a random line; none closer than ``margin`` to it."""
     rng = np.random.default_rng(seed)
     angle = rng.uniform(0, 2 * np.pi)

@@ -45,35 +45,57 @@ target = 1.0
 STEPS01 = ["creation", "arithmetic", "matmul", "shape", "reductions", "indexing"]
 STEPS02 = ["relu", "sigmoid", "tanh", "gelu", "softmax"]
 
+HEADER = "from dojo.testing import assert_close\nfrom tinytorch.tensor import Tensor\n"
+
 TESTS01 = {
-    "test_01_creation.py": '''
+    "test_01_creation.py": HEADER + '''
 import numpy as np
-from tinytorch.tensor import Tensor
 
 def test_float_lists_become_float32():
     """Python floats become float32."""
     assert Tensor([1.0, 2.0]).dtype == np.float32
 ''',
-    "test_02_arithmetic.py": '''
-from dojo.testing import assert_close
-from tinytorch.tensor import Tensor
-
+    "test_02_arithmetic.py": HEADER + '''
 def test_add():
     """a + b adds elementwise."""
     assert_close(Tensor([1.0, 2.0]) + Tensor([3.0, 4.0]), [4.0, 6.0])
 ''',
+    "test_03_matmul.py": HEADER + '''
+def test_matmul():
+    """A 2x2 product."""
+    assert_close(Tensor([[1.0, 2.0], [3.0, 4.0]]) @ Tensor([[1.0], [1.0]]), [[3.0], [7.0]])
+''',
+    "test_04_shape.py": HEADER + '''
+def test_reshape():
+    """reshape with -1."""
+    assert Tensor([1.0, 2.0, 3.0, 4.0]).reshape(2, -1).shape == (2, 2)
+''',
+    "test_05_reductions.py": HEADER + '''
+def test_sum():
+    """sum over an axis."""
+    assert_close(Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0), [4.0, 6.0])
+''',
+    "test_06_indexing.py": HEADER + '''
+def test_index():
+    """t[1] picks a row."""
+    assert_close(Tensor([[1.0, 2.0], [3.0, 4.0]])[1], [3.0, 4.0])
+''',
 }
 
-TESTS02 = {
-    "test_01_relu.py": '''
-from dojo.testing import assert_close
-from tinytorch.activations import relu
-from tinytorch.tensor import Tensor
+ACT = "from dojo.testing import assert_close\nfrom tinytorch import activations as A\nfrom tinytorch.tensor import Tensor\n"
 
-def test_relu_clips_negatives():
-    """relu(x) = max(x, 0)."""
-    assert_close(relu(Tensor([-1.0, 2.0])), [0.0, 2.0])
-''',
+TESTS02 = {
+    f"test_0{i}_{name}.py": ACT + f'''
+import numpy as np
+
+def test_{name}_at_zero():
+    """{name} at 0 has its known value."""
+    value = A.{call}(Tensor([[0.0, 0.0]])).data[0, 0]
+    assert abs(value - {expected}) < 1e-6
+'''
+    for i, (name, call, expected) in enumerate(
+        [("relu", "relu", 0.0), ("sigmoid", "sigmoid", 0.5), ("tanh", "tanh", 0.0), ("gelu", "gelu", 0.0), ("softmax", "softmax", 0.5)], start=1
+    )
 }
 
 

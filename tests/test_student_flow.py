@@ -24,7 +24,7 @@ def test_fresh_stub_is_red_with_amber_steps(repo):
     assert result.returncode == 1
     out = result.stdout
     assert "⏳ not implemented yet: Tensor.__init__ in tinytorch/tensor.py:" in out
-    assert re.search(r"^RED 0/2 · next: step 1 \(creation\) · stuck\? make hint N=01$", out, re.M)
+    assert re.search(r"^RED 0/6 · next: step 1 \(creation\) · stuck\? make hint N=01$", out, re.M)
     assert "Traceback" not in out and "def test_" not in out  # no wall of tracebacks
     assert 'status = "red"' in (repo / "progress.toml").read_text()
 
@@ -33,7 +33,7 @@ def test_solution_turns_green_records_progress_and_announces_milestones(repo):
     minirepo.solve(repo, "tensor.py")
     first = kata(repo, "01")
     assert first.returncode == 0, first.stdout
-    assert re.search(r"^GREEN 2/2 · kata 01 Tensor complete", first.stdout, re.M)
+    assert re.search(r"^GREEN 6/6 · kata 01 Tensor complete", first.stdout, re.M)
     progress = (repo / "progress.toml").read_text()
     assert 'status = "green"' in progress and "first_green" in progress
     minirepo.solve(repo, "activations.py")
@@ -62,7 +62,7 @@ def test_breaking_a_green_prerequisite_relocks_later_katas(repo):
     tensor.write_text(tensor.read_text().replace("return _broadcasting(\"+\", np.add, self.data, other.data)", "return self.data - other.data"))
     result = kata(repo, "02")
     assert result.returncode == 1
-    assert "locked: finish kata 01 Tensor first (it was green, but changes since broke it: 1/2 tests passing)" in result.stdout
+    assert "locked: finish kata 01 Tensor first (it was green, but changes since broke it: 5/6 tests passing)" in result.stdout
     assert "re-checked kata 01" in result.stdout
 
 
@@ -138,7 +138,7 @@ def test_kata_spellings(repo, spelling):
 def test_ascii_fallback_for_consoles_without_emoji(repo):
     result = kata(repo, "01", env={"PYTHONIOENCODING": "ascii"})
     assert "[..] not implemented yet" in result.stdout
-    assert "RED 0/2 - next: step 1 (creation)" in result.stdout
+    assert "RED 0/6 - next: step 1 (creation)" in result.stdout
 
 
 def test_corrupt_progress_file_is_backed_up_not_lost(repo):

@@ -6,7 +6,7 @@ import pytest
 from dojo.testing import assert_close
 from tinytorch import rng
 from tinytorch.activations import ReLU
-from tinytorch.layers import Dropout, Linear, Module, Sequential
+from tinytorch.layers import Linear, Module, Sequential
 from tinytorch.tensor import Tensor
 
 
@@ -65,13 +65,18 @@ def test_sequential_inside_a_module():
     assert names == ["body.0.weight", "body.0.bias", "head.weight", "head.bias"], f"got {names}"
 
 
+class Identity(Module):
+    def forward(self, x):
+        return x
+
+
 def test_eval_reaches_layers_inside_a_sequential():
-    """model.eval() switches the Dropout inside a Sequential to eval mode too; train() switches it back."""
-    model = Sequential(Linear(2, 2), Dropout(0.5))
+    """model.eval() switches the modules inside a Sequential (e.g. a Dropout) to eval mode too; train() switches them back."""
+    model = Sequential(Linear(2, 2), ReLU(), Identity())
     model.eval()
-    assert model[1].training is False
+    assert model[0].training is False and model[2].training is False
     model.train()
-    assert model[1].training is True
+    assert model[0].training is True and model[2].training is True
 
 
 def test_empty_sequential_is_the_identity():

@@ -1,0 +1,541 @@
+"""``make board DIR=cohort/``: where every student of a cohort is, on one screen.
+
+``DIR`` holds one entry per student: a file (``alice.toml``, ``bob.json``, ``carol.progress.toml``)
+or a folder (``dave/``) holding a ``results.json`` (what fork CI verified: preferred) or a
+``progress.toml`` (what the student's own runs recorded), at any depth (a downloaded CI artifact
+works as it is). The board is a student × kata table (✅ green, ❌ red, 🔒 locked, · not started)
+with totals and milestones, printed in the terminal, and written as markdown and as one
+self-contained HTML page (no scripts, no external files; ``--refresh N`` adds an auto-refresh,
+``--watch`` rebuilds it every N seconds) for the projector. A file that cannot be read, or has
+another format version, is reported on its own row; it never stops the board.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import sys
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from dojo import ROOT, report
+
+try:  # Python 3.11+
+    import tomllib as _toml
+except ModuleNotFoundError:  # Python 3.10
+    import tomlkit as _toml
+
+PROGRESS_VERSION = 1
+RESULTS_VERSION = 1
+RESULTS_KIND = "tinytorch-katas-ci"
+SYMBOLS = {"green": "✅", "red": "❌", "locked": "🔒", "none": "·", "trophy": "🏆", "warning": "⚠"}
+ASCII_SYMBOLS = {"green": "ok", "red": "x", "locked": "--", "none": ".", "trophy": "*", "warning": "!"}
+SUFFIXES = (".progress", "-progress", "_progress", ".results", "-results", "_results")
+
+
+@dataclass
+class Student:
+    name: str
+    source: str = ""  # the file read, relative to DIR
+    kind: str = ""  # verified (results.json) | claimed (progress.toml)
+    katas: dict = field(default_factory=dict)  # id -> {"status": green|red, "passed", "total"}
+    milestones: dict = field(default_factory=dict)  # id -> {"unlocked", "achieved"}
+    error: str = ""
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def _student_name(path: Path) -> str:
+    name = path.name
+    for ext in (".toml", ".json"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    for suffix in SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def read_file(path: Path, name: str, source: str) -> Student:
+    """Parse one progress.toml or results.json; problems go to ``Student.error``, never raised."""
+    student = Student(name=name, source=source)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        student.error = f"{source}: cannot be read ({error.__class__.__name__})"
+        return student
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            student.error = f"{source}: not valid JSON ({error})"
+            return student
+        if not isinstance(data, dict) or data.get("kind", RESULTS_KIND) != RESULTS_KIND:
+            student.error = f"{source}: not a fork-CI results.json"
+            return student
+        if data.get("format_version") != RESULTS_VERSION:
+            student.error = f"{source}: format_version {data.get('format_version')!r}; this board reads version {RESULTS_VERSION}"
+            return student
+        student.kind = "verified"
+        katas = data.get("katas")
+        if not isinstance(katas, dict):
+            student.error = f"{source}: no [katas] table"
+            return student
+        for kid, entry in katas.items():
+            if isinstance(entry, dict) and entry.get("status") in ("green", "red", "broken"):
+                student.katas[str(kid)] = {
+                    "status": "green" if entry["status"] == "green" else "red",
+                    "passed": _int(entry.get("passed")),
+                    "total": _int(entry.get("total")),
+                }
+        for mid, entry in (data.get("milestones") or {}).items():
+            if isinstance(entry, dict):
+                student.milestones[str(mid)] = {"unlocked": bool(entry.get("unlocked")), "achieved": bool(entry.get("achieved"))}
+        if data.get("tampering"):
+            student.error = f"{source}: fork CI found changed kata tests, so these results are not trusted"
+        return student
+    try:
+        data = _toml.loads(text)
+    except Exception as error:  # tomllib and tomlkit raise different types
+        student.error = f"{source}: not valid TOML ({str(error).splitlines()[0]})"
+        return student
+    if hasattr(data, "unwrap"):
+        data = data.unwrap()
+    if data.get("format_version") != PROGRESS_VERSION:
+        student.error = f"{source}: format_version {data.get('format_version')!r}; this board reads version {PROGRESS_VERSION}"
+        return student
+    student.kind = "claimed"
+    katas, milestones = data.get("katas", {}), data.get("milestones", {})
+    if not isinstance(katas, dict) or not isinstance(milestones, dict):
+        student.error = f"{source}: [katas] and [milestones] must be tables"
+        return student
+    for kid, entry in katas.items():
+        if isinstance(entry, dict) and entry.get("status") in ("green", "red"):
+            student.katas[str(kid)] = {"status": entry["status"], "passed": _int(entry.get("passed")), "total": _int(entry.get("total"))}
+    for mid, entry in milestones.items():
+        if isinstance(entry, dict):
+            student.milestones[str(mid)] = {"unlocked": bool(entry.get("unlocked")), "achieved": bool(entry.get("achieved"))}
+    return student
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _find_in_folder(folder: Path):
+    """The best file in a student's folder: results.json (shallowest), else progress.toml."""
+    for pattern in ("results.json", "progress.toml"):
+        found = sorted(folder.rglob(pattern), key=lambda p: (len(p.relative_to(folder).parts), p.as_posix()))
+        if found:
+            return found[0]
+    return None
+
+
+def load_cohort(directory: Path) -> list:
+    """One Student per entry of ``directory`` (or a single student for a file), sorted by name."""
+    directory = Path(directory)
+    if directory.is_file():
+        return [read_file(directory, _student_name(directory), directory.name)]
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such folder")
+    students = []
+    for entry in sorted(directory.iterdir(), key=lambda p: p.name.lower()):
+        if entry.name.startswith(".") or entry.name.startswith("board."):
+            continue
+        if entry.is_dir():
+            found = _find_in_folder(entry)
+            if found is None:
+                students.append(Student(name=entry.name, error=f"{entry.name}/: no results.json or progress.toml inside"))
+            else:
+                students.append(read_file(found, entry.name, found.relative_to(directory).as_posix()))
+        elif entry.suffix in (".toml", ".json"):
+            students.append(read_file(entry, _student_name(entry), entry.name))
+    return students
+
+
+# -- the table (pure) --------------------------------------------------------------------------
+
+
+def cell_status(student: Student, kata, curriculum) -> str:
+    """green | red | locked | none (unlocked, not started)."""
+    record = student.katas.get(kata.id)
+    if record and record["status"] == "green":
+        return "green"
+    greens = {k for k, v in student.katas.items() if v["status"] == "green"}
+    if any(r not in greens for r in kata.requires):
+        return "locked"
+    return "red" if record else "none"
+
+
+def milestone_marks(student: Student, curriculum, sym: dict) -> str:
+    greens = {k for k, v in student.katas.items() if v["status"] == "green"}
+    marks = []
+    for m in curriculum.milestones:
+        record = student.milestones.get(m.id, {})
+        if record.get("achieved"):
+            marks.append(f"{sym['trophy']}M{m.id}")
+        elif record.get("unlocked") or set(m.requires) <= greens:
+            marks.append(f"M{m.id}")
+    return " ".join(marks)
+
+
+def summarize(student: Student, curriculum) -> dict:
+    green = sum(student.katas.get(k.id, {}).get("status") == "green" for k in curriculum.katas)
+    passed = sum((student.katas.get(k.id, {}).get("passed") or 0) for k in curriculum.katas)
+    total = sum((student.katas.get(k.id, {}).get("total") or 0) for k in curriculum.katas)
+    return {"green": green, "katas": len(curriculum.katas), "passed": passed, "total": total}
+
+
+def display_width(text: str) -> int:
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch) or ch == "\ufe0f":
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def _pad(text: str, width: int, right=False) -> str:
+    gap = " " * max(0, width - display_width(text))
+    return gap + text if right else text + gap
+
+
+def terminal_table(students, curriculum, sym=SYMBOLS) -> str:
+    """A fixed-width grid that stays aligned with emoji (2 columns wide) or ASCII symbols."""
+    katas = curriculum.katas
+    headers = ["student", *[k.id for k in katas], "katas", "tests", "milestones"]
+    rows, notes = [], []
+    for s in students:
+        if s.error:
+            rows.append([s.name, f"{sym['warning']} {s.error}"])
+            continue
+        cells = [sym[cell_status(s, k, curriculum)] for k in katas]
+        total = summarize(s, curriculum)
+        tests = f"{total['passed']}/{total['total']}" if total["total"] else ""
+        rows.append([s.name + ("" if s.kind == "verified" else " *"), *cells, f"{total['green']}/{total['katas']}", tests, milestone_marks(s, curriculum, sym)])
+    footer = ["green", *[str(sum(cell_status(s, k, curriculum) == "green" for s in students if not s.error)) for k in katas], "", "", ""]
+    widths = [max(display_width(str(r[i])) for r in [headers, footer, *[r for r in rows if len(r) > 2]] if i < len(r)) for i in range(len(headers))]
+    widths[0] = max([widths[0]] + [display_width(r[0]) for r in rows])
+
+    def line(cells):
+        out = []
+        for i, cell in enumerate(cells):
+            out.append(_pad(str(cell), widths[i], right=0 < i <= len(katas)))
+        return "  ".join(out).rstrip()
+
+    out = [line(headers), "  ".join("-" * w for w in widths)]
+    for r in rows:
+        out.append(line(r) if len(r) > 2 else (_pad(r[0], widths[0]) + "  " + r[1]))
+    out.append("  ".join("-" * w for w in widths))
+    out.append(line(footer))
+    if any(s.kind == "claimed" and not s.error for s in students):
+        notes.append("* from progress.toml (what the student's runs recorded); others from fork-CI results.json (verified)")
+    legend = f"{sym['green']} green  {sym['red']} red  {sym['locked']} locked  {sym['none']} not started  {sym['trophy']} milestone achieved"
+    return "\n".join(out + [""] + notes + [legend])
+
+
+def markdown_table(students, curriculum) -> str:
+    sym = SYMBOLS
+    katas = curriculum.katas
+    lines = [
+        "| student | " + " | ".join(k.id for k in katas) + " | katas | tests | milestones |",
+        "|---|" + "---|" * len(katas) + "---|---|---|",
+    ]
+    for s in students:
+        if s.error:
+            lines.append(f"| {_md(s.name)} | {sym['warning']} {_md(s.error)} |" + " |" * (len(katas) + 2))
+            continue
+        total = summarize(s, curriculum)
+        tests = f"{total['passed']}/{total['total']}" if total["total"] else ""
+        cells = " | ".join(sym[cell_status(s, k, curriculum)] for k in katas)
+        mark = "" if s.kind == "verified" else " \\*"
+        lines.append(f"| {_md(s.name)}{mark} | {cells} | {total['green']}/{total['katas']} | {tests} | {milestone_marks(s, curriculum, sym)} |")
+    greens = " | ".join(str(sum(cell_status(s, k, curriculum) == "green" for s in students if not s.error)) for k in katas)
+    lines.append(f"| **green** | {greens} | | | |")
+    lines.append("")
+    lines.append("Katas: " + ", ".join(f"{k.id} {k.title}" for k in katas) + ". \\* from progress.toml (claimed); others verified by fork CI.")
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px;background:#fafafa;color:#1d1d1f}
+h1{font-size:28px;margin:0 0 4px}
+.meta{color:#666;margin:0 0 16px}
+table{border-collapse:collapse;font-size:18px}
+th,td{border:1px solid #ddd;padding:6px 8px;text-align:center}
+th{background:#333;color:#fff;position:sticky;top:0}
+th.kata{min-width:38px}
+td.name{text-align:left;font-weight:600;white-space:nowrap}
+td.green{background:#c8f0c8}
+td.red{background:#f8d0d0}
+td.locked{background:#e4e4e4;color:#777}
+td.none{background:#fff;color:#999}
+td.error{background:#fff3cd;text-align:left;color:#664d03}
+td.count small{display:block;font-size:11px;color:#555}
+td.total{font-weight:600}
+.bar{height:6px;background:#ddd;border-radius:3px;margin-top:3px}
+.bar span{display:block;height:6px;background:#2e9e44;border-radius:3px}
+tfoot td{font-weight:600;background:#f0f0f0}
+.legend{margin-top:14px;color:#444}
+.legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #ddd}
+"""
+
+
+def html_page(students, curriculum, title="TinyTorch Katas · cohort board", refresh: int = 0, generated: str = "") -> str:
+    """One self-contained page: inline CSS, no scripts, no external files."""
+    sym = SYMBOLS
+    e = html.escape
+    katas = curriculum.katas
+    head = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    ]
+    if refresh and refresh > 0:
+        head.append(f'<meta http-equiv="refresh" content="{int(refresh)}">')
+    head += [f"<title>{e(title)}</title>", f"<style>{CSS}</style>", "</head><body>"]
+    ok = [s for s in students if not s.error]
+    done = sum(summarize(s, curriculum)["green"] == len(katas) for s in ok)
+    meta = f"{len(students)} students · {done} finished every kata"
+    if generated:
+        meta += f" · updated {e(generated)}"
+    if refresh:
+        meta += f" · refreshes every {int(refresh)} s"
+    body = [f"<h1>{e(title)}</h1>", f'<p class="meta">{meta}</p>', '<table id="board">', "<thead><tr><th>student</th>"]
+    body += [f'<th class="kata" title="{e(k.title)}">{e(k.id)}</th>' for k in katas]
+    body.append("<th>katas</th><th>tests</th><th>milestones</th></tr></thead><tbody>")
+    for s in students:
+        name = e(s.name) + ("" if s.kind == "verified" else ' <small title="from progress.toml">*</small>')
+        if s.error:
+            body.append(f'<tr class="student error"><td class="name">{e(s.name)}</td><td class="error" colspan="{len(katas) + 3}">{sym["warning"]} {e(s.error)}</td></tr>')
+            continue
+        cells = []
+        for k in katas:
+            status = cell_status(s, k, curriculum)
+            record = s.katas.get(k.id, {})
+            count = f"{record.get('passed')}/{record.get('total')}" if record.get("total") else ""
+            tip = f"{k.id} {k.title}: {status}" + (f" ({count})" if count else "")
+            small = f"<small>{e(count)}</small>" if status == "red" and count else ""
+            cells.append(f'<td class="{status} count" title="{e(tip)}">{sym[status]}{small}</td>')
+        total = summarize(s, curriculum)
+        pct = int(round(100 * total["green"] / total["katas"])) if total["katas"] else 0
+        tests = f"{total['passed']}/{total['total']}" if total["total"] else ""
+        body.append(
+            f'<tr class="student"><td class="name">{name}</td>{"".join(cells)}'
+            f'<td class="total">{total["green"]}/{total["katas"]}<div class="bar"><span style="width:{pct}%"></span></div></td>'
+            f"<td>{e(tests)}</td><td>{e(milestone_marks(s, curriculum, sym))}</td></tr>"
+        )
+    body.append("</tbody><tfoot><tr><td>green</td>")
+    body += [f"<td>{sum(cell_status(s, k, curriculum) == 'green' for s in ok)}</td>" for k in katas]
+    body.append("<td></td><td></td><td></td></tr></tfoot></table>")
+    body.append(
+        '<p class="legend">'
+        f'<span class="green" style="background:#c8f0c8">{sym["green"]} green</span>'
+        f'<span style="background:#f8d0d0">{sym["red"]} red</span>'
+        f'<span style="background:#e4e4e4">{sym["locked"]} locked</span>'
+        f'<span>{sym["none"]} not started</span>'
+        f'<span>{sym["trophy"]} milestone achieved</span>'
+        " * from progress.toml (claimed); others verified by fork CI</p>"
+    )
+    body.append('<p class="legend">' + " · ".join(f"{e(k.id)} {e(k.title)}" for k in katas) + "</p>")
+    return "\n".join(head + body + ["</body></html>", ""])
+
+
+NAMES = ["ada", "alan", "barbara", "claude", "dennis", "donald", "edsger", "frances", "grace", "guido",
+         "hedy", "ivan", "john", "ken", "leslie", "linus", "margaret", "niklaus", "radia", "richard",
+         "shafi", "sophie", "tim", "tony", "vint", "whitfield", "yann", "yoshua", "geoffrey", "fei-fei"]
+
+
+def write_sample_cohort(curriculum, folder: Path, n: int = 30, seed: int = 0) -> Path:
+    """A made-up cohort for trying the board: progress.toml and results.json files and folders,
+    students at every stage, one corrupt file and one of another format version."""
+    import random
+
+    rng = random.Random(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    katas = curriculum.katas
+    for i in range(n):
+        name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f"-{i}")
+        if i == 7:
+            (folder / f"{name}.toml").write_text("format_version = 1\n[katas.01\nstatus = ", encoding="utf-8")
+            continue
+        if i == 13:
+            (folder / f"{name}.toml").write_text("format_version = 2\n[katas]\n", encoding="utf-8")
+            continue
+        done = rng.randint(0, len(katas))
+        records = {}
+        for j, kata in enumerate(katas):
+            total = 10 + (int(kata.id) * 7) % 40
+            if j < done:
+                records[kata.id] = ("green", total, total)
+            elif j == done:
+                records[kata.id] = ("red", rng.randint(0, total - 1), total)
+        green = {k for k, r in records.items() if r[0] == "green"}
+        milestones = {m.id: set(m.requires) <= green for m in curriculum.milestones}
+        if i % 3 == 0:  # fork-CI results.json in an artifact folder
+            data = {
+                "format_version": RESULTS_VERSION, "kind": RESULTS_KIND, "tampering": [],
+                "katas": {k.id: {"status": records.get(k.id, ("red", 0, 0))[0], "passed": records.get(k.id, ("red", 0, 0))[1],
+                                 "total": records.get(k.id, ("red", 0, 10))[2]} for k in katas},
+                "milestones": {m: {"unlocked": u} for m, u in milestones.items()},
+            }
+            target = folder / name / "katas-results" / "results.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        else:  # progress.toml, as a file or in a folder
+            lines = ["format_version = 1", ""]
+            for kid, (status, passed, total) in records.items():
+                lines += [f'[katas."{kid}"]', f'status = "{status}"', f"passed = {passed}", f"total = {total}", ""]
+            for mid, unlocked in milestones.items():
+                if unlocked:
+                    lines += [f'[milestones."{mid}"]', "unlocked = true", f"achieved = {'true' if rng.random() < 0.5 else 'false'}", ""]
+            target = folder / f"{name}.toml" if i % 3 == 1 else folder / name / "progress.toml"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("\n".join(lines), encoding="utf-8")
+    return folder
+
+
+# -- the browser check (make test) -------------------------------------------------------------
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "msedge")
+MAC_BROWSERS = ("/Applications/Chromium.app/Contents/MacOS/Chromium", "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome")
+
+
+def find_browser():
+    """A headless-capable Chromium: $CHROMIUM, then the usual names on PATH, then macOS apps."""
+    import shutil
+
+    if os.environ.get("CHROMIUM"):
+        return os.environ["CHROMIUM"]
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return next((p for p in MAC_BROWSERS if Path(p).exists()), None)
+
+
+def chromium(browser, url, *extra, profile, timeout=90):
+    import subprocess
+
+    command = [
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-default-apps", "--mute-audio", f"--user-data-dir={profile}", *extra, url,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def _png_size(path: Path) -> tuple:
+    data = Path(path).read_bytes()[:32]
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return (0, 0)
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def browser_check(curriculum, n: int = 30) -> tuple:
+    """Render the board of ``n`` generated students in headless Chromium: the DOM must hold every
+    row (error rows included) and the auto-refresh, and a screenshot must come out. Returns
+    (problems, note). Without a browser this is a problem, never a silent pass."""
+    import tempfile
+
+    browser = find_browser()
+    if not browser:
+        return ([
+            "no Chromium found, so the cohort board was NOT checked in a browser: install one "
+            "(Debian/Ubuntu: apt-get install chromium; .ci/run does that) or set CHROMIUM=/path/to/chrome"
+        ], "not run")
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="dojo-board-") as tmp:
+        tmp = Path(tmp)
+        cohort = write_sample_cohort(curriculum, tmp / "cohort", n=n)
+        students = load_cohort(cohort)
+        page = tmp / "board.html"
+        page.write_text(html_page(students, curriculum, refresh=30, generated="check"), encoding="utf-8")
+        url = page.resolve().as_uri()
+        dom = chromium(browser, url, "--dump-dom", profile=tmp / "profile-dom")
+        text = dom.stdout
+        rows = text.count('<tr class="student')
+        errors = text.count('<tr class="student error"')
+        expected_errors = sum(1 for s in students if s.error)
+        if rows != n:
+            problems.append(f"Chromium's DOM has {rows} student rows, expected {n} (exit {dom.returncode}): {dom.stderr.strip()[-500:]}")
+        if errors != expected_errors or expected_errors == 0:
+            problems.append(f"Chromium's DOM has {errors} error rows, expected {expected_errors} (a corrupt file and another format_version)")
+        if 'http-equiv="refresh"' not in text:
+            problems.append("the page's auto-refresh <meta http-equiv=refresh> is missing from Chromium's DOM")
+        if 'class="green count"' not in text or 'class="locked count"' not in text:
+            problems.append("Chromium's DOM lacks green and locked cells")
+        shot = tmp / "board.png"
+        chromium(browser, url, "--hide-scrollbars", "--window-size=1400,1200", f"--screenshot={shot}", profile=tmp / "profile-shot")
+        width, height = _png_size(shot) if shot.exists() else (0, 0)
+        if (width, height) != (1400, 1200) or not shot.exists() or shot.stat().st_size < 20_000:
+            problems.append(f"Chromium's screenshot of the board is missing or blank ({width}x{height})")
+    note = f"{Path(browser).name}: {rows} rows ({errors} error rows) rendered, screenshot {width}x{height}"
+    return problems, note
+
+
+# -- command -----------------------------------------------------------------------------------
+
+
+def build(curriculum, directory, html_path=None, markdown_path=None, refresh=0, out=None) -> list:
+    out = out or sys.stdout
+    students = load_cohort(Path(directory))
+    sym = SYMBOLS if report.symbols(out) is report.EMOJI else ASCII_SYMBOLS
+    out.write(terminal_table(students, curriculum, sym) + "\n")
+    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    if markdown_path:
+        text = markdown_table(students, curriculum)
+        if str(markdown_path) == "-":
+            out.write("\n" + text)
+        else:
+            Path(markdown_path).write_text(text, encoding="utf-8")
+            out.write(f"wrote {markdown_path}\n")
+    if html_path:
+        Path(html_path).write_text(html_page(students, curriculum, refresh=refresh, generated=stamp), encoding="utf-8")
+        out.write(f"wrote {html_path}" + (f" (refreshes every {refresh} s)" if refresh else "") + "\n")
+    out.flush()
+    return students
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dir", nargs="?", default=os.environ.get("DIR") or None, help="folder with one file or folder per student")
+    parser.add_argument("--html", default=os.environ.get("HTML") or str(ROOT / "board.html"), help="HTML page to write (default board.html; 'none' for no page)")
+    parser.add_argument("--markdown", default=os.environ.get("MARKDOWN") or None, help="markdown file to write ('-' prints it)")
+    parser.add_argument("--refresh", type=int, default=int(os.environ.get("REFRESH") or 0), help="the page reloads itself every N seconds")
+    parser.add_argument("--watch", action="store_true", help="rebuild every --refresh seconds (default 30) until Ctrl-C")
+
+
+def main(c, args) -> int:
+    if not args.dir:
+        print("error: which cohort? Say DIR=<folder>, e.g. make board DIR=cohort/ (one progress.toml or results.json per student)", file=sys.stderr)
+        return 2
+    html_path = None if str(args.html).lower() == "none" else args.html
+    if args.watch and not args.refresh:
+        args.refresh = 30
+    try:
+        build(c, args.dir, html_path, args.markdown, args.refresh)
+        if args.watch:
+            period = args.refresh or 30
+            while True:
+                time.sleep(period)
+                print()
+                build(c, args.dir, html_path, args.markdown, args.refresh)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstopped")
+    return 0

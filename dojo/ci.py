@@ -1,0 +1,576 @@
+"""``make ci`` (``python -m dojo ci``): what a student's fork proves on every push. Headless.
+
+1. Which tests: the upstream course's tests from a pinned checkout (``KATAS_UPSTREAM=path`` or
+   ``--upstream``), or else the fork's own tests, after checking them against the committed
+   ``katas/MANIFEST.json`` (SHA-256 of every kata test, the curriculum, conftest, pytest config
+   and the harness).
+2. Runs every kata (no gate) against the fork's ``tinytorch/`` in a subprocess, with the ``ci``
+   hypothesis profile, and reads the plugin's per-kata results and JUnit XML.
+3. Compares with what ``progress.toml`` claims, without trusting it.
+4. Writes ``results.json`` and ``junit.xml`` into the output folder (``OUT=``, default the fork's
+   root), a markdown table to ``$GITHUB_STEP_SUMMARY`` when set and, with ``--classroom``, the
+   GitHub Classroom reporter's result (partial points per kata) to ``$GITHUB_OUTPUT``.
+
+Exit status: 0 for any honest fork, however far along; 1 when a kata that ``progress.toml``
+claims green is red (a regression, or a false claim) or when the tests were tampered with; 2 when
+the run itself failed (no results).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dojo import ROOT, manifest, report
+from dojo import curriculum as curriculum_module
+
+try:  # Python 3.11+
+    import tomllib as _toml
+except ModuleNotFoundError:  # Python 3.10
+    import tomlkit as _toml
+
+FORMAT_VERSION = 1
+KIND = "tinytorch-katas-ci"
+RUNNER_ID = "katas"  # GitHub Classroom reporter: `runners: katas` reads $KATAS_RESULTS
+DROPPED_ENV = ("IMPL", "UNLOCK", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "DOJO_CURRICULUM", "PYTHONDONTWRITEBYTECODE", "HYPOTHESIS_PROFILE")
+
+
+@dataclass
+class Row:
+    kata: object
+    status: str = "not run"  # green | red | broken | not run
+    passed: int = 0
+    total: int = 0
+    claimed: str = ""  # green | red | "" (no claim)
+    claimed_passed: int | None = None
+    claimed_total: int | None = None
+    steps: list = field(default_factory=list)
+    message: str = ""  # broken: the import error; red: the first failing test
+    tests: dict = field(default_factory=dict)
+
+    @property
+    def regression(self) -> bool:
+        return self.claimed == "green" and self.status != "green"
+
+    @property
+    def verdict(self) -> str:
+        if self.regression:
+            return "regression"
+        if self.status == "green" and self.claimed != "green":
+            return "green, not yet claimed"
+        return "ok"
+
+
+@dataclass
+class Run:
+    rows: list
+    mode: str  # fork | upstream
+    tests_root: Path
+    fork: Path
+    tampering: list = field(default_factory=list)
+    claims_warning: str = ""
+    error: str = ""  # the run itself failed
+    seconds: float = 0.0
+    upstream_commit: str = ""
+    suites: list = field(default_factory=list)  # pytest's JUnit <testsuite> elements
+    log: str = ""  # pytest's output
+
+    @property
+    def regressions(self) -> list:
+        return [r for r in self.rows if r.regression]
+
+    @property
+    def exit_code(self) -> int:
+        if self.error:
+            return 2
+        return 1 if (self.tampering or self.regressions) else 0
+
+
+# -- claims ----------------------------------------------------------------------------------
+
+
+def read_claims(path: Path) -> tuple:
+    """({kata id: record}, warning) from a progress.toml; never raises, never trusted."""
+    path = Path(path)
+    if not path.exists():
+        return {}, "no progress.toml: nothing claimed"
+    try:
+        data = _toml.loads(path.read_text(encoding="utf-8"))
+    except Exception as error:
+        return {}, f"progress.toml cannot be read ({error}): nothing claimed"
+    if hasattr(data, "unwrap"):
+        data = data.unwrap()
+    if data.get("format_version") != 1:
+        return {}, f"progress.toml has format_version {data.get('format_version')!r} (expected 1): nothing claimed"
+    katas = data.get("katas", {})
+    return ({str(k): v for k, v in katas.items() if isinstance(v, dict)} if isinstance(katas, dict) else {}), ""
+
+
+# -- running the tests -----------------------------------------------------------------------
+
+
+def select_katas(curriculum, spec: str | None) -> list:
+    """``None``/'' → every kata; '01-06' or '1,2,5' or '01 03' → those katas."""
+    if not spec or not str(spec).strip():
+        return list(curriculum.katas)
+    chosen = []
+    for part in re.split(r"[,\s]+", str(spec).strip()):
+        if not part:
+            continue
+        if re.fullmatch(r"\d+-\d+", part):
+            low, high = (int(x) for x in part.split("-"))
+            chosen += [k for k in curriculum.katas if low <= int(k.id) <= high]
+        else:
+            chosen.append(curriculum.kata(part))
+    return [k for k in curriculum.katas if k in chosen]
+
+
+def _environment() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    env["CI"] = env.get("CI") or "true"
+    return env
+
+
+def run_tests(curriculum, katas, tests_root: Path, fork: Path, workdir: Path) -> tuple:
+    """Run the katas' tests; returns ({kata id: plugin result}, [junit paths], log, error).
+
+    A test that times out stops a pytest session (the plugin does that so a student does not wait),
+    so the katas it did not reach are run again in a fresh session.
+    """
+    results, junits, log = {}, [], []
+    remaining = [k for k in katas if curriculum.kata_dir(k).is_dir()]
+    attempt = 0
+    while remaining:
+        attempt += 1
+        out = workdir / f"results-{attempt}.json"
+        xml = workdir / f"junit-{attempt}.xml"
+        command = [
+            sys.executable, "-m", "pytest", *[str(curriculum.kata_dir(k)) for k in remaining],
+            "-c", str(tests_root / "pyproject.toml"), "--rootdir", str(tests_root),
+            f"--impl={fork}", "--no-gate", "--dojo-progress=none", "--dojo-quiet",
+            f"--dojo-results={out}", f"--junitxml={xml}", "-o", "junit_family=xunit2",
+            "--hypothesis-profile=ci", "-p", "no:cacheprovider", "-q",
+        ]
+        timeout = os.environ.get("TIMEOUT", "").strip()
+        if timeout:
+            command.append(f"--timeout={timeout}")
+        proc = subprocess.run(command, cwd=tests_root, capture_output=True, text=True, env=_environment())
+        log.append(proc.stdout + proc.stderr)
+        if not out.exists():
+            return results, junits, "\n".join(log), f"pytest wrote no results (exit {proc.returncode})"
+        got = json.loads(out.read_text(encoding="utf-8")).get("katas", {})
+        if xml.exists():
+            junits.append(xml)
+        new = {k: v for k, v in got.items() if k not in results}
+        results.update(new)
+        if not new:
+            break
+        remaining = [k for k in remaining if k.id not in results]
+    return results, junits, "\n".join(log), ""
+
+
+def first_failures(junits) -> dict:
+    """{test file::name: first line of its failure message} from JUnit XML."""
+    found = {}
+    for path in junits:
+        for case in ET.parse(path).getroot().iter("testcase"):
+            for child in case:
+                if child.tag in ("failure", "error"):
+                    name = f"{Path(case.get('file') or '').name or case.get('classname', '').split('.')[-1] + '.py'}::{case.get('name')}"
+                    lines = [line for line in (child.get("message") or "").splitlines() if line.strip()]
+                    found[name] = lines[0][:200] if lines else child.tag
+    return found
+
+
+def git_commit(path: Path) -> str:
+    try:
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def verify(fork: Path = ROOT, upstream: Path | None = None, katas_spec: str | None = None) -> Run:
+    """Everything except the output: run the tests and compare with the claims."""
+    fork = Path(fork).resolve()
+    tests_root = Path(upstream).resolve() if upstream else fork
+    mode = "upstream" if tests_root != fork else "fork"
+    if not (tests_root / "katas" / "curriculum.toml").exists():
+        return Run(rows=[], mode=mode, tests_root=tests_root, fork=fork, error=f"no katas/curriculum.toml in {tests_root}")
+    if not (fork / "tinytorch" / "__init__.py").exists():
+        return Run(rows=[], mode=mode, tests_root=tests_root, fork=fork, error=f"no tinytorch/ package in {fork}")
+    curriculum = curriculum_module.load(tests_root / "katas" / "curriculum.toml")
+    katas = select_katas(curriculum, katas_spec)
+    run = Run(rows=[Row(k) for k in katas], mode=mode, tests_root=tests_root, fork=fork)
+    if mode == "fork":
+        run.tampering = manifest.verify(fork).problems()
+    else:
+        run.upstream_commit = git_commit(tests_root)
+    claims, run.claims_warning = read_claims(fork / "progress.toml")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="dojo-ci-") as tmp:
+        results, junits, log, error = run_tests(curriculum, katas, tests_root, fork, Path(tmp))
+        failures = first_failures(junits)
+        run.suites = [suite for path in junits for suite in ET.parse(path).getroot().iter("testsuite")]
+    run.seconds = time.perf_counter() - started
+    run.log = log
+    if error:
+        run.error = f"{error}\n{log[-3000:]}"
+    for row in run.rows:
+        claim = claims.get(row.kata.id, {})
+        row.claimed = str(claim.get("status", "")) if claim.get("status") in ("green", "red") else ""
+        row.claimed_passed, row.claimed_total = claim.get("passed"), claim.get("total")
+        got = results.get(row.kata.id)
+        if got is None:
+            if not curriculum.kata_dir(row.kata).is_dir():
+                row.message = f"no test folder katas/{row.kata.dirname}/"
+            continue
+        row.status = got.get("status") or "not run"
+        row.passed, row.total = int(got.get("passed", 0)), int(got.get("total", 0))
+        row.steps = got.get("steps", [])
+        row.tests = got.get("tests", {})
+        if row.status == "broken":
+            row.message = (got.get("message") or "").splitlines()[0] if got.get("message") else "cannot be imported"
+        elif row.status == "red":
+            first = next((t for t, outcome in row.tests.items() if outcome != "passed"), None)
+            if first:
+                row.message = f"{first}: {failures.get(first, row.tests[first])}"
+    if not run.error and any(curriculum.kata_dir(k).is_dir() for k in katas) and all(r.status == "not run" for r in run.rows):
+        run.error = "no kata ran\n" + log[-3000:]
+    return run
+
+
+# -- outputs ---------------------------------------------------------------------------------
+
+
+def junit_xml(run: Run) -> bytes:
+    """One JUnit file: pytest's suites (hypothesis statistics dropped) plus a ``dojo-ci`` suite
+    whose cases fail on tampering and on each regression, so test reporters show them too."""
+    root = ET.Element("testsuites", name="tinytorch-katas ci")
+    for suite in run.suites:
+        for props in suite.findall("properties"):
+            for prop in list(props):
+                if prop.get("name", "").startswith("hypothesis-statistics"):
+                    props.remove(prop)
+            if not len(props):
+                suite.remove(props)
+        root.append(suite)
+    root.append(_dojo_suite(run))
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _dojo_suite(run: Run) -> ET.Element:
+    suite = ET.Element("testsuite", name="dojo-ci")
+    cases = []
+    if run.mode == "fork":
+        case = ET.SubElement(suite, "testcase", classname="dojo-ci", name="kata tests match katas/MANIFEST.json")
+        if run.tampering:
+            ET.SubElement(case, "failure", message="tampering: " + "; ".join(run.tampering[:5])).text = "\n".join(run.tampering)
+        cases.append(case)
+    for row in run.rows:
+        if row.claimed != "green":
+            continue
+        case = ET.SubElement(suite, "testcase", classname="dojo-ci", name=f"kata {row.kata.id} claimed green is green")
+        if row.regression:
+            ET.SubElement(case, "failure", message=f"kata {row.kata.id} is claimed green in progress.toml but verified {row.status} ({row.passed}/{row.total})")
+        cases.append(case)
+    suite.set("tests", str(len(cases)))
+    suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
+    suite.set("errors", "0")
+    return suite
+
+
+def milestones_unlocked(curriculum_milestones, rows) -> dict:
+    green = {r.kata.id for r in rows if r.status == "green"}
+    return {m.id: {"title": m.title, "unlocked": set(m.requires) <= green} for m in curriculum_milestones}
+
+
+def to_json(run: Run, milestones=()) -> dict:
+    green = [r for r in run.rows if r.status == "green"]
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": KIND,
+        "generated": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "tests_from": run.mode,
+        "upstream_commit": run.upstream_commit,
+        "tampering": run.tampering,
+        "claims_warning": run.claims_warning,
+        "error": run.error.splitlines()[0] if run.error else "",
+        "exit_code": run.exit_code,
+        "seconds": round(run.seconds, 2),
+        "summary": {
+            "katas": len(run.rows),
+            "green": len(green),
+            "passed": sum(r.passed for r in run.rows),
+            "total": sum(r.total for r in run.rows),
+            "regressions": [r.kata.id for r in run.regressions],
+        },
+        "katas": {
+            r.kata.id: {
+                "slug": r.kata.slug,
+                "title": r.kata.title,
+                "status": r.status,
+                "passed": r.passed,
+                "total": r.total,
+                "claimed": r.claimed,
+                "verdict": r.verdict,
+                "message": r.message,
+                "steps": r.steps,
+            }
+            for r in run.rows
+        },
+        "milestones": milestones_unlocked(milestones, run.rows),
+    }
+
+
+def _status_text(status: str, sym: dict) -> str:
+    icon = {"green": sym["green"], "red": sym["red"], "broken": sym["broken"]}.get(status, "-")
+    return f"{icon} {status}"
+
+
+def _claim_text(row: Row, sym: dict) -> str:
+    if not row.claimed:
+        return "-"
+    counts = f" {row.claimed_passed}/{row.claimed_total}" if row.claimed_total else ""
+    return f"{sym['green'] if row.claimed == 'green' else sym['red']} {row.claimed}{counts}"
+
+
+def _verdict_text(row: Row) -> str:
+    if row.regression:
+        return f"REGRESSION: claimed green, verified {row.status}"
+    if row.verdict != "ok":
+        return row.verdict
+    return ""
+
+
+def headline(run: Run) -> str:
+    green = sum(r.status == "green" for r in run.rows)
+    if run.error:
+        return "CI ERROR: the kata tests could not run"
+    if run.tampering:
+        return f"CI FAILED: the kata tests were changed ({len(run.tampering)} file(s) differ from {manifest.RELATIVE_PATH})"
+    if run.regressions:
+        ids = ", ".join(r.kata.id for r in run.regressions)
+        return f"CI FAILED: kata {ids} claimed green in progress.toml but verified red"
+    return f"CI OK: {green}/{len(run.rows)} katas verified green; progress.toml claims nothing false"
+
+
+def terminal_report(run: Run, sym: dict) -> str:
+    from tabulate import tabulate
+
+    where = f"upstream tests from {run.tests_root}" + (f" @ {run.upstream_commit[:12]}" if run.upstream_commit else "") if run.mode == "upstream" else "the fork's own tests (checked against katas/MANIFEST.json)"
+    lines = [f"TinyTorch Katas fork CI: {where}", f"implementation: {run.fork / 'tinytorch'}", ""]
+    if run.tampering:
+        lines.append("TAMPERING: these files differ from the committed manifest:")
+        lines += [f"  - {p}" for p in run.tampering[:30]]
+        lines.append("  Restore them (git checkout upstream/main -- <file>) or, if you are the maintainer, run make manifest.")
+        lines.append("")
+    if run.claims_warning:
+        lines += [f"note: {run.claims_warning}", ""]
+    rows = [
+        [r.kata.id, r.kata.title, _claim_text(r, sym), _status_text(r.status, sym), f"{r.passed}/{r.total}" if r.total else "", _verdict_text(r)]
+        for r in run.rows
+    ]
+    lines.append(tabulate(rows, headers=["kata", "title", "claimed", "verified", "tests", ""], tablefmt="simple"))
+    for r in run.regressions:
+        lines.append("")
+        lines.append(f"kata {r.kata.id} {r.kata.title}: progress.toml says green, the tests say {r.status} ({r.passed}/{r.total}).")
+        if r.message:
+            lines.append(f"  first failure: {r.message}")
+        lines.append(f"  run it yourself: make kata N={r.kata.id}")
+    if run.error:
+        lines += ["", run.error]
+    total = sum(r.total for r in run.rows)
+    lines += ["", f"{sum(r.passed for r in run.rows)}/{total} tests passed in {run.seconds:.1f} s", headline(run)]
+    return "\n".join(lines)
+
+
+def markdown_report(run: Run) -> str:
+    sym = report.EMOJI
+    green = sum(r.status == "green" for r in run.rows)
+    lines = [f"## TinyTorch Katas: {green}/{len(run.rows)} katas green", ""]
+    if run.mode == "upstream":
+        commit = f" at `{run.upstream_commit[:12]}`" if run.upstream_commit else ""
+        lines.append(f"Tests: the upstream course's{commit}. Nothing in this fork's katas/ was used.")
+    else:
+        lines.append("Tests: this fork's own, checked against `katas/MANIFEST.json`.")
+    lines.append("")
+    if run.tampering:
+        lines.append(f"> **Tampering**: {len(run.tampering)} file(s) differ from the committed manifest:")
+        lines += [f"> - `{p.split(':')[0]}`{p[len(p.split(':')[0]):]}" for p in run.tampering[:30]]
+        lines.append("")
+    if run.error:
+        lines += [f"> **Error**: {run.error.splitlines()[0]}", ""]
+    lines += ["| kata | claimed (progress.toml) | verified | tests | |", "|---|---|---|---|---|"]
+    for r in run.rows:
+        verdict = _verdict_text(r)
+        lines.append(
+            f"| {r.kata.id} {r.kata.title} | {_claim_text(r, sym)} | {_status_text(r.status, sym)} | "
+            f"{f'{r.passed}/{r.total}' if r.total else ''} | {f'**{verdict}**' if r.regression else verdict} |"
+        )
+    lines += ["", f"**{headline(run)}**", ""]
+    return "\n".join(lines)
+
+
+def classroom_result(run: Run, points: float = 10.0) -> dict:
+    """The GitHub Classroom grading reporter's format: one test per kata, partial points.
+
+    ``score`` = points × passed/total, so a kata half done earns half its points. Tampering or a
+    failed run gives ``status: error`` and no points.
+    """
+    tests = []
+    broken_run = bool(run.error or (run.mode == "fork" and run.tampering))
+    for r in run.rows:
+        score = 0.0 if broken_run or not r.total else round(points * r.passed / r.total, 2)
+        if broken_run:
+            message = "not graded: " + (headline(run))
+        elif r.status == "green":
+            message = f"{r.passed}/{r.total} tests pass"
+        else:
+            message = f"{r.status}: {r.passed}/{r.total} tests pass" + (f"; first failure {r.message}" if r.message else "")
+        tests.append({
+            "name": f"kata {r.kata.id} {r.kata.title}",
+            "status": "pass" if r.status == "green" and not broken_run else "fail",
+            "score": score,
+            "message": message,
+            "test_code": f"python -m dojo kata {r.kata.id}",
+            "filename": "",
+            "line_no": 0,
+            "execution_time": "",
+        })
+    status = "error" if broken_run else ("pass" if tests and all(t["status"] == "pass" for t in tests) else "fail")
+    return {"version": 1, "status": status, "max_score": round(points * len(run.rows), 2), "tests": tests}
+
+
+def encode_classroom(result: dict) -> str:
+    return base64.b64encode(json.dumps(result, separators=(",", ":")).encode("utf-8")).decode("ascii")
+
+
+def write_outputs(run: Run, out: Path, classroom: bool, points: float, milestones=()) -> list:
+    """Write results.json, junit.xml (and classroom.json); append to the GitHub step summary and
+    outputs when those variables are set. Returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    results = out / "results.json"
+    results.write_text(json.dumps(to_json(run, milestones), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    written.append(results)
+    junit = out / "junit.xml"
+    junit.write_bytes(junit_xml(run))
+    written.append(junit)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown_report(run) + "\n")
+        written.append(Path(summary))
+    if classroom:
+        result = classroom_result(run, points)
+        path = out / "classroom.json"
+        path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+        github_output = os.environ.get("GITHUB_OUTPUT", "").strip()
+        if github_output:
+            with open(github_output, "a", encoding="utf-8") as handle:
+                handle.write(f"result={encode_classroom(result)}\n")
+            written.append(Path(github_output))
+    return written
+
+
+WORKFLOWS = (".github/workflows/katas.yml", "docs/classroom.yml")
+
+
+def _tool(name: str):
+    """A console script from this interpreter's environment (the venv), else from PATH."""
+    import shutil
+
+    folder = Path(sys.executable).parent
+    for candidate in (folder / name, folder / f"{name}.exe"):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which(name)
+
+
+def lint_workflows(root: Path = ROOT) -> tuple:
+    """``make test``: the workflows pass GitHub's workflow schema (check-jsonschema's vendored
+    ``vendor.github-workflows``) and zizmor's offline audit with no high-severity finding.
+    Returns (problems, note)."""
+    files = [root / w for w in WORKFLOWS if (root / w).exists()]
+    problems = [f"{w} is missing" for w in WORKFLOWS if not (root / w).exists()]
+    schema, zizmor = _tool("check-jsonschema"), _tool("zizmor")
+    missing = [n for n, t in (("check-jsonschema", schema), ("zizmor", zizmor)) if not t]
+    if missing:
+        return problems + [f"{', '.join(missing)} not installed: pip install -e \".[lint]\" (make test installs it)"], "not run"
+    if not files:
+        return problems, "no workflow"
+    proc = subprocess.run([schema, "--builtin-schema", "vendor.github-workflows", *map(str, files)], cwd=root, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        problems.append(f"GitHub workflow schema: {(proc.stdout + proc.stderr).strip()[-3000:]}")
+    command = [zizmor, "--offline", "--no-progress", "--format", "json"]
+    config = root / ".github" / "zizmor.yml"
+    if config.exists():
+        command += ["--config", str(config)]
+    proc = subprocess.run([*command, *map(str, files)], cwd=root, capture_output=True, text=True, timeout=120)
+    try:
+        findings = json.loads(proc.stdout or "[]")
+    except ValueError:
+        return problems + [f"zizmor failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"], "zizmor failed"
+    counts = {}
+    for finding in findings:
+        severity = finding.get("determinations", {}).get("severity", "?")
+        counts[severity] = counts.get(severity, 0) + 1
+        if severity == "High":
+            where = next((loc["symbolic"]["key"].get("Local", {}).get("verbatim_path", "") for loc in finding.get("locations", [])), "")
+            row = next((loc["concrete"]["location"]["start_point"]["row"] + 1 for loc in finding.get("locations", [])), "?")
+            problems.append(f"zizmor {finding.get('ident')} (high) in {where}:{row}: {finding.get('desc')}")
+    found = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) or "no findings"
+    return problems, f"{len(files)} workflows: schema ok{'' if not any('schema' in p for p in problems) else ' NOT'}; zizmor offline: {found}"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--upstream", default=None, help="a checkout of the upstream course whose tests to run (also KATAS_UPSTREAM=)")
+    parser.add_argument("--fork", default=None, help="the tree whose tinytorch/ and progress.toml are checked (default: this repository)")
+    parser.add_argument("--out", default=None, help="folder for results.json and junit.xml (also OUT=; default: the fork's root)")
+    parser.add_argument("--katas", default=None, help="only these katas: 01-06 or 01,02 (also KATAS=; default: all)")
+    parser.add_argument("--classroom", action="store_true", default=os.environ.get("CLASSROOM", "") in ("1", "true"),
+                        help="also write the GitHub Classroom reporter's result (classroom.json, and result= in $GITHUB_OUTPUT)")
+    parser.add_argument("--points", type=float, default=None, help="Classroom points per kata (also POINTS=; default 10)")
+
+
+def main(args) -> int:
+    upstream = args.upstream or os.environ.get("KATAS_UPSTREAM", "").strip() or None
+    if upstream and not Path(upstream).is_dir():
+        print(f"error: KATAS_UPSTREAM={upstream}: no such folder (check out the upstream course there)", file=sys.stderr)
+        return 2
+    fork = Path(args.fork).resolve() if args.fork else ROOT
+    out = Path(args.out or os.environ.get("OUT", "").strip() or fork).resolve()
+    points = float(args.points if args.points is not None else os.environ.get("POINTS") or 10)
+    spec = args.katas or os.environ.get("KATAS", "").strip() or None
+    try:
+        run = verify(fork, upstream, spec)
+    except curriculum_module.UnknownKata as error:
+        print(f"error: KATAS={spec}: {error.args[0]}", file=sys.stderr)
+        return 2
+    milestones = []
+    if not run.error:
+        milestones = curriculum_module.load(run.tests_root / "katas" / "curriculum.toml").milestones
+    sym = report.symbols()
+    print(terminal_report(run, sym))
+    written = write_outputs(run, out, args.classroom, points, milestones)
+    print("wrote " + ", ".join(_display(p) for p in written))
+    return run.exit_code
+
+
+def _display(path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)

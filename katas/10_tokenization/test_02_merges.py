@@ -1,0 +1,58 @@
+"""Step 2: merges — pair_counts (overlapping adjacent pairs) and merge_pair (left to right, no overlap)."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinytorch.tokenization import merge_pair, pair_counts
+
+id_lists = st.lists(st.integers(0, 4), max_size=30)
+
+
+def test_pair_counts_known():
+    """[1, 2, 3, 1, 2] holds (1, 2) twice, (2, 3) and (3, 1) once."""
+    assert pair_counts([1, 2, 3, 1, 2]) == {(1, 2): 2, (2, 3): 1, (3, 1): 1}
+
+
+def test_pair_counts_counts_overlapping_pairs():
+    """[7, 7, 7] holds the pair (7, 7) twice (positions 0-1 and 1-2)."""
+    assert pair_counts([7, 7, 7]) == {(7, 7): 2}
+
+
+def test_pair_counts_of_short_sequences_is_empty():
+    """No pair in [] or in a single id."""
+    assert pair_counts([]) == {} and pair_counts([5]) == {}
+
+
+@given(ids=id_lists)
+def test_pair_counts_add_up_to_length_minus_one(ids):
+    """A sequence of n ids has n - 1 adjacent pairs, counted with repetition."""
+    assert sum(pair_counts(ids).values()) == max(len(ids) - 1, 0)
+
+
+def test_merge_pair_known():
+    """Merging (1, 2) into 99 in [1, 2, 3, 1, 2] gives [99, 3, 99]."""
+    assert merge_pair([1, 2, 3, 1, 2], (1, 2), 99) == [99, 3, 99]
+
+
+def test_merge_pair_does_not_overlap():
+    """Merging (1, 1) in [1, 1, 1] consumes the first two ids: [99, 1], not [99, 99]."""
+    assert merge_pair([1, 1, 1], (1, 1), 99) == [99, 1]
+    assert merge_pair([1, 1, 1, 1], (1, 1), 99) == [99, 99]
+
+
+def test_merge_pair_without_occurrence_changes_nothing():
+    """A pair that does not occur leaves the ids as they are; the input list is never modified."""
+    ids = [1, 2, 1]
+    assert merge_pair(ids, (2, 2), 9) == [1, 2, 1]
+    assert merge_pair(ids, (1, 2), 9) == [9, 1]
+    assert ids == [1, 2, 1], "merge_pair changed its input"
+
+
+@given(ids=id_lists, pair=st.tuples(st.integers(0, 4), st.integers(0, 4)))
+def test_merge_pair_can_be_undone(ids, pair):
+    """Expanding every new id back into the pair restores the original ids, and each merge
+    shortens the sequence by one."""
+    merged = merge_pair(ids, pair, 99)
+    restored = [x for i in merged for x in (pair if i == 99 else (i,))]
+    assert restored == ids
+    assert len(merged) == len(ids) - merged.count(99)

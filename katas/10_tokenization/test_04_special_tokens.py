@@ -1,0 +1,86 @@
+"""Step 4: special_tokens — never split, one id each after the merges, decode to themselves."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dojo.testing import raises
+from tinytorch.tokenization import BPETokenizer
+
+EOT = "<|endoftext|>"
+
+
+def trained(size=270):
+    bpe = BPETokenizer()
+    bpe.train("hello there, hello world. the world says hello back.\n" * 4, size)
+    return bpe
+
+
+def test_special_tokens_get_the_next_ids():
+    """After 14 merges (ids 256..269), the special tokens get 270, 271 in order."""
+    bpe = trained()
+    bpe.add_special_tokens([EOT, "<pad>"])
+    assert bpe.special_tokens == {EOT: 270, "<pad>": 271}, f"special_tokens is {bpe.special_tokens}"
+    assert bpe.vocab_size == 272
+
+
+def test_special_token_is_one_id_in_encode():
+    """"hello<|endoftext|>world" encodes the special token as its single id, the rest as usual."""
+    bpe = trained()
+    bpe.add_special_tokens([EOT])
+    eot = bpe.special_tokens[EOT]
+    ids = bpe.encode("hello" + EOT + "world")
+    assert ids == bpe.encode("hello") + [eot] + bpe.encode("world"), f"got {ids}"
+
+
+def test_special_token_decodes_to_itself():
+    """decode turns the special id back into "<|endoftext|>"."""
+    bpe = trained()
+    bpe.add_special_tokens([EOT])
+    text = "hello" + EOT + EOT + "world" + EOT
+    assert bpe.decode(bpe.encode(text)) == text
+
+
+def test_text_without_special_tokens_is_unchanged():
+    """Registering a special token does not change the encoding of text that does not contain it."""
+    bpe = trained()
+    before = bpe.encode("hello there world")
+    bpe.add_special_tokens([EOT])
+    assert bpe.encode("hello there world") == before
+
+
+def test_longest_special_token_wins():
+    """With "<a>" and "<a><b>" both special, "<a><b>" is one id, not "<a>" followed by "<b>"."""
+    bpe = BPETokenizer()
+    bpe.add_special_tokens(["<a>", "<a><b>"])
+    assert bpe.encode("x<a><b><a>") == [120, bpe.special_tokens["<a><b>"], bpe.special_tokens["<a>"]]
+
+
+def test_special_tokens_are_matched_literally():
+    """Regex characters in a special token are plain characters: "a.b" does not match "axb"."""
+    bpe = BPETokenizer()
+    bpe.add_special_tokens(["a.b"])
+    assert bpe.encode("axb") == [97, 120, 98]
+    assert bpe.encode("a.b") == [256]
+
+
+def test_adding_a_token_twice_keeps_its_id():
+    """A token already registered keeps its id; the vocabulary does not grow."""
+    bpe = trained()
+    bpe.add_special_tokens([EOT])
+    bpe.add_special_tokens([EOT, "<pad>"])
+    assert bpe.special_tokens == {EOT: 270, "<pad>": 271}
+
+
+def test_empty_special_token_is_refused():
+    """An empty string cannot be a special token (it would match everywhere): ValueError."""
+    with raises(ValueError):
+        BPETokenizer().add_special_tokens([""])
+
+
+@given(parts=st.lists(st.one_of(st.sampled_from([EOT, "<pad>"]), st.text(alphabet="hel owrd<|>", max_size=8)), max_size=8))
+def test_decode_inverts_encode_with_special_tokens(parts):
+    """Any mix of text and special tokens survives encode then decode."""
+    bpe = trained()
+    bpe.add_special_tokens([EOT, "<pad>"])
+    text = "".join(parts)
+    assert bpe.decode(bpe.encode(text)) == text

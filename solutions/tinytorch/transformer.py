@@ -1,0 +1,321 @@
+"""Kata 13 — Transformers: stack attention and MLPs into a GPT that writes text.
+
+Katas 10–12 gave tokens, embeddings and attention. A GPT is those pieces in a loop:
+
+    ids (B, T) ─► token embedding + position embedding ─► N × TransformerBlock ─► LayerNorm ─► Linear ─► logits (B, T, vocab)
+
+    TransformerBlock (pre-norm, as in GPT-2):
+        x = x + attention(layer_norm_1(x), causal mask)     "communicate": tokens read earlier tokens
+        x = x + mlp(layer_norm_2(x))                         "compute": each token on its own
+
+* :class:`LayerNorm` keeps every token's vector at mean 0 and variance 1 (then a learned
+  scale and shift), so deep stacks train;
+* :class:`MLP` — ``Linear(d, 4d)``, GELU, ``Linear(4d, d)``;
+* the residual connections (``x + ...``) give gradients a straight road to the embeddings;
+* :meth:`GPT.generate` — predict the next token, append it, repeat.
+
+Causality: thanks to the causal mask, the logits at position ``t`` depend only on tokens
+``0 .. t``; that is what lets a GPT train on every position of a sequence at once.
+
+Example
+-------
+>>> rng.manual_seed(0)
+>>> model = GPT(vocab_size=10, block_size=8, n_layer=2, n_head=2, n_embd=16)
+>>> model(Tensor([[1, 2, 3]])).shape
+(1, 3, 10)
+>>> model.generate([[1, 2, 3]], max_new_tokens=4, greedy=True).shape
+(1, 7)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch import rng
+from tinytorch.activations import gelu
+from tinytorch.attention import MultiHeadAttention, causal_mask
+from tinytorch.autograd import no_grad
+from tinytorch.embeddings import Embedding, PositionalEmbedding
+from tinytorch.layers import Dropout, Linear, Module, Parameter
+from tinytorch.losses import cross_entropy
+from tinytorch.tensor import Tensor
+
+__all__ = ["layer_norm", "LayerNorm", "MLP", "TransformerBlock", "GPT", "sample_next"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 1: layer normalisation
+# ---------------------------------------------------------------------------------------------
+
+
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """Normalise each vector along the last axis, then scale and shift.
+
+    With ``μ`` and ``σ²`` the mean and the (biased, divide-by-n) variance over the last axis::
+
+        layer_norm(x) = (x - μ) / √(σ² + eps) · weight + bias
+
+    Parameters
+    ----------
+    x : Tensor, shape ``(..., D)``
+    weight, bias : Tensor, shape ``(D,)``
+    eps : float
+        Keeps the division finite when a row is constant.
+
+    Build it from differentiable Tensor ops (``mean``, ``-``, ``*``, ``**``) and autograd
+    differentiates it for you. Adding a constant to a row changes nothing.
+
+    >>> x = Tensor([[1.0, 2.0, 3.0]])
+    >>> layer_norm(x, Tensor([1.0, 1.0, 1.0]), Tensor([0.0, 0.0, 0.0])).data.round(4)
+    array([[-1.2247,  0.    ,  1.2247]], dtype=float32)
+    """
+    ### BEGIN SOLUTION layernorm
+    centred = x - x.mean(axis=-1, keepdims=True)
+    variance = (centred * centred).mean(axis=-1, keepdims=True)
+    return centred * (variance + eps) ** -0.5 * weight + bias
+    ### END SOLUTION
+
+
+class LayerNorm(Module):
+    """:func:`layer_norm` with learned ``weight`` (ones) and ``bias`` (zeros), float32, shape ``(dim,)``.
+
+    >>> LayerNorm(4)(Tensor(np.arange(8, dtype=np.float32).reshape(2, 4))).data.mean(axis=-1)
+    array([0., 0.], dtype=float32)
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        ### BEGIN SOLUTION layernorm
+        self.weight = Parameter(np.ones(dim, dtype=np.float32))
+        self.bias = Parameter(np.zeros(dim, dtype=np.float32))
+        ### END SOLUTION
+
+    def forward(self, x: Tensor) -> Tensor:
+        ### BEGIN SOLUTION layernorm
+        return layer_norm(x, self.weight, self.bias, self.eps)
+        ### END SOLUTION
+
+    def extra_repr(self):
+        return f"{self.dim}, eps={self.eps}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 2: the MLP
+# ---------------------------------------------------------------------------------------------
+
+
+class MLP(Module):
+    """The feed-forward half of a block: ``dropout(proj(gelu(fc(x))))``.
+
+    ``fc = Linear(dim, hidden)`` then ``proj = Linear(hidden, dim)`` (created in that order),
+    ``hidden = 4 * dim`` by default, GELU in between, and ``Dropout(dropout)`` at the end.
+    Works on any leading shape: ``(..., dim) -> (..., dim)``, each vector on its own.
+
+    >>> MLP(8)(Tensor(np.zeros((2, 3, 8), dtype=np.float32))).shape
+    (2, 3, 8)
+    """
+
+    def __init__(self, dim: int, hidden: int | None = None, dropout: float = 0.0):
+        super().__init__()
+        ### BEGIN SOLUTION mlp
+        hidden = 4 * dim if hidden is None else hidden
+        self.fc = Linear(dim, hidden)
+        self.proj = Linear(hidden, dim)
+        self.drop = Dropout(dropout)
+        ### END SOLUTION
+
+    def forward(self, x: Tensor) -> Tensor:
+        ### BEGIN SOLUTION mlp
+        return self.drop(self.proj(gelu(self.fc(x))))
+        ### END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 3: the pre-norm transformer block
+# ---------------------------------------------------------------------------------------------
+
+
+class TransformerBlock(Module):
+    """One GPT-2 block: normalise *before* each sub-layer, add its result to the residual stream.
+
+    ::
+
+        x = x + dropout(attn(ln1(x), mask))
+        x = x + mlp(ln2(x))
+
+    Sub-modules, created in this order: ``ln1 = LayerNorm(dim)``,
+    ``attn = MultiHeadAttention(dim, n_head)``, ``ln2 = LayerNorm(dim)``,
+    ``mlp = MLP(dim, dropout=dropout)``, ``drop = Dropout(dropout)``.
+
+    ``forward(x, mask=None)``: ``x`` is ``(B, T, dim)``; ``mask`` is passed to the attention
+    (boolean, True = may attend; the GPT passes ``causal_mask(T)``).
+    """
+
+    def __init__(self, dim: int, n_head: int, dropout: float = 0.0):
+        super().__init__()
+        ### BEGIN SOLUTION block
+        self.ln1 = LayerNorm(dim)
+        self.attn = MultiHeadAttention(dim, n_head)
+        self.ln2 = LayerNorm(dim)
+        self.mlp = MLP(dim, dropout=dropout)
+        self.drop = Dropout(dropout)
+        ### END SOLUTION
+
+    def forward(self, x: Tensor, mask=None) -> Tensor:
+        ### BEGIN SOLUTION block
+        x = x + self.drop(self.attn(self.ln1(x), mask))
+        return x + self.mlp(self.ln2(x))
+        ### END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 4: the GPT
+# ---------------------------------------------------------------------------------------------
+
+
+class GPT(Module):
+    """A decoder-only transformer language model (GPT-2's architecture, in miniature).
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of token ids.
+    block_size : int
+        The longest context the model reads (number of learned positions).
+    n_layer, n_head, n_embd : int
+        Blocks, heads per block, width of the residual stream (a multiple of ``n_head``).
+    dropout : float
+        Dropout after the embeddings, after each attention and inside each MLP (training only).
+
+    Sub-modules, created in this order: ``tok_emb = Embedding(vocab_size, n_embd)``,
+    ``pos_emb = PositionalEmbedding(block_size, n_embd)``, ``drop = Dropout(dropout)``,
+    ``blocks`` (a list of ``n_layer`` :class:`TransformerBlock`), ``ln_f = LayerNorm(n_embd)``,
+    ``head = Linear(n_embd, vocab_size, bias=False)``.
+
+    ``forward(idx, targets=None)``: ``idx`` holds integer ids ``(B, T)`` with
+    ``T <= block_size`` (else ``ValueError``). Returns the logits ``(B, T, vocab_size)``; with
+    ``targets`` (ids ``(B, T)``: the next token at every position) returns
+    ``(logits, loss)``, the mean cross-entropy over all ``B * T`` positions.
+
+    >>> rng.manual_seed(0)
+    >>> model = GPT(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=8)
+    >>> logits, loss = model(Tensor([[0, 1, 2]]), targets=Tensor([[1, 2, 3]]))
+    >>> logits.shape, loss.shape
+    ((1, 3, 5), ())
+    """
+
+    def __init__(self, vocab_size: int, block_size: int, n_layer: int, n_head: int, n_embd: int,
+                 dropout: float = 0.0):
+        super().__init__()
+        self.vocab_size, self.block_size = vocab_size, block_size
+        self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
+        ### BEGIN SOLUTION gpt
+        self.tok_emb = Embedding(vocab_size, n_embd)
+        self.pos_emb = PositionalEmbedding(block_size, n_embd)
+        self.drop = Dropout(dropout)
+        self.blocks = [TransformerBlock(n_embd, n_head, dropout) for _ in range(n_layer)]
+        self.ln_f = LayerNorm(n_embd)
+        self.head = Linear(n_embd, vocab_size, bias=False)
+        ### END SOLUTION
+
+    def forward(self, idx, targets=None):
+        ### BEGIN SOLUTION gpt
+        ids = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        B, T = ids.shape
+        if T > self.block_size:
+            raise ValueError(f"GPT: a sequence of {T} tokens is longer than block_size {self.block_size}")
+        x = self.drop(self.tok_emb(ids) + self.pos_emb(T))
+        mask = causal_mask(T)
+        for block in self.blocks:
+            x = block(x, mask)
+        logits = self.head(self.ln_f(x))
+        if targets is None:
+            return logits
+        y = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+        loss = cross_entropy(logits.reshape(B * T, self.vocab_size), Tensor(y.reshape(B * T)))
+        return logits, loss
+        ### END SOLUTION
+
+    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 greedy: bool = False, seed: int | None = None) -> Tensor:
+        """Continue each sequence of ``idx`` by ``max_new_tokens`` tokens, one at a time.
+
+        Each step feeds the last ``block_size`` tokens (at most) to the model in eval mode under
+        ``no_grad``, takes the logits of the **last** position and picks the next token with
+        :func:`sample_next`, then appends it. The model's training mode is restored afterwards.
+
+        Parameters
+        ----------
+        idx : Tensor, array or list of ints, shape ``(B, T)``
+            The prompts (at least one token each).
+        temperature, top_k, greedy :
+            See :func:`sample_next`.
+        seed : int, optional
+            Sampling draws from ``np.random.default_rng(seed)``; without a seed, from
+            ``tinytorch.rng.generator()``. The same seed gives the same tokens.
+
+        Returns
+        -------
+        Tensor of int64, shape ``(B, T + max_new_tokens)``: the prompts followed by the new tokens.
+        """
+        ### BEGIN SOLUTION generate
+        ids = np.array(idx.data if isinstance(idx, Tensor) else idx, dtype=np.int64)
+        generator = np.random.default_rng(seed) if seed is not None else rng.generator()
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for _ in range(max_new_tokens):
+                    logits = self(ids[:, -self.block_size:]).data[:, -1, :]
+                    nxt = sample_next(logits, temperature, top_k, greedy, generator)
+                    ids = np.concatenate([ids, nxt[:, None]], axis=1)
+        finally:
+            self.train(was_training)
+        return Tensor(ids)
+        ### END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 5: choosing the next token
+# ---------------------------------------------------------------------------------------------
+
+
+def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, greedy: bool = False,
+                generator: np.random.Generator | None = None) -> np.ndarray:
+    """Pick one next token per row of ``logits`` ``(B, V)``; returns int64 ids ``(B,)``.
+
+    * ``greedy=True``: the arg-max of each row (the first one on ties); nothing random.
+    * otherwise sample from ``softmax(logits / temperature)``: a temperature below 1 sharpens
+      the distribution (towards greedy), above 1 flattens it. ``temperature <= 0`` raises
+      ``ValueError``.
+    * ``top_k``: before the softmax, keep only the logits ``>=`` the k-th largest of the row
+      (ties with it are kept too) by setting the others to ``-inf``: tokens outside the top k
+      can never be drawn. ``top_k=1`` is greedy.
+
+    Draw with ``generator`` (default: ``tinytorch.rng.generator()``): one uniform number per
+    row, mapped through the cumulative probabilities (inverse CDF).
+
+    >>> sample_next(np.array([[0.0, 5.0, 1.0]]), greedy=True)
+    array([1])
+    """
+    ### BEGIN SOLUTION generate
+    z = np.asarray(logits.data if isinstance(logits, Tensor) else logits, dtype=np.float64)
+    if greedy:
+        return z.argmax(axis=-1).astype(np.int64)
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0 (use greedy=True for arg-max), got {temperature}")
+    z = z / temperature
+    if top_k is not None:
+        k = min(int(top_k), z.shape[-1])
+        if k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        kth = np.sort(z, axis=-1)[:, -k][:, None]
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    cdf = np.cumsum(p, axis=-1)
+    cdf /= cdf[:, -1:]
+    generator = generator if generator is not None else rng.generator()
+    u = 1.0 - generator.random(len(z))  # in (0, 1]: a token of probability 0 is never chosen
+    return np.minimum((cdf < u[:, None]).sum(axis=-1), z.shape[-1] - 1).astype(np.int64)
+    ### END SOLUTION
