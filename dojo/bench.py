@@ -1,7 +1,7 @@
 """``make bench``: tinytorch against raw NumPy (and PyTorch when installed), same work, one run.
 
-Each row is a workload (one MLP training step today; kata 09's conv joins as another row) and
-each column an implementation of exactly that work:
+Each row is a workload (one MLP training step; kata 09's Conv2d forward and backward, defined in
+``dojo/bench_conv.py``) and each column an implementation of exactly that work:
 
 * **raw NumPy** — hand-written forward and backward in float32, the baseline every ratio uses;
 * **tinytorch** — the implementation chosen with ``--impl`` (default: the reference solutions),
@@ -17,8 +17,9 @@ its time.
 
 Adding a row: write a ``Workload`` factory (the arrays every column shares) and one factory per
 column ``make(workload) -> step`` where ``step()`` runs the work once and returns the loss;
-append a :class:`Benchmark` to :data:`BENCHMARKS`. A column that cannot run (PyTorch missing,
-the student's kata not done yet) raises :class:`Unavailable` and shows as n/a.
+append a :class:`Benchmark` to :data:`BENCHMARKS` (or list it in :func:`all_benchmarks`). A
+column that cannot run (PyTorch missing, the student's kata not done yet) raises
+:class:`Unavailable` and shows as n/a.
 """
 
 from __future__ import annotations
@@ -189,8 +190,14 @@ BENCHMARKS = [
         workload=mlp_workload,
         columns={BASELINE: mlp_numpy, "tinytorch": mlp_tinytorch, "PyTorch": mlp_torch},
     ),
-    # Kata 09 adds: Benchmark("conv", "Conv2d forward+backward 64×3×32×32, 32 filters 3×3", ...)
 ]
+
+
+def all_benchmarks() -> list:
+    """Every row: :data:`BENCHMARKS` plus those defined in their own modules (kata 09's conv)."""
+    from dojo import bench_conv  # imported late: it builds on this module
+
+    return [*BENCHMARKS, bench_conv.CONV]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,6 +236,8 @@ def measure(bench: Benchmark, repeats: int, warmup: int, log=print) -> dict:
             timing.error = str(error)
         except NotImplementedError as error:
             timing.error = f"not implemented yet: {error}"
+        except Exception as error:  # a broken implementation is a row in the table, not a crash
+            timing.error = f"failed: {type(error).__name__}: {error}"
     if BASELINE in steps:
         reference = results[BASELINE].loss
         for name in list(steps):
@@ -237,6 +246,8 @@ def measure(bench: Benchmark, repeats: int, warmup: int, log=print) -> dict:
                 results[name].error = f"computes something else: first loss {loss:.6f}, raw NumPy {reference:.6f}"
                 del steps[name]
     names = list(steps)
+    if not names:
+        return results
     for _ in range(warmup):
         for name in names:
             steps[name]()
@@ -262,9 +273,10 @@ def report(bench: Benchmark, results: dict, log=print) -> float | None:
             continue
         median, q1, q3 = timing.stats()
         ratio = f"{median / base_median:.2f}×" if base_median else ""
-        rows.append([name, f"{median:.2f}", f"{q1:.2f}–{q3:.2f}", ratio, f"loss {timing.loss:.4f}"])
+        rows.append([name, f"{median:.2f}", f"{q1:.2f}–{q3:.2f}", ratio, f"{timing.loss:.6g}"])
     log(bench.title)
-    log(tabulate(rows, headers=["", "median ms", "IQR ms", f"vs {BASELINE}", ""], disable_numparse=True))
+    headers = ["", "median ms", "IQR ms", f"vs {BASELINE}", "first step's loss (or check value)"]
+    log(tabulate(rows, headers=headers, disable_numparse=True))
     tt = results.get("tinytorch")
     if base_median and tt is not None and tt.times:
         return tt.stats()[0] / base_median
@@ -296,7 +308,8 @@ def main(argv=None) -> int:
     parser.add_argument("--impl", default="solutions", help="which tinytorch to time (default: solutions)")
     parser.add_argument("--repeats", type=int, default=50, help="timed steps per column (default 50)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps per column first (default 10)")
-    parser.add_argument("--only", action="append", choices=[b.key for b in BENCHMARKS], help="run only this row")
+    benchmarks = all_benchmarks()
+    parser.add_argument("--only", action="append", choices=[b.key for b in benchmarks], help="run only this row (repeatable)")
     parser.add_argument("--threads", type=int, help="BLAS/PyTorch threads (default: what NumPy uses)")
     parser.add_argument("--profile", action="store_true", help="also profile the tinytorch column")
     parser.add_argument("--strict", action="store_true", help=f"exit 1 when tinytorch costs more than {BUDGET}× raw NumPy")
@@ -329,10 +342,11 @@ def main(argv=None) -> int:
           f"{threads} BLAS/torch thread(s) · {os.cpu_count()} CPUs · load {load:.1f} · "
           f"median of {args.repeats} steps after {args.warmup} warm-up")
     if load > 0.5 * (os.cpu_count() or 1):
-        print("⚠ the machine is busy: absolute times are inflated; the ratios, measured in turns, less so.")
+        print("⚠ the machine is busy: times are inflated and BLAS threads that wait for a busy core make "
+              "them erratic; the ratios, measured in turns, suffer less. `--threads 1` is steadier.")
 
     worst = None
-    for bench in BENCHMARKS:
+    for bench in benchmarks:
         if args.only and bench.key not in args.only:
             continue
         print()

@@ -184,6 +184,11 @@ def log_backward(node, grad):
 # ---------------------------------------------------------------------------------------------
 
 
+def _transposed(array):
+    """True for a transposed view of a C-contiguous matrix (such as ``W.T``)."""
+    return array.flags.f_contiguous and not array.flags.c_contiguous
+
+
 @rule("matmul")
 def matmul_backward(node, grad):
     """``a @ b``: for matrices, ``grad @ b.T`` and ``a.T @ grad``.

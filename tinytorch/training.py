@@ -278,7 +278,8 @@ class EarlyStopping:
     Parameters
     ----------
     patience : int
-        How many epochs in a row without improvement are tolerated; the next one stops.
+        Stop after this many epochs in a row without improvement (Keras's and Lightning's meaning:
+        ``patience=2`` trains the best epoch plus two more, then stops).
     min_delta : float
         An improvement must beat the best value by more than this.
     mode : "min" or "max"
@@ -312,7 +313,7 @@ class EarlyStopping:
         in ``"min"`` mode, ``value > best + min_delta`` in ``"max"`` mode) updates ``best`` and
         ``best_epoch``, resets ``bad_epochs`` and, with ``model`` and ``restore_best``, stores
         ``model.state_dict()`` in ``best_state``. Otherwise ``bad_epochs`` grows by one; stop when
-        it exceeds ``patience``.
+        it reaches ``patience``.
         """
         raise NotImplementedError("not implemented yet: EarlyStopping.step (kata 07, step 5: early_stopping)")
 

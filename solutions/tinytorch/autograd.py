@@ -142,14 +142,18 @@ def backward(root: Tensor, grad=None) -> None:
         if grad.shape != root.shape:
             raise RuntimeError(f"backward(): grad has shape {grad.shape} but the output has shape {root.shape}")
 
+    handed_out = {id(grad)}  # arrays (by id of their memory's owner) some leaf or the caller holds
     grads = {id(root): grad}  # id(tensor) -> the gradient flowing into it so far
     for tensor in reversed(topological_order(root)):
         g = grads.pop(id(tensor), None)
         if g is None:
             continue
         node = tensor.node
-        if node is None:  # a leaf: accumulate (a fresh array, never one a rule still holds)
-            g = np.array(g, dtype=tensor.data.dtype)
+        if node is None:  # a leaf: accumulate into an array no other leaf (or the caller) holds
+            owner = g if g.base is None else g.base
+            if id(owner) in handed_out or g.dtype != tensor.data.dtype or not g.flags.writeable:
+                g = owner = np.array(g, dtype=tensor.data.dtype)
+            handed_out.add(id(owner))
             tensor.grad = g if tensor.grad is None else tensor.grad + g
             continue
         fn = node.backward or RULES.get(node.op)
@@ -289,6 +293,11 @@ def log_backward(node, grad):
 # ---------------------------------------------------------------------------------------------
 
 
+def _transposed(array):
+    """True for a transposed view of a C-contiguous matrix (such as ``W.T``)."""
+    return array.flags.f_contiguous and not array.flags.c_contiguous
+
+
 @rule("matmul")
 def matmul_backward(node, grad):
     """``a @ b``: for matrices, ``grad @ b.T`` and ``a.T @ grad``.
@@ -302,7 +311,15 @@ def matmul_backward(node, grad):
     a, b = node.inputs
     A, B = a.data, b.data
     if A.ndim == 2 and B.ndim == 2:  # the common case, fast
-        return grad @ B.T if a.requires_grad else None, A.T @ grad if b.requires_grad else None
+        # Each gradient takes its input's memory layout. Linear computes x @ W.T, where W.T is a
+        # transposed view: computing its gradient transposed ((grad.T @ A).T, same cost) makes
+        # W.grad C-contiguous like W, so the optimizer's elementwise updates run at full speed.
+        ga = gb = None
+        if a.requires_grad:
+            ga = (B @ grad.T).T if _transposed(A) else grad @ B.T
+        if b.requires_grad:
+            gb = (grad.T @ A).T if _transposed(B) else A.T @ grad
+        return ga, gb
     if A.ndim == 1 and B.ndim == 1:
         return grad * B, grad * A
     A2 = A[None, :] if A.ndim == 1 else A
@@ -345,7 +362,10 @@ def permute_backward(node, grad):
     dims = node.args["dims"]
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
-    return (np.transpose(grad, np.argsort([d % grad.ndim for d in dims])),)
+    inverse = [0] * grad.ndim
+    for position, d in enumerate(dims):
+        inverse[d % grad.ndim] = position
+    return (grad.transpose(inverse),)
     ### END SOLUTION
 
 

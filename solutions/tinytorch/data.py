@@ -87,7 +87,7 @@ class TensorDataset(Dataset):
     ``[-N, N)`` raises IndexError.
 
     >>> ds = TensorDataset(np.zeros((3, 2)), np.array([7, 8, 9]))
-    >>> len(ds), ds[-1][1]
+    >>> len(ds), int(ds[-1][1])
     (3, 9)
     """
 
@@ -174,8 +174,10 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, generator=None,
                  collate_fn=None):
+        ### BEGIN SOLUTION dataloader
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        ### END SOLUTION
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.generator = _generator(seed, generator)
@@ -192,10 +194,10 @@ class DataLoader:
 
         Shuffle with ``self.generator`` when it is set, else with ``rng.generator()``.
         """
-        ### BEGIN SOLUTION shuffle
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
+        ### BEGIN SOLUTION shuffle
         generator = self.generator if self.generator is not None else rng.generator()
         return generator.permutation(n)
         ### END SOLUTION

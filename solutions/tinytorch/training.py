@@ -361,7 +361,8 @@ class EarlyStopping:
     Parameters
     ----------
     patience : int
-        How many epochs in a row without improvement are tolerated; the next one stops.
+        Stop after this many epochs in a row without improvement (Keras's and Lightning's meaning:
+        ``patience=2`` trains the best epoch plus two more, then stops).
     min_delta : float
         An improvement must beat the best value by more than this.
     mode : "min" or "max"
@@ -395,7 +396,7 @@ class EarlyStopping:
         in ``"min"`` mode, ``value > best + min_delta`` in ``"max"`` mode) updates ``best`` and
         ``best_epoch``, resets ``bad_epochs`` and, with ``model`` and ``restore_best``, stores
         ``model.state_dict()`` in ``best_state``. Otherwise ``bad_epochs`` grows by one; stop when
-        it exceeds ``patience``.
+        it reaches ``patience``.
         """
         ### BEGIN SOLUTION early_stopping
         value = float(value)
@@ -412,7 +413,7 @@ class EarlyStopping:
                 self.best_state = model.state_dict()
             return False
         self.bad_epochs += 1
-        return self.bad_epochs > self.patience
+        return self.bad_epochs >= self.patience
         ### END SOLUTION
 
 
