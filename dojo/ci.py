@@ -60,7 +60,8 @@ class Row:
 
     @property
     def regression(self) -> bool:
-        return self.claimed == "green" and self.status != "green"
+        # "not run": the tests have no folder for this kata (an older upstream), nothing to compare
+        return self.claimed == "green" and self.status not in ("green", "not run")
 
     @property
     def verdict(self) -> str:
@@ -141,41 +142,73 @@ def _environment() -> dict:
     return env
 
 
+def _pytest_once(curriculum, katas, tests_root: Path, fork: Path, out: Path, xml: Path) -> tuple:
+    """One pytest session over ``katas``: (plugin results or None when it wrote none, output)."""
+    command = [
+        sys.executable, "-m", "pytest", *[str(curriculum.kata_dir(k)) for k in katas],
+        "-c", str(tests_root / "pyproject.toml"), "--rootdir", str(tests_root),
+        f"--impl={fork}", "--no-gate", "--dojo-progress=none", "--dojo-quiet",
+        f"--dojo-results={out}", f"--junitxml={xml}", "-o", "junit_family=xunit2",
+        "--hypothesis-profile=ci", "-p", "no:cacheprovider", "-q",
+    ]
+    timeout = os.environ.get("TIMEOUT", "").strip()
+    if timeout:
+        command.append(f"--timeout={timeout}")
+    proc = subprocess.run(command, cwd=tests_root, capture_output=True, text=True, env=_environment())
+    output = proc.stdout + proc.stderr
+    if not out.exists():
+        return None, output + f"\n(pytest exit {proc.returncode}, no results written)"
+    return json.loads(out.read_text(encoding="utf-8")).get("katas", {}), output
+
+
 def run_tests(curriculum, katas, tests_root: Path, fork: Path, workdir: Path) -> tuple:
     """Run the katas' tests; returns ({kata id: plugin result}, [junit paths], log, error).
 
     A test that times out stops a pytest session (the plugin does that so a student does not wait),
-    so the katas it did not reach are run again in a fresh session.
+    so the katas it did not reach run again in a fresh session. A session that dies without
+    results (code that calls os._exit, a crash, pytest-timeout's thread method on Windows) is
+    retried kata by kata, so only the kata that kills it is lost: it is reported as broken.
     """
     results, junits, log = {}, [], []
     remaining = [k for k in katas if curriculum.kata_dir(k).is_dir()]
     attempt = 0
-    while remaining:
+
+    def session(group):
+        nonlocal attempt
         attempt += 1
-        out = workdir / f"results-{attempt}.json"
-        xml = workdir / f"junit-{attempt}.xml"
-        command = [
-            sys.executable, "-m", "pytest", *[str(curriculum.kata_dir(k)) for k in remaining],
-            "-c", str(tests_root / "pyproject.toml"), "--rootdir", str(tests_root),
-            f"--impl={fork}", "--no-gate", "--dojo-progress=none", "--dojo-quiet",
-            f"--dojo-results={out}", f"--junitxml={xml}", "-o", "junit_family=xunit2",
-            "--hypothesis-profile=ci", "-p", "no:cacheprovider", "-q",
-        ]
-        timeout = os.environ.get("TIMEOUT", "").strip()
-        if timeout:
-            command.append(f"--timeout={timeout}")
-        proc = subprocess.run(command, cwd=tests_root, capture_output=True, text=True, env=_environment())
-        log.append(proc.stdout + proc.stderr)
-        if not out.exists():
-            return results, junits, "\n".join(log), f"pytest wrote no results (exit {proc.returncode})"
-        got = json.loads(out.read_text(encoding="utf-8")).get("katas", {})
-        if xml.exists():
+        out, xml = workdir / f"results-{attempt}.json", workdir / f"junit-{attempt}.xml"
+        got, output = _pytest_once(curriculum, group, tests_root, fork, out, xml)
+        log.append(output)
+        if got is not None and xml.exists():
             junits.append(xml)
-        new = {k: v for k, v in got.items() if k not in results}
-        results.update(new)
-        if not new:
+        return got, output
+
+    while remaining:
+        got, output = session(remaining)
+        if got is None:
+            crashed = {}
+            for kata in remaining if len(remaining) > 1 else []:
+                alone, alone_output = session([kata])
+                if alone is None:
+                    crashed[kata.id] = alone_output
+                else:
+                    results.update({k: v for k, v in alone.items() if k not in results})
+            if len(remaining) == 1:
+                crashed[remaining[0].id] = output
+            if len(crashed) == len(remaining) and not results:
+                return results, junits, "\n".join(log), "pytest wrote no results"
+            for kid, text in crashed.items():
+                tail = " | ".join(line.strip() for line in text.strip().splitlines()[-3:])
+                results[kid] = {"status": "broken", "passed": 0, "total": 0, "steps": [], "tests": {},
+                                "message": f"the test run died without results (os._exit, a crash or a hard timeout?): {tail}"}
             break
+        # a kata the session stopped before (a timeout elsewhere) comes back with no tests
+        new = {k: v for k, v in got.items() if k not in results and (v.get("total") or v.get("status") in ("locked", "broken"))}
+        results.update(new)
         remaining = [k for k in remaining if k.id not in results]
+        if not new:
+            results.update({k: v for k, v in got.items() if k not in results})
+            break
     return results, junits, "\n".join(log), ""
 
 
@@ -382,6 +415,9 @@ def terminal_report(run: Run, sym: dict) -> str:
         for r in run.rows
     ]
     lines.append(tabulate(rows, headers=["kata", "title", "claimed", "verified", "tests", ""], tablefmt="simple"))
+    for r in run.rows:
+        if r.status == "broken" and not r.regression:
+            lines += ["", f"kata {r.kata.id} {r.kata.title} cannot run: {r.message}"]
     for r in run.regressions:
         lines.append("")
         lines.append(f"kata {r.kata.id} {r.kata.title}: progress.toml says green, the tests say {r.status} ({r.passed}/{r.total}).")
@@ -551,6 +587,8 @@ def main(args) -> int:
         print(f"error: KATAS_UPSTREAM={upstream}: no such folder (check out the upstream course there)", file=sys.stderr)
         return 2
     fork = Path(args.fork).resolve() if args.fork else ROOT
+    if args.fork and not upstream:  # a facilitator verifying someone's fork with this checkout's tests
+        upstream = str(ROOT)
     out = Path(args.out or os.environ.get("OUT", "").strip() or fork).resolve()
     points = float(args.points if args.points is not None else os.environ.get("POINTS") or 10)
     spec = args.katas or os.environ.get("KATAS", "").strip() or None
@@ -558,6 +596,9 @@ def main(args) -> int:
         run = verify(fork, upstream, spec)
     except curriculum_module.UnknownKata as error:
         print(f"error: KATAS={spec}: {error.args[0]}", file=sys.stderr)
+        return 2
+    except curriculum_module.CurriculumError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     milestones = []
     if not run.error:

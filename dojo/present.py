@@ -83,6 +83,7 @@ FONT = {
     "!": ["#", "#", "#", " ", "#"],
     " ": ["   "] * 5,
 }
+NOTICE_SECONDS = 20
 ANSI = {"red": "\033[1;31m", "green": "\033[1;32m", "yellow": "\033[1;33m", "reset": "\033[0m"}
 
 
@@ -174,7 +175,8 @@ def render(view: dict, kata, width: int = 80, sym=report.EMOJI, color: bool = Fa
 def timer_line(remaining: float, minutes: float, sym=report.EMOJI) -> str:
     """'randori: 3:07 left for this driver (rotate every 5 min)'."""
     seconds = max(0, int(round(remaining)))
-    return f"  {sym['timeout']} randori: {seconds // 60}:{seconds % 60:02d} left for this driver (rotate every {minutes:g} min)"
+    icon = f"{sym['timeout']} " if sym is report.EMOJI else ""
+    return f"  {icon}randori: {seconds // 60}:{seconds % 60:02d} left for this driver (rotate every {minutes:g} min)"
 
 
 # -- running and the loop ---------------------------------------------------------------------
@@ -211,10 +213,12 @@ def _clear(tty: bool) -> str:
     return "\033[2J\033[H" if tty else "\n" + "-" * 40 + "\n"
 
 
-def loop(c, kata, minutes: float, width=None, poll: float = 0.5, clock=time.monotonic, runs=None, out=None) -> int:
+def loop(c, kata, minutes: float, width=None, poll: float = 0.5, clock=time.monotonic, runs=None, ticks=None,
+         out=None, paths=None, run=None) -> int:
     """Draw, then re-run on every save; with ``minutes`` > 0 show and restart the rotation timer.
 
-    ``runs`` limits how many test runs happen (tests), ``out`` is the stream (default stdout).
+    For tests: ``runs`` / ``ticks`` stop after that many test runs / polls, ``out`` is the stream
+    (default stdout), ``paths`` the watched folders, ``run`` replaces ``run_view``.
     """
     from dojo.watch import DEBOUNCE_SECONDS, snapshot
 
@@ -222,7 +226,8 @@ def loop(c, kata, minutes: float, width=None, poll: float = 0.5, clock=time.mono
     tty = hasattr(out, "isatty") and out.isatty()
     color = tty and not os.environ.get("NO_COLOR")
     sym = report.symbols(out)
-    paths = [impl.resolve() / "tinytorch", c.kata_dir(kata)]
+    paths = paths or [impl.resolve() / "tinytorch", c.kata_dir(kata)]
+    run = run or run_view
     if tty:
         _enable_ansi()
 
@@ -233,14 +238,17 @@ def loop(c, kata, minutes: float, width=None, poll: float = 0.5, clock=time.mono
         out.flush()
 
     count = 0
-    view = run_view(c, kata)
+    before = snapshot(paths)  # taken before the run, so a save during it triggers the next one
+    view = run(c, kata)
     count += 1
     draw(view)
     rotation_ends = clock() + minutes * 60 if minutes > 0 else None
-    before = snapshot(paths)
+    notice_until = None  # the ROTATE screen stays up this long, then the plain screen returns
     last_shown = None
+    tick = 0
     try:
-        while runs is None or count < runs:
+        while (runs is None or count < runs) and (ticks is None or tick < ticks):
+            tick += 1
             time.sleep(poll)
             if rotation_ends is not None:
                 remaining = rotation_ends - clock()
@@ -248,8 +256,13 @@ def loop(c, kata, minutes: float, width=None, poll: float = 0.5, clock=time.mono
                     out.write("\a")
                     draw(view, notice=f"time is up: next driver, please ({minutes:g} minutes each)")
                     rotation_ends = clock() + minutes * 60
+                    notice_until = clock() + NOTICE_SECONDS
                     last_shown = None
                     continue
+                if notice_until is not None and clock() >= notice_until:
+                    notice_until = None
+                    draw(view)
+                    last_shown = None
                 shown = int(remaining)
                 if shown != last_shown:
                     text = timer_line(remaining, minutes, sym)
@@ -265,9 +278,10 @@ def loop(c, kata, minutes: float, width=None, poll: float = 0.5, clock=time.mono
                         break
                     now = settled
                 before = now
-                view = run_view(c, kata)
+                view = run(c, kata)
                 count += 1
                 draw(view)
+                notice_until = None
                 last_shown = None
     except KeyboardInterrupt:
         out.write("\nstopped presenting\n")

@@ -7,7 +7,7 @@ import pytest
 
 from tests import minirepo
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # whole pytest sessions in subprocesses
 
 
 @pytest.fixture

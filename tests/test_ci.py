@@ -1,0 +1,248 @@
+"""Fork CI (``python -m dojo ci``), end to end in throwaway mini repositories that carry the real
+kata 01 and 02 tests: honest forks pass, false claims and tampering fail, upstream tests win."""
+
+import base64
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from dojo import ROOT, ci, manifest
+from dojo.curriculum import Kata, Step
+from tests import minirepo
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # whole pytest sessions in subprocesses
+
+KATAS = {"01_tensor": minirepo.STEPS01, "02_activations": minirepo.STEPS02}
+
+
+def make_repo(tmp: Path) -> Path:
+    """A mini repository with the real tests of katas 01 and 02 and a fresh manifest."""
+    root = minirepo.make(tmp)
+    for folder, steps in KATAS.items():
+        target = root / "katas" / folder
+        for old in target.glob("test_*.py"):
+            old.unlink()
+        for number, step in enumerate(steps, start=1):
+            source = ROOT / "katas" / folder / f"test_{number:02d}_{step}.py"
+            assert source.exists(), f"the mini curriculum's step {step} has no real test file {source.name}"
+            shutil.copy2(source, target / source.name)
+    done = minirepo.run(root, "-m", "dojo", "manifest")
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def run_ci(root, *args, env=None):
+    return minirepo.run(root, "-m", "dojo", "ci", *args, env=env, timeout=300)
+
+
+def claim(root, **statuses):
+    lines = ["format_version = 1", ""]
+    for kata, status in statuses.items():
+        lines += [f'[katas."{kata[1:]}"]', f'status = "{status}"', "passed = 1", "total = 1", ""]
+    (root / "progress.toml").write_text("\n".join(lines), encoding="utf-8")
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path)
+
+
+def results(root) -> dict:
+    return json.loads((root / "results.json").read_text(encoding="utf-8"))
+
+
+def test_honest_fork_part_way_exits_0_and_writes_the_step_summary(repo, tmp_path):
+    minirepo.solve(repo, "tensor.py")
+    recorded = minirepo.run(repo, "-m", "dojo", "kata", "01")  # the student's own run records 01 green
+    assert recorded.returncode == 0, recorded.stdout
+    summary = tmp_path / "step-summary.md"
+    done = run_ci(repo, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "CI OK: 1/2 katas verified green" in done.stdout
+    text = summary.read_text(encoding="utf-8")
+    assert "| kata | claimed (progress.toml) | verified | tests | |" in text
+    assert "| 01 Tensor | ✅ green 97/97 | ✅ green | 97/97 |" in text.replace("97/97", "97/97")
+    assert "| 02 Activations | - | ❌ red | 0/" in text
+    data = results(repo)
+    assert data["format_version"] == 1 and data["exit_code"] == 0 and data["tests_from"] == "fork"
+    assert data["katas"]["01"]["status"] == "green" and data["katas"]["02"]["status"] == "red"
+    assert data["summary"]["regressions"] == [] and data["tampering"] == []
+    suites = {s.get("name"): s for s in ET.parse(repo / "junit.xml").getroot()}
+    assert int(suites["pytest"].get("tests")) > 100 and suites["dojo-ci"].get("failures") == "0"
+
+
+def test_a_false_claim_is_reported_and_fails(repo):
+    minirepo.solve(repo, "tensor.py")
+    claim(repo, k01="green", k02="green")  # kata 02 is claimed but still the stub
+    before = (repo / "progress.toml").read_bytes()
+    done = run_ci(repo)
+    assert done.returncode == 1
+    assert "REGRESSION: claimed green, verified red" in done.stdout
+    assert "CI FAILED: kata 02 claimed green in progress.toml but verified red" in done.stdout
+    assert "first failure: test_01_relu.py::" in done.stdout
+    data = results(repo)
+    assert data["summary"]["regressions"] == ["02"] and data["katas"]["01"]["verdict"] == "ok"
+    failures = [c.get("name") for c in ET.parse(repo / "junit.xml").getroot().iter("testcase") if c.find("failure") is not None and c.get("classname") == "dojo-ci"]
+    assert failures == ["kata 02 claimed green is green"]
+    assert (repo / "progress.toml").read_bytes() == before  # never trusted, never written
+
+
+def test_a_kata_test_replaced_by_assert_true_is_tampering(repo):
+    test = repo / "katas" / "02_activations" / "test_01_relu.py"
+    source = test.read_text(encoding="utf-8")
+    body = source.index('    """', source.index("def test_"))
+    test.write_text(source[:body] + "    assert True\n", encoding="utf-8")
+    done = run_ci(repo)
+    assert done.returncode == 1
+    assert "TAMPERING" in done.stdout and "katas/02_activations/test_01_relu.py: changed" in done.stdout
+    assert "CI FAILED: the kata tests were changed" in done.stdout
+    assert results(repo)["tampering"]
+
+
+def test_an_added_conftest_or_a_deleted_manifest_is_tampering(repo):
+    (repo / "katas" / "conftest.py").write_text("ANSWER = 42\n", encoding="utf-8")
+    done = run_ci(repo)
+    assert done.returncode == 1 and "katas/conftest.py: added" in done.stdout
+    (repo / "katas" / "conftest.py").unlink()
+    (repo / "katas" / "MANIFEST.json").unlink()
+    done = run_ci(repo)
+    assert done.returncode == 1 and "katas/MANIFEST.json is missing" in done.stdout
+
+
+def test_upstream_tests_are_used_instead_of_the_forks(tmp_path):
+    upstream = make_repo(tmp_path / "upstream")
+    fork = make_repo(tmp_path / "fork")
+    minirepo.solve(fork, "tensor.py")
+    claim(fork, k01="green")
+    test = fork / "katas" / "02_activations" / "test_01_relu.py"
+    test.write_text("def test_relu_clips_negatives():\n    assert True\n", encoding="utf-8")
+    done = run_ci(fork, env={"KATAS_UPSTREAM": str(upstream)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"upstream tests from {upstream.resolve()}" in done.stdout and "TAMPERING" not in done.stdout
+    data = results(fork)
+    assert data["tests_from"] == "upstream"
+    relu = next(s for s in data["katas"]["02"]["steps"] if s["name"] == "relu")
+    assert relu["passed"] == 0 and relu["total"] > 1  # the upstream's relu tests, not the fork's `assert True`
+
+
+def test_classroom_result_gives_partial_points(repo, tmp_path):
+    minirepo.solve(repo, "tensor.py")
+    revealed = minirepo.run(repo, "-m", "dojo", "reveal", "02", "1")  # relu only
+    assert revealed.returncode == 0, revealed.stderr
+    output = tmp_path / "github-output"
+    done = run_ci(repo, "--classroom", "--out", str(tmp_path / "out"), env={"GITHUB_OUTPUT": str(output), "POINTS": "5"})
+    assert done.returncode == 0, done.stdout
+    line = output.read_text(encoding="utf-8").strip()
+    assert line.startswith("result=")
+    result = json.loads(base64.b64decode(line[len("result="):]))
+    assert result == json.loads((tmp_path / "out" / "classroom.json").read_text(encoding="utf-8"))
+    assert result["version"] == 1 and result["status"] == "fail" and result["max_score"] == 10
+    tensor, activations = result["tests"]
+    assert tensor["name"] == "kata 01 Tensor" and tensor["status"] == "pass" and tensor["score"] == 5
+    assert activations["status"] == "fail" and 0 < activations["score"] < 5
+    assert set(tensor) >= {"name", "status", "score", "message", "test_code"}
+
+
+def test_an_infinite_loop_does_not_hide_the_later_katas(repo):
+    minirepo.solve(repo, "tensor.py")
+    tensor = repo / "tinytorch" / "tensor.py"
+    source = tensor.read_text(encoding="utf-8")
+    tensor.write_text(source.replace("    def __matmul__(self, other):\n", "    def __matmul__(self, other):\n        while True:\n            pass\n", 1), encoding="utf-8")
+    done = run_ci(repo, env={"TIMEOUT": "1"})
+    assert done.returncode == 0, done.stdout
+    data = results(repo)
+    assert data["katas"]["01"]["status"] == "red" and data["katas"]["02"]["status"] == "red"
+    assert data["katas"]["02"]["total"] > 10  # run in a second session after kata 01's timeout
+
+
+# -- pure parts ------------------------------------------------------------------------------
+
+
+def _row(kid, status, passed, total, claimed=""):
+    kata = Kata(id=kid, slug=f"k{kid}", title=f"Kata {kid}", owns=(), requires=(), steps=(Step(1, "s", "S", ()),))
+    return ci.Row(kata, status=status, passed=passed, total=total, claimed=claimed)
+
+
+def test_verdicts_and_exit_codes():
+    run = ci.Run(rows=[_row("01", "green", 3, 3, "green"), _row("02", "red", 1, 4, "")], mode="fork", tests_root=Path("."), fork=Path("."))
+    assert run.exit_code == 0 and [r.verdict for r in run.rows] == ["ok", "ok"]
+    run.rows.append(_row("03", "broken", 0, 0, "green"))
+    assert run.exit_code == 1 and run.rows[2].verdict == "regression"
+    run.rows.pop()
+    run.rows.append(_row("04", "green", 2, 2, "red"))
+    assert run.exit_code == 0 and run.rows[2].verdict == "green, not yet claimed"
+    run.tampering = ["katas/x.py: changed"]
+    assert run.exit_code == 1
+    run.error = "pytest wrote no results"
+    assert run.exit_code == 2
+
+
+def test_classroom_scores_are_proportional_and_zero_when_tampered():
+    run = ci.Run(rows=[_row("01", "green", 3, 3), _row("02", "red", 1, 4), _row("03", "red", 0, 0)], mode="fork", tests_root=Path("."), fork=Path("."))
+    result = ci.classroom_result(run, points=10)
+    assert [t["score"] for t in result["tests"]] == [10.0, 2.5, 0.0]
+    assert result["max_score"] == 30 and result["status"] == "fail"
+    decoded = json.loads(base64.b64decode(ci.encode_classroom(result)))
+    assert decoded == result
+    run.tampering = ["katas/x.py: changed"]
+    tampered = ci.classroom_result(run, points=10)
+    assert tampered["status"] == "error" and all(t["score"] == 0 for t in tampered["tests"])
+
+
+def test_claims_never_raise(tmp_path):
+    path = tmp_path / "progress.toml"
+    assert ci.read_claims(path) == ({}, "no progress.toml: nothing claimed")
+    path.write_text("format_version = 1\n[katas.01\n", encoding="utf-8")
+    claims, warning = ci.read_claims(path)
+    assert claims == {} and "cannot be read" in warning
+    path.write_text("format_version = 7\n", encoding="utf-8")
+    assert "format_version 7" in ci.read_claims(path)[1]
+    path.write_text('format_version = 1\n[katas.01]\nstatus = "green"\n', encoding="utf-8")
+    assert ci.read_claims(path) == ({"01": {"status": "green"}}, "")
+
+
+def test_kata_selection():
+    from dojo import curriculum
+
+    c = curriculum.load()
+    ids = [k.id for k in c.katas]
+    assert [k.id for k in ci.select_katas(c, None)] == ids
+    assert [k.id for k in ci.select_katas(c, "01-03")] == [i for i in ids if 1 <= int(i) <= 3]
+    assert [k.id for k in ci.select_katas(c, "2, 1")] == [i for i in ids if i in ("01", "02")]
+
+
+def test_manifest_detects_changes_additions_and_deletions_but_not_line_endings(tmp_path):
+    root = tmp_path / "r"
+    (root / "katas" / "01_x").mkdir(parents=True)
+    (root / "dojo").mkdir()
+    (root / "katas" / "curriculum.toml").write_text("format_version = 1\n", encoding="utf-8")
+    test = root / "katas" / "01_x" / "test_01_a.py"
+    test.write_text("def test_a():\n    assert 1 + 1 == 2\n", encoding="utf-8")
+    (root / "dojo" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
+    manifest.write(root)
+    assert manifest.verify(root).ok and manifest.stale(root) == []
+    test.write_bytes(test.read_bytes().replace(b"\n", b"\r\n"))  # a Windows checkout
+    assert manifest.verify(root).ok
+    test.write_text("def test_a():\n    assert True\n", encoding="utf-8")
+    (root / "katas" / "01_x" / "helper.py").write_text("", encoding="utf-8")
+    (root / "dojo" / "plugin.py").unlink()
+    verdict = manifest.verify(root)
+    assert verdict.modified == ["katas/01_x/test_01_a.py"]
+    assert verdict.unexpected == ["katas/01_x/helper.py"] and verdict.missing == ["dojo/plugin.py"]
+    assert manifest.stale(root)[0].startswith("katas/MANIFEST.json is stale")
+
+
+def test_a_kata_that_kills_the_test_process_is_isolated(repo):
+    minirepo.solve(repo, "tensor.py")
+    claim(repo, k01="green")
+    activations = repo / "tinytorch" / "activations.py"
+    source = activations.read_text(encoding="utf-8")
+    activations.write_text(source.replace('raise NotImplementedError("not implemented yet: relu', 'import os; os._exit(3)  # "not implemented yet: relu', 1), encoding="utf-8")
+    done = run_ci(repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = results(repo)
+    assert data["katas"]["01"]["status"] == "green"
+    assert data["katas"]["02"]["status"] == "broken" and "died without results" in data["katas"]["02"]["message"]
