@@ -18,7 +18,6 @@ from dojo import milestones as dm
 
 CURRICULUM = curriculum.load()
 IDS = [m.id for m in CURRICULUM.milestones]
-FIRST_RUNS = {}  # milestone id -> its quick run with seed 0, reused by the determinism test
 
 
 @pytest.fixture
@@ -39,19 +38,8 @@ def solutions(monkeypatch, tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("milestone_id", IDS)
-def test_quick_mode_meets_quick_target_on_solutions(solutions, milestone_id):
-    """Invariant 5: the milestone's quick run on the reference solutions reaches its quick_target."""
-    milestone = CURRICULUM.milestone(milestone_id)
-    lines = []
-    result = FIRST_RUNS[milestone_id] = dm.run(milestone, quick=True, seed=0, log=lines.append)
-    assert result.achieved, "\n".join(lines)
-    assert result.metric >= milestone.quick_target
-    assert result.target == milestone.quick_target
-    assert isinstance(result.details["dataset"], str) and result.seconds > 0
-    assert any(f"target {dm.format_metric(milestone.quick_target, milestone.metric)}" in line for line in lines)
+# Invariant 5 (each quick mode meets its quick target, and twice gives the same metric) is checked
+# end to end by `make test` (dojo/integrity.py, part "milestones"), through the CLI.
 
 
 @pytest.mark.slow
@@ -61,16 +49,6 @@ def test_xor_single_layer_fails_while_mlp_succeeds(solutions):
     result = dm.run("02", quick=True, log=lambda *_: None)
     assert result.details["linear_accuracy"] <= 0.75
     assert result.metric == 1.0
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(120)
-def test_quick_runs_are_deterministic(solutions):
-    """The same seed gives the same metric (every random draw is seeded)."""
-    for milestone_id in IDS:
-        quiet = dict(quick=True, seed=0, log=lambda *_: None)
-        first = FIRST_RUNS.get(milestone_id) or dm.run(milestone_id, **quiet)
-        assert dm.run(milestone_id, **quiet).metric == first.metric, milestone_id
 
 
 # ---------------------------------------------------------------------------------------------
