@@ -4,8 +4,12 @@ Columns, all on the same float32 input, weights and upstream gradient:
 
 * **raw NumPy** — an im2col convolution written out here, as a NumPy programmer would: the
   ``kh·kw`` patches gathered by strided slices into a ``(N, C·kh·kw, H·W)`` column array, one
-  batched matmul forward; backward ``db = Σ g``, ``dW = Σ_n g[n] @ cols[n]ᵀ``, and the input
-  gradient folded back by adding strided slices (col2im). No ``np.add.at``.
+  batched matmul forward; backward ``db = Σ g``, ``dW = Σ_n g[n] @ cols[n]ᵀ``, ``dcols = Wᵀ @ g``
+  folded back into the input gradient by adding strided slices (col2im). No ``np.add.at``, no
+  Python loop over pixels or over the batch. (One ``(C·kh·kw, N·H·W)`` matrix and a single big
+  matmul is about as fast on an idle machine, and several times slower on a busy one: each BLAS
+  call then waits for all of its threads to get a CPU. The per-sample matmuls are small enough
+  to run on one thread.)
 * **tinytorch** — ``tinytorch.spatial.Conv2d`` through its public API: ``conv(x)`` then
   ``out.backward(G)`` with ``x`` requiring grad, so the input gradient is computed too.
 * **PyTorch** — ``torch.nn.Conv2d`` the same way, when ``import torch`` works.
@@ -57,7 +61,7 @@ def check_value(weight, bias, dw, db, dx) -> float:
 
 
 def conv_numpy(w):
-    """im2col forward and backward by hand (stride 1)."""
+    """im2col forward and backward by hand (stride 1), batched matmuls."""
     import numpy as np
 
     x, weight, bias, g_out, p = w["x"], w["weight"], w["bias"], w["upstream"], w["padding"]
@@ -68,6 +72,7 @@ def conv_numpy(w):
     g = g_out.reshape(n, o, ho * wo)
 
     def step():
+        # forward: columns (N, C·kh·kw, Ho·Wo) gathered by strided slices, then (O, K) @ (N, K, P)
         xp = np.zeros((n, c, h + 2 * p, wd + 2 * p), dtype=x.dtype)
         xp[:, :, p : p + h, p : p + wd] = x
         cols = np.empty((n, c, kh, kw, ho, wo), dtype=x.dtype)
@@ -78,6 +83,7 @@ def conv_numpy(w):
         out = w2 @ cols
         out += bias.reshape(1, o, 1)
         out = out.reshape(n, o, ho, wo)  # the forward result (what a model would use next)
+        # backward
         db = g.sum(axis=(0, 2))
         dw = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
         dcols = (w2.T @ g).reshape(n, c, kh, kw, ho, wo)

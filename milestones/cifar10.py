@@ -50,10 +50,14 @@ and ``Linear`` (03), ``relu`` (02), ``cross_entropy`` (04), ``Adam`` (06)::
 
 Adam lr 1e-3 decayed along half a cosine, batch 64, **15 epochs**, pixels normalised with the
 CIFAR-10 channel means and standard deviations. Target: **≥ 75% test accuracy** (networks of
-this shape reach about 80% in PyTorch with this schedule and augmentation). Expected time with
-the reference solutions on 2 CPU cores: about 4–5 minutes per epoch — measured, 0.3–0.35 s per
-batch of 64 (forward, backward and Adam) × 782 batches — so **a bit over an hour for the whole
-run**. ``--epochs 5`` gives a first taste (about 65–70%) in ~25 minutes.
+this shape and schedule, with this augmentation, reach about 80% in PyTorch).
+
+Expected time with the reference solutions on this project's 2-core reference machine: one
+training step (forward, backward and Adam on a batch of 64) measured 0.5 s on one busy core
+(PyTorch, same network, same core: 0.18 s), so about **6–7 minutes per epoch** (782 batches)
+and **about 1.5 hours for the 15 epochs**. ``--epochs 5`` gives a first taste in about
+half an hour. On a machine busy with other work, ``OPENBLAS_NUM_THREADS=1`` avoids BLAS threads
+waiting for each other.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ learned in one corner is found everywhere, with a tiny fraction of the parameter
 Everything here works on NCHW arrays — ``(batch, channels, height, width)``, PyTorch's layout:
 
 * :func:`conv_output_size` and :func:`im2col` — unfold every ``kh×kw`` patch into a column, so
-  that a convolution becomes **one big matrix product** (the trick every fast CPU conv uses);
+  that a convolution becomes **matrix products** (the trick every fast CPU conv uses);
 * :class:`Conv2dFunction` — the convolution as an autograd ``Function``: forward with
   ``im2col`` and a matmul, backward with two matmuls and :func:`col2im` (its exact adjoint);
 * :class:`Conv2d` — the layer (weight ``(out_channels, in_channels, kh, kw)`` and bias);
@@ -76,24 +76,25 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 
 
 def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
-    """Unfold every ``kh×kw`` patch of ``x`` (N, C, H, W) into a column of one big matrix.
+    """Unfold every ``kh×kw`` patch of ``x`` (N, C, H, W) into a column.
 
-    Returns ``cols`` of shape ``(C·kh·kw, N·Ho·Wo)``: column ``n·Ho·Wo + oy·Wo + ox`` is the
-    patch under output position ``(oy, ox)`` of sample ``n``, flattened in ``(c, i, j)`` order —
-    the order of ``weight.reshape(out_channels, -1)`` — so the whole convolution of the whole
-    batch is **one** matrix product ``weight.reshape(O, -1) @ cols`` of shape ``(O, N·Ho·Wo)``.
-    ``x`` is zero-padded by ``padding`` first; ``Ho, Wo`` come from :func:`conv_output_size`.
+    Returns ``cols`` of shape ``(N, C·kh·kw, Ho·Wo)``: ``cols[n, :, p]`` is the patch under
+    output position ``p = oy·Wo + ox`` of sample ``n``, flattened in ``(c, i, j)`` order — the
+    order of ``weight.reshape(out_channels, -1)`` — so the convolution is one batched matmul
+    ``weight.reshape(O, -1) @ cols``: ``(O, K) @ (N, K, Ho·Wo) -> (N, O, Ho·Wo)``, which is
+    already NCHW after a reshape. ``x`` is zero-padded by ``padding`` first; ``Ho, Wo`` come
+    from :func:`conv_output_size`. (One small matrix product per sample, rather than one huge
+    one: each is small enough for BLAS to run on one thread, which stays fast when the machine
+    is busy with other work; a huge one waits for every BLAS thread to get a CPU.)
 
     Loop over the ``kh·kw`` kernel offsets ``(i, j)``, never over pixels: the values every
     output position sees at offset ``(i, j)`` form one strided slice of the padded input,
-    ``xp[..., i : i + stride·Ho : stride, j : j + stride·Wo : stride]``. Build the columns as an
-    array ``(C, kh, kw, N, Ho, Wo)`` (so the padded input is easiest kept as ``(C, N, H, W)``)
-    and reshape it.
+    ``xp[:, :, i : i + stride·Ho : stride, j : j + stride·Wo : stride]``.
 
     >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
     >>> im2col(x, 2, stride=2).shape
-    (4, 4)
-    >>> im2col(x, 2, stride=2)[:, 0]          # the top-left 2×2 patch
+    (1, 4, 4)
+    >>> im2col(x, 2, stride=2)[0, :, 0]          # the top-left 2×2 patch
     array([0., 1., 4., 5.])
     """
     (kh, kw), (sh, sw), (ph, pw) = _pair(kernel_size, "kernel_size"), _pair(stride, "stride"), _pair(padding, "padding")
@@ -108,15 +109,14 @@ def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
 def col2im(cols: np.ndarray, x_shape: tuple, kernel_size, stride=1, padding=0) -> np.ndarray:
     """Fold columns back into an image: the adjoint (transpose) of :func:`im2col`.
 
-    ``cols`` has im2col's shape ``(C·kh·kw, N·Ho·Wo)``; the result has ``x_shape`` (N, C, H, W).
+    ``cols`` has im2col's shape ``(N, C·kh·kw, Ho·Wo)``; the result has ``x_shape`` (N, C, H, W).
     Every entry of ``cols`` is **added** to the pixel it was copied from — a pixel inside
     several patches receives the sum — and whatever fell on the padding is dropped. This is
     exactly the gradient of im2col: ``<im2col(x), c> == <x, col2im(c)>`` for any x, c.
 
     Loop over the kernel offsets ``(i, j)`` adding whole strided slices (``+=`` on a slice of
     an array is fine here: within one offset no two output positions hit the same pixel).
-    ``np.add.at`` would also be right, and ten times slower. The result may be a transposed
-    view (of a ``(C, N, H, W)`` array): that is fine.
+    ``np.add.at`` would also be right, and ten times slower.
     """
     (kh, kw), (sh, sw), (ph, pw) = _pair(kernel_size, "kernel_size"), _pair(stride, "stride"), _pair(padding, "padding")
     raise NotImplementedError("not implemented yet: col2im (kata 09, step 3: conv_backward)")
@@ -141,11 +141,10 @@ class Conv2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride=1, padding=0):
-        """``im2col`` then one matrix product: ``weight.reshape(O, -1) @ cols`` is ``(O, N·Ho·Wo)``.
-        Add the bias to each row (one per output channel), reshape to ``(O, N, Ho, Wo)`` and
-        swap the first two axes (``transpose(1, 0, 2, 3)``: a view, no copy) to get
-        ``(N, O, Ho, Wo)``. Save what the backward needs on ``ctx``: the columns, the weight
-        matrix, the input shape, and the settings.
+        """``im2col`` then one batched matmul: ``weight.reshape(O, -1) @ cols`` is
+        ``(N, O, Ho·Wo)``, which reshapes to ``(N, O, Ho, Wo)`` with no copy. Add the bias
+        (broadcast over positions). Save what the backward needs on ``ctx``: the columns, the
+        weight matrix, the input shape, and the settings.
 
         Raises ValueError when the channels of ``x`` and ``weight`` differ (name both shapes).
         """
@@ -153,14 +152,11 @@ class Conv2dFunction(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        """Gradients of x, weight and bias (one per forward argument), from ``grad`` (N, O, Ho, Wo).
+        """Gradients of x, weight and bias (one per forward argument), from ``grad`` (N, O, Ho, Wo):
 
-        First lay ``grad`` out like the forward's product: ``g = grad.transpose(1, 0, 2, 3)
-        .reshape(O, -1)``, shape ``(O, N·Ho·Wo)``. Then, one matrix product each:
-
-        * bias: ``g`` summed over its columns;
-        * weight: ``g @ cols.T``, reshaped to the weight's shape;
-        * x: ``col2im(weight_matrix.T @ g)`` — the columns' gradient folded back.
+        * bias: ``grad`` summed over batch and positions;
+        * weight: ``Σ_n grad[n] @ cols[n].T`` — a batched matmul, then a sum over the batch;
+        * x: ``col2im(weight_matrix.T @ grad)`` — the columns' gradient folded back.
 
         Use ``ctx.needs_input_grad`` to skip what nobody needs (the input image never requires
         grad: no col2im for it). Return ``None`` for a ``bias`` that was ``None``.

@@ -8,7 +8,7 @@ learned in one corner is found everywhere, with a tiny fraction of the parameter
 Everything here works on NCHW arrays — ``(batch, channels, height, width)``, PyTorch's layout:
 
 * :func:`conv_output_size` and :func:`im2col` — unfold every ``kh×kw`` patch into a column, so
-  that a convolution becomes **one big matrix product** (the trick every fast CPU conv uses);
+  that a convolution becomes **matrix products** (the trick every fast CPU conv uses);
 * :class:`Conv2dFunction` — the convolution as an autograd ``Function``: forward with
   ``im2col`` and a matmul, backward with two matmuls and :func:`col2im` (its exact adjoint);
 * :class:`Conv2d` — the layer (weight ``(out_channels, in_channels, kh, kw)`` and bias);
@@ -84,37 +84,41 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 
 
 def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
-    """Unfold every ``kh×kw`` patch of ``x`` (N, C, H, W) into a column of one big matrix.
+    """Unfold every ``kh×kw`` patch of ``x`` (N, C, H, W) into a column.
 
-    Returns ``cols`` of shape ``(C·kh·kw, N·Ho·Wo)``: column ``n·Ho·Wo + oy·Wo + ox`` is the
-    patch under output position ``(oy, ox)`` of sample ``n``, flattened in ``(c, i, j)`` order —
-    the order of ``weight.reshape(out_channels, -1)`` — so the whole convolution of the whole
-    batch is **one** matrix product ``weight.reshape(O, -1) @ cols`` of shape ``(O, N·Ho·Wo)``.
-    ``x`` is zero-padded by ``padding`` first; ``Ho, Wo`` come from :func:`conv_output_size`.
+    Returns ``cols`` of shape ``(N, C·kh·kw, Ho·Wo)``: ``cols[n, :, p]`` is the patch under
+    output position ``p = oy·Wo + ox`` of sample ``n``, flattened in ``(c, i, j)`` order — the
+    order of ``weight.reshape(out_channels, -1)`` — so the convolution is one batched matmul
+    ``weight.reshape(O, -1) @ cols``: ``(O, K) @ (N, K, Ho·Wo) -> (N, O, Ho·Wo)``, which is
+    already NCHW after a reshape. ``x`` is zero-padded by ``padding`` first; ``Ho, Wo`` come
+    from :func:`conv_output_size`. (One small matrix product per sample, rather than one huge
+    one: each is small enough for BLAS to run on one thread, which stays fast when the machine
+    is busy with other work; a huge one waits for every BLAS thread to get a CPU.)
 
     Loop over the ``kh·kw`` kernel offsets ``(i, j)``, never over pixels: the values every
     output position sees at offset ``(i, j)`` form one strided slice of the padded input,
-    ``xp[..., i : i + stride·Ho : stride, j : j + stride·Wo : stride]``. Build the columns as an
-    array ``(C, kh, kw, N, Ho, Wo)`` (so the padded input is easiest kept as ``(C, N, H, W)``)
-    and reshape it.
+    ``xp[:, :, i : i + stride·Ho : stride, j : j + stride·Wo : stride]``.
 
     >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
     >>> im2col(x, 2, stride=2).shape
-    (4, 4)
-    >>> im2col(x, 2, stride=2)[:, 0]          # the top-left 2×2 patch
+    (1, 4, 4)
+    >>> im2col(x, 2, stride=2)[0, :, 0]          # the top-left 2×2 patch
     array([0., 1., 4., 5.])
     """
     (kh, kw), (sh, sw), (ph, pw) = _pair(kernel_size, "kernel_size"), _pair(stride, "stride"), _pair(padding, "padding")
     ### BEGIN SOLUTION im2col
     n, c, h, w = x.shape
     ho, wo = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    xp = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-    xp[:, :, ph : ph + h, pw : pw + w] = x.transpose(1, 0, 2, 3)
-    cols = np.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    if ph or pw:
+        xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        xp[:, :, ph : ph + h, pw : pw + w] = x
+    else:
+        xp = x
+    cols = np.empty((n, c, kh, kw, ho, wo), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            cols[:, i, j] = xp[:, :, i : i + sh * ho : sh, j : j + sw * wo : sw]
-    return cols.reshape(c * kh * kw, n * ho * wo)
+            cols[:, :, i, j] = xp[:, :, i : i + sh * ho : sh, j : j + sw * wo : sw]
+    return cols.reshape(n, c * kh * kw, ho * wo)
     ### END SOLUTION
 
 
@@ -126,26 +130,25 @@ def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
 def col2im(cols: np.ndarray, x_shape: tuple, kernel_size, stride=1, padding=0) -> np.ndarray:
     """Fold columns back into an image: the adjoint (transpose) of :func:`im2col`.
 
-    ``cols`` has im2col's shape ``(C·kh·kw, N·Ho·Wo)``; the result has ``x_shape`` (N, C, H, W).
+    ``cols`` has im2col's shape ``(N, C·kh·kw, Ho·Wo)``; the result has ``x_shape`` (N, C, H, W).
     Every entry of ``cols`` is **added** to the pixel it was copied from — a pixel inside
     several patches receives the sum — and whatever fell on the padding is dropped. This is
     exactly the gradient of im2col: ``<im2col(x), c> == <x, col2im(c)>`` for any x, c.
 
     Loop over the kernel offsets ``(i, j)`` adding whole strided slices (``+=`` on a slice of
     an array is fine here: within one offset no two output positions hit the same pixel).
-    ``np.add.at`` would also be right, and ten times slower. The result may be a transposed
-    view (of a ``(C, N, H, W)`` array): that is fine.
+    ``np.add.at`` would also be right, and ten times slower.
     """
     (kh, kw), (sh, sw), (ph, pw) = _pair(kernel_size, "kernel_size"), _pair(stride, "stride"), _pair(padding, "padding")
     ### BEGIN SOLUTION conv_backward
     n, c, h, w = x_shape
     ho, wo = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    cols = cols.reshape(c, kh, kw, n, ho, wo)
-    xp = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    cols = cols.reshape(n, c, kh, kw, ho, wo)
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            xp[:, :, i : i + sh * ho : sh, j : j + sw * wo : sw] += cols[:, i, j]
-    return xp[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
+            xp[:, :, i : i + sh * ho : sh, j : j + sw * wo : sw] += cols[:, :, i, j]
+    return xp[:, :, ph : ph + h, pw : pw + w] if ph or pw else xp
     ### END SOLUTION
 
 
@@ -168,11 +171,10 @@ class Conv2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride=1, padding=0):
-        """``im2col`` then one matrix product: ``weight.reshape(O, -1) @ cols`` is ``(O, N·Ho·Wo)``.
-        Add the bias to each row (one per output channel), reshape to ``(O, N, Ho, Wo)`` and
-        swap the first two axes (``transpose(1, 0, 2, 3)``: a view, no copy) to get
-        ``(N, O, Ho, Wo)``. Save what the backward needs on ``ctx``: the columns, the weight
-        matrix, the input shape, and the settings.
+        """``im2col`` then one batched matmul: ``weight.reshape(O, -1) @ cols`` is
+        ``(N, O, Ho·Wo)``, which reshapes to ``(N, O, Ho, Wo)`` with no copy. Add the bias
+        (broadcast over positions). Save what the backward needs on ``ctx``: the columns, the
+        weight matrix, the input shape, and the settings.
 
         Raises ValueError when the channels of ``x`` and ``weight`` differ (name both shapes).
         """
@@ -189,35 +191,33 @@ class Conv2dFunction(Function):
         w2 = weight.reshape(o, -1)
         out = w2 @ cols
         if bias is not None:
-            out += bias.reshape(o, 1)
+            out += bias.reshape(1, o, 1)
         ctx.save_for_backward(cols, w2)
         ctx.x_shape, ctx.w_shape, ctx.stride, ctx.padding = x.shape, weight.shape, stride, padding
-        return out.reshape(o, x.shape[0], ho, wo).transpose(1, 0, 2, 3)
+        return out.reshape(x.shape[0], o, ho, wo)
         ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
-        """Gradients of x, weight and bias (one per forward argument), from ``grad`` (N, O, Ho, Wo).
+        """Gradients of x, weight and bias (one per forward argument), from ``grad`` (N, O, Ho, Wo):
 
-        First lay ``grad`` out like the forward's product: ``g = grad.transpose(1, 0, 2, 3)
-        .reshape(O, -1)``, shape ``(O, N·Ho·Wo)``. Then, one matrix product each:
-
-        * bias: ``g`` summed over its columns;
-        * weight: ``g @ cols.T``, reshaped to the weight's shape;
-        * x: ``col2im(weight_matrix.T @ g)`` — the columns' gradient folded back.
+        * bias: ``grad`` summed over batch and positions;
+        * weight: ``Σ_n grad[n] @ cols[n].T`` — a batched matmul, then a sum over the batch;
+        * x: ``col2im(weight_matrix.T @ grad)`` — the columns' gradient folded back.
 
         Use ``ctx.needs_input_grad`` to skip what nobody needs (the input image never requires
         grad: no col2im for it). Return ``None`` for a ``bias`` that was ``None``.
         """
         ### BEGIN SOLUTION conv_backward
         cols, w2 = ctx.saved
-        g = grad.transpose(1, 0, 2, 3).reshape(w2.shape[0], -1)
+        n, o = grad.shape[:2]
+        g = grad.reshape(n, o, -1)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         dx = dw = db = None
         if need_b:
-            db = g.sum(axis=1)
+            db = g.sum(axis=(0, 2))
         if need_w:
-            dw = (g @ cols.T).reshape(ctx.w_shape)
+            dw = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(ctx.w_shape)
         if need_x:
             dx = col2im(w2.T @ g, ctx.x_shape, ctx.w_shape[2:], ctx.stride, ctx.padding)
         return dx, dw, db

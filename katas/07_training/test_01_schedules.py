@@ -1,0 +1,71 @@
+"""Step 1: schedules — the learning rate as a closed form of the step count, exact at its endpoints."""
+
+import math
+
+import numpy as np
+import pytest
+
+from tinytorch.layers import Parameter
+from tinytorch.optim import SGD
+from tinytorch.training import CosineAnnealingLR, LinearWarmup, StepLR
+
+
+def sgd(lr):
+    return SGD([Parameter(np.zeros(2, dtype=np.float32))], lr=lr)
+
+
+def lrs(scheduler, steps):
+    """The lr the optimizer holds at t = 0, 1, ..., steps."""
+    out = [scheduler.optimizer.lr]
+    for _ in range(steps):
+        scheduler.step()
+        out.append(scheduler.optimizer.lr)
+    return out
+
+
+def test_step_lr_decays_every_step_size_steps():
+    """StepLR(step_size=2, gamma=0.5) from 0.1: 0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.0125."""
+    assert lrs(StepLR(sgd(0.1), step_size=2, gamma=0.5), 6) == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.0125], rel=1e-12)
+
+
+@pytest.mark.parametrize("base, eta_min", [(0.1, 0.0), (0.795, 0.2644), (0.816, 0.0821)])
+def test_cosine_is_exact_at_both_ends(base, eta_min):
+    """CosineAnnealingLR starts at exactly base_lr and reaches exactly eta_min at t_max (== , not approximately:
+    eta_min + (base - eta_min) is not always base in floating point), and stays there afterwards."""
+    values = lrs(CosineAnnealingLR(sgd(base), t_max=10, eta_min=eta_min), 14)
+    assert values[0] == base, f"lr at t=0 is {values[0]!r}, not base_lr {base!r}"
+    assert all(v == eta_min for v in values[10:]), f"lr from t_max on: {values[10:]}, expected {eta_min!r}"
+
+
+def test_cosine_follows_half_a_cosine():
+    """In between, lr(t) = eta_min + (base - eta_min)(1 + cos(πt/T))/2: the midpoint is the average, and it only decreases."""
+    values = lrs(CosineAnnealingLR(sgd(1.0), t_max=8, eta_min=0.2), 8)
+    expected = [0.2 + 0.8 * (1 + math.cos(math.pi * t / 8)) / 2 for t in range(9)]
+    assert values == pytest.approx(expected, rel=1e-12)
+    assert values[4] == pytest.approx(0.6, rel=1e-12)
+    assert all(a > b for a, b in zip(values, values[1:]))
+
+
+@pytest.mark.parametrize("start, base, warmup", [(0.0, 0.1, 5), (0.1, 0.314, 18), (0.05, 0.231, 9)])
+def test_warmup_is_exact_at_both_ends(start, base, warmup):
+    """LinearWarmup starts at exactly start_factor · base_lr and is exactly base_lr from warmup_steps on."""
+    values = lrs(LinearWarmup(sgd(base), warmup, start_factor=start), warmup + 3)
+    assert values[0] == start * base, f"lr at t=0 is {values[0]!r}, expected {start * base!r}"
+    assert all(v == base for v in values[warmup:]), f"lr from t={warmup} on: {values[warmup:]}, expected {base!r}"
+
+
+def test_warmup_is_linear():
+    """From 0 to 0.1 over 4 steps: 0, 0.025, 0.05, 0.075, 0.1."""
+    assert lrs(LinearWarmup(sgd(0.1), 4), 4) == pytest.approx([0.0, 0.025, 0.05, 0.075, 0.1], abs=1e-15)
+
+
+def test_the_optimizer_uses_the_scheduled_rate():
+    """The scheduler writes optimizer.lr, so the next SGD update uses the new rate (gradient 1, lr 0.1 then 0.01)."""
+    p = Parameter(np.zeros(1, dtype=np.float64))
+    opt = SGD([p], lr=0.1)
+    scheduler = StepLR(opt, step_size=1, gamma=0.1)
+    p.grad = np.ones(1)
+    opt.step()
+    scheduler.step()
+    opt.step()
+    assert p.data[0] == pytest.approx(-0.11, rel=1e-12)

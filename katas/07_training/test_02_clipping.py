@@ -1,0 +1,65 @@
+"""Step 2: clipping — clip_grad_norm rescales all gradients together to a maximum global norm."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dojo.testing import arrays, assert_close, small_shapes
+from tinytorch.layers import Parameter
+from tinytorch.training import clip_grad_norm
+
+
+def with_grads(*grads):
+    params = []
+    for g in grads:
+        p = Parameter(np.zeros_like(g))
+        p.grad = np.array(g)
+        params.append(p)
+    return params
+
+
+def test_returns_the_global_norm_before_clipping():
+    """Gradients (3, 4) and (12,) have global norm sqrt(9 + 16 + 144) = 13; that is what it returns."""
+    params = with_grads(np.array([3.0, 4.0]), np.array([12.0]))
+    assert clip_grad_norm(params, 100.0) == 13.0
+
+
+def test_clipping_scales_every_gradient_by_the_same_factor():
+    """With max_norm 1.3 the gradients (3, 4) and (12,) of norm 13 become (0.3, 0.4) and (1.2,): one factor for all."""
+    params = with_grads(np.array([3.0, 4.0]), np.array([12.0]))
+    clip_grad_norm(params, 1.3)
+    assert_close(params[0].grad, [0.3, 0.4], rtol=1e-6, what="first gradient")
+    assert_close(params[1].grad, [1.2], rtol=1e-6, what="second gradient")
+
+
+@given(shapes=st.lists(small_shapes(min_dims=1, max_side=3), min_size=1, max_size=3), data=st.data(),
+       max_norm=st.floats(0.1, 5.0))
+def test_direction_is_kept_and_norm_is_capped(shapes, data, max_norm):
+    """For any gradients, afterwards the global norm is min(norm, max_norm) and each gradient is the
+    original times one shared factor (the direction of the whole vector is unchanged)."""
+    grads = [data.draw(arrays(shape), label=f"grad {i}") for i, shape in enumerate(shapes)]
+    norm = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+    params = with_grads(*grads)
+    assert np.isclose(clip_grad_norm(params, max_norm), norm, rtol=1e-12)
+    after = float(np.sqrt(sum(np.sum(p.grad**2) for p in params)))
+    assert np.isclose(after, min(norm, max_norm), rtol=1e-5, atol=1e-9)
+    factor = min(1.0, max_norm / (norm + 1e-6))
+    for p, g in zip(params, grads):
+        assert_close(p.grad, g * factor, rtol=1e-9, atol=1e-12, what="clipped gradient")
+
+
+def test_small_gradients_are_left_alone_and_none_is_skipped():
+    """Below max_norm nothing changes; a parameter without a gradient is skipped (its grad stays None)."""
+    params = with_grads(np.array([0.3, 0.4]))
+    params.append(Parameter(np.zeros(2)))
+    assert np.isclose(clip_grad_norm(params, 1.0), 0.5)
+    assert_close(params[0].grad, [0.3, 0.4], rtol=0, atol=0, what="gradient below max_norm")
+    assert params[1].grad is None
+
+
+def test_float32_gradients_stay_float32():
+    """Clipping keeps each gradient's dtype."""
+    params = with_grads(np.array([30.0, 40.0], dtype=np.float32))
+    clip_grad_norm(params, 5.0)
+    assert params[0].grad.dtype == np.float32, f"dtype became {params[0].grad.dtype}"
+    assert_close(params[0].grad, [3.0, 4.0], rtol=1e-5, what="clipped float32 gradient")

@@ -1,0 +1,77 @@
+"""Step 5: early_stopping — stop when the monitored value stops improving; keep the best weights."""
+
+import numpy as np
+
+from dojo.testing import assert_close
+from tinytorch import rng
+from tinytorch.layers import Linear
+from tinytorch.losses import cross_entropy
+from tinytorch.optim import SGD
+from tinytorch.training import EarlyStopping, Trainer
+
+
+def run(stopper, values):
+    """What step() answers for each value, until it says stop."""
+    answers = []
+    for v in values:
+        answers.append(stopper.step(v))
+        if answers[-1]:
+            break
+    return answers
+
+
+def test_stops_after_patience_epochs_without_improvement():
+    """patience=2: after the best (0.5), the second epoch in a row without improvement stops training."""
+    stopper = EarlyStopping(patience=2)
+    assert run(stopper, [1.0, 0.5, 0.6, 0.7, 0.8, 0.1]) == [False, False, False, True]
+    assert stopper.best == 0.5 and stopper.best_epoch == 2
+
+
+def test_an_improvement_resets_the_count():
+    """A new best in between resets bad_epochs, so training goes on."""
+    stopper = EarlyStopping(patience=2)
+    assert run(stopper, [1.0, 1.1, 0.9, 1.0, 0.8, 0.85, 0.86]) == [False] * 6 + [True]
+    assert stopper.best == 0.8
+
+
+def test_min_delta_ignores_tiny_improvements():
+    """With min_delta=0.1, going from 1.0 to 0.95 does not count as an improvement."""
+    stopper = EarlyStopping(patience=2, min_delta=0.1)
+    assert run(stopper, [1.0, 0.95, 0.92]) == [False, False, True]
+    assert stopper.best == 1.0
+
+
+def test_max_mode_for_accuracies():
+    """mode='max' treats higher values as better."""
+    stopper = EarlyStopping(patience=2, mode="max")
+    assert run(stopper, [0.5, 0.8, 0.7, 0.79]) == [False, False, False, True]
+    assert stopper.best == 0.8
+
+
+def test_best_weights_are_kept_as_a_copy():
+    """step(value, model) stores model.state_dict() when the value improves; later training does not change that copy."""
+    rng.manual_seed(0)
+    model = Linear(2, 2)
+    stopper = EarlyStopping(patience=3)
+    stopper.step(1.0, model)
+    saved = model.weight.data.copy()
+    model.weight.data += 1.0
+    stopper.step(2.0, model)
+    assert_close(stopper.best_state["weight"], saved, rtol=0, atol=0, what="best_state['weight']")
+
+
+def test_trainer_stops_early_and_restores_the_best_weights():
+    """fit(epochs=50, early_stopping=...) on a model that only gets worse (gradient ascent) stops after
+    1 + patience epochs and puts the first epoch's weights back."""
+    r = np.random.default_rng(0)
+    x, y = r.normal(size=(20, 2)).astype(np.float32), r.integers(0, 2, 20)
+    rng.manual_seed(0)
+    model = Linear(2, 2)
+    opt = SGD(model.parameters(), lr=0.5)
+    opt.lr = -0.5  # gradient ascent: the loss grows every epoch
+    stopper = EarlyStopping(patience=2)
+    trainer = Trainer(model, opt, cross_entropy, progress=False)
+    history = trainer.fit([(x, y)], epochs=50, val_data=[(x, y)], early_stopping=stopper)
+    assert len(history["val_loss"]) == 3, f"ran {len(history['val_loss'])} epochs, expected 1 + patience = 3"
+    assert stopper.best_epoch == 1
+    assert np.isclose(trainer.evaluate([(x, y)])["loss"], history["val_loss"][0]), "the best weights were not restored"

@@ -1,0 +1,69 @@
+"""Step 3: shuffle — every index exactly once per epoch, a new order each epoch, the same orders for the same seed."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinytorch import rng
+from tinytorch.data import DataLoader, TensorDataset
+
+
+def epoch(loader):
+    """The sample indices of one epoch, in the order the loader served them."""
+    return np.concatenate([b.data for (b,) in loader]).tolist()
+
+
+@given(n=st.integers(1, 60), batch_size=st.integers(1, 20), seed=st.integers(0, 2**16))
+def test_each_index_exactly_once_per_epoch(n, batch_size, seed):
+    """With shuffle=True, one epoch serves every index of the dataset exactly once, in ceil(N/B) batches."""
+    loader = DataLoader(TensorDataset(np.arange(n)), batch_size=batch_size, shuffle=True, seed=seed)
+    for _ in range(2):
+        assert sorted(epoch(loader)) == list(range(n))
+
+
+@given(n=st.integers(10, 60), batch_size=st.integers(1, 20), seed=st.integers(0, 2**16))
+def test_epochs_differ_but_runs_repeat(n, batch_size, seed):
+    """Two epochs of one loader come in different orders; a second loader with the same seed repeats
+    exactly the same sequence of orders."""
+    data = TensorDataset(np.arange(n))
+    first = DataLoader(data, batch_size=batch_size, shuffle=True, seed=seed)
+    again = DataLoader(data, batch_size=batch_size, shuffle=True, seed=seed)
+    orders = [epoch(first) for _ in range(3)]
+    assert orders[0] != orders[1], "every epoch got the same order: draw a new permutation per epoch"
+    assert orders == [epoch(again) for _ in range(3)], "the same seed must give the same sequence of epochs"
+
+
+def test_shuffle_actually_shuffles():
+    """A shuffled epoch of 100 samples is not in the original order, and different seeds give different orders."""
+    data = TensorDataset(np.arange(100))
+    a = epoch(DataLoader(data, batch_size=10, shuffle=True, seed=0))
+    b = epoch(DataLoader(data, batch_size=10, shuffle=True, seed=1))
+    assert a != list(range(100)) and a != b
+
+
+def test_a_generator_can_be_passed_instead_of_a_seed():
+    """generator=np.random.default_rng(7) gives the same orders as seed=7."""
+    data = TensorDataset(np.arange(30))
+    by_seed = DataLoader(data, batch_size=4, shuffle=True, seed=7)
+    by_generator = DataLoader(data, batch_size=4, shuffle=True, generator=np.random.default_rng(7))
+    assert [epoch(by_seed) for _ in range(2)] == [epoch(by_generator) for _ in range(2)]
+
+
+def test_without_seed_the_library_generator_decides():
+    """With no seed and no generator, shuffles come from tinytorch.rng: manual_seed(3) makes them repeat."""
+    data = TensorDataset(np.arange(40))
+    rng.manual_seed(3)
+    first = epoch(DataLoader(data, batch_size=8, shuffle=True))
+    rng.manual_seed(3)
+    second = epoch(DataLoader(data, batch_size=8, shuffle=True))
+    assert first == second and first != list(range(40))
+
+
+@given(n=st.integers(1, 60), batch_size=st.integers(1, 20))
+def test_drop_last_with_shuffle_serves_full_batches_of_distinct_indices(n, batch_size):
+    """With shuffle and drop_last, every batch is full and no index repeats within the epoch."""
+    loader = DataLoader(TensorDataset(np.arange(n)), batch_size=batch_size, shuffle=True, drop_last=True, seed=0)
+    batches = [b.data.tolist() for (b,) in loader]
+    assert all(len(b) == batch_size for b in batches)
+    served = sum(batches, [])
+    assert len(served) == len(set(served)) == n - n % batch_size

@@ -1,0 +1,102 @@
+"""Step 1: conv_output_size and im2col — how many windows fit, and every patch as a column."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dojo.testing import assert_close, assert_shape, raises
+from tinytorch.spatial import conv_output_size, im2col
+
+
+def naive_patches(x, kh, kw, stride, padding):
+    """The reference: walk every output position with Python loops and copy its patch."""
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    ho = (h + 2 * padding - kh) // stride + 1
+    wo = (w + 2 * padding - kw) // stride + 1
+    cols = np.zeros((n, c * kh * kw, ho * wo), dtype=x.dtype)
+    for b in range(n):
+        for y in range(ho):
+            for x0 in range(wo):
+                patch = xp[b, :, y * stride : y * stride + kh, x0 * stride : x0 * stride + kw]
+                cols[b, :, y * wo + x0] = patch.reshape(-1)
+    return cols
+
+
+@st.composite
+def axis_settings(draw):
+    """(size, kernel, stride, padding) where the kernel fits at least once."""
+    kernel = draw(st.integers(1, 5))
+    padding = draw(st.integers(0, 3))
+    size = draw(st.integers(max(1, kernel - 2 * padding), 12))
+    stride = draw(st.integers(1, 4))
+    return size, kernel, stride, padding
+
+
+@given(settings=axis_settings())
+def test_output_size_counts_the_window_positions(settings):
+    """conv_output_size equals the number of start positions 0, s, 2s, ... at which a window
+    of the kernel's size still fits inside the padded axis: (size + 2p - k) // s + 1."""
+    size, kernel, stride, padding = settings
+    positions = len(range(0, size + 2 * padding - kernel + 1, stride))
+    assert conv_output_size(size, kernel, stride, padding) == positions
+
+
+def test_output_size_examples():
+    """'Same' padding keeps the size (28, k=3, p=1 → 28), no padding shrinks it (28 → 26),
+    stride 2 halves it (32, k=3, s=2, p=1 → 16), and a leftover that a window cannot cover is dropped (7, k=2, s=2 → 3)."""
+    assert conv_output_size(28, 3, 1, 1) == 28
+    assert conv_output_size(28, 3) == 26
+    assert conv_output_size(32, 3, 2, 1) == 16
+    assert conv_output_size(7, 2, 2) == 3
+
+
+def test_output_size_rejects_impossible_settings():
+    """A stride below 1, negative padding, or a kernel larger than the padded input are ValueErrors."""
+    with raises(ValueError):
+        conv_output_size(8, 3, stride=0)
+    with raises(ValueError):
+        conv_output_size(8, 3, padding=-1)
+    with raises(ValueError):
+        conv_output_size(2, 5, padding=1)
+
+
+def test_im2col_top_left_patch():
+    """On a 4×4 image with 2×2 windows and stride 2 there are 4 patches; the first column is the
+    top-left patch [0, 1, 4, 5], the last the bottom-right [10, 11, 14, 15]."""
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    cols = im2col(x, 2, stride=2)
+    assert_shape(cols, (1, 4, 4))
+    assert_close(cols[0, :, 0], [0.0, 1.0, 4.0, 5.0], what="column 0 (top-left patch)")
+    assert_close(cols[0, :, 3], [10.0, 11.0, 14.0, 15.0], what="column 3 (bottom-right patch)")
+
+
+def test_im2col_keeps_one_matrix_per_sample():
+    """With a batch, cols[n] holds sample n's patches, and a patch lists channel 0's pixels, then channel 1's."""
+    x = np.arange(2 * 2 * 3 * 3, dtype=np.float64).reshape(2, 2, 3, 3)
+    cols = im2col(x, 3)
+    assert_shape(cols, (2, 18, 1))
+    assert_close(cols[0, :, 0], x[0].reshape(-1), what="cols[0] (sample 0, both channels)")
+    assert_close(cols[1, :, 0], x[1].reshape(-1), what="cols[1] (sample 1, both channels)")
+
+
+@settings(max_examples=15)  # a Python-loop reference per example: keep the kata fast
+@given(
+    n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(3, 7), w=st.integers(3, 7),
+    kh=st.integers(1, 3), kw=st.integers(1, 3), stride=st.integers(1, 3), padding=st.integers(0, 2),
+)
+def test_im2col_matches_patches_copied_one_by_one(n, c, h, w, kh, kw, stride, padding):
+    """For any shape, kernel, stride and padding, im2col equals the patches copied with loops over
+    every sample and output position: cols[n, :, p] is sample n's patch at position p, flattened in
+    (channel, row, column) order, zeros where padding was."""
+    x = np.random.default_rng(0).normal(size=(n, c, h, w))
+    assert_close(im2col(x, (kh, kw), stride, padding), naive_patches(x, kh, kw, stride, padding), what="im2col(x)")
+
+
+def test_im2col_pads_with_zeros_and_keeps_dtype():
+    """With padding 1 the corner patch of a 3×3 image of ones has zeros on its outer row and column; float32 stays float32."""
+    x = np.ones((1, 1, 3, 3), dtype=np.float32)
+    cols = im2col(x, 3, padding=1)
+    assert cols.dtype == np.float32, f"im2col changed the dtype to {cols.dtype}"
+    expected_corner = np.array([0, 0, 0, 0, 1, 1, 0, 1, 1], dtype=np.float32)
+    assert_close(cols[0, :, 0], expected_corner, what="the top-left patch with padding 1")
