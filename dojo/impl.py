@@ -38,5 +38,8 @@ def activate(root: Path) -> None:
     while root in sys.path:
         sys.path.remove(root)
     sys.path.insert(0, root)
+    package = Path(root) / "tinytorch"
     for name in [m for m in sys.modules if m == "tinytorch" or m.startswith("tinytorch.")]:
-        del sys.modules[name]
+        origin = getattr(sys.modules[name], "__file__", None)
+        if origin is None or package not in Path(origin).resolve().parents:
+            del sys.modules[name]  # imported from another tree: forget it

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pytest
 
-from dojo import bench, impl
-
-
-@pytest.fixture
-def solutions():
-    saved_path = list(sys.path)
-    impl.activate(impl.resolve("solutions"))
-    yield
-    sys.path[:] = saved_path
-    for name in [m for m in sys.modules if m == "tinytorch" or m.startswith("tinytorch.")]:
-        del sys.modules[name]
+from dojo import bench
 
 
 def row(**columns):

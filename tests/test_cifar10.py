@@ -13,7 +13,6 @@ import io
 import os
 import pickle
 import struct
-import sys
 import tarfile
 import threading
 from collections import Counter
@@ -355,18 +354,6 @@ def test_malformed_batch_is_a_clear_error(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # The recipe runs (one epoch on the tiny look-alike, reference solutions)
 # ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def solutions():
-    from dojo import impl
-
-    saved = list(sys.path)
-    impl.activate(impl.resolve("solutions"))
-    yield
-    sys.path[:] = saved
-    for name in [m for m in sys.modules if m == "tinytorch" or m.startswith("tinytorch.")]:
-        del sys.modules[name]
 
 
 @pytest.mark.slow

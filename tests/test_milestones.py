@@ -1,19 +1,17 @@
-"""Milestones: the harness around them (dojo.milestones) and each one's quick mode on the solutions.
+"""Milestones: the harness around them (dojo.milestones), M02's two halves, M03's choice of data.
 
-The quick runs are invariant 5 of DESIGN.md: each milestone runs in quick mode on small data
-against the reference solutions and meets its ``quick_target``. They never use the network
-(TINYTORCH_OFFLINE=1 and an empty data folder).
+Invariant 5 of DESIGN.md (every quick mode meets its quick target) is checked by `make test`
+through the CLI. Nothing here uses the network (TINYTORCH_OFFLINE=1 and an empty data folder).
 """
 
 from __future__ import annotations
 
 import inspect
-import sys
 import types
 
 import pytest
 
-from dojo import ROOT, curriculum, impl
+from dojo import ROOT, curriculum
 from dojo import milestones as dm
 
 CURRICULUM = curriculum.load()
@@ -21,25 +19,10 @@ IDS = [m.id for m in CURRICULUM.milestones]
 
 
 @pytest.fixture
-def solutions(monkeypatch, tmp_path):
-    """``import tinytorch`` loads solutions/tinytorch for the test, and nothing is downloaded."""
+def solutions(solutions, monkeypatch, tmp_path):
+    """The reference tinytorch, offline, with an empty data folder: nothing is downloaded."""
     monkeypatch.setenv("TINYTORCH_OFFLINE", "1")
     monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path))
-    saved_path = list(sys.path)
-    impl.activate(impl.resolve("solutions"))
-    yield
-    sys.path[:] = saved_path
-    for name in [m for m in sys.modules if m == "tinytorch" or m.startswith("tinytorch.") or m.startswith("milestones")]:
-        del sys.modules[name]
-
-
-# ---------------------------------------------------------------------------------------------
-# Each milestone's quick mode against the solutions
-# ---------------------------------------------------------------------------------------------
-
-
-# Invariant 5 (each quick mode meets its quick target, and twice gives the same metric) is checked
-# end to end by `make test` (dojo/integrity.py, part "milestones"), through the CLI.
 
 
 @pytest.mark.slow

@@ -1,0 +1,200 @@
+"""Tiny Shakespeare for milestone 05 (milestones/shakespeare.py): download, local files, fallback, baselines.
+
+No test leaves this machine: downloads go to a real HTTP server on 127.0.0.1 (a port the OS
+picks) with short timeouts and no back-off, serving a small made-up corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+
+import numpy as np
+import pytest
+
+from milestones import data, shakespeare
+
+TIMEOUT = 5.0
+CORPUS = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 20).encode()
+GOOD_SHA = hashlib.sha256(CORPUS).hexdigest()
+
+
+class Server:
+    """Serves ``routes[path] = (kind, body)``: ``ok`` sends body; ``drop`` announces it and sends half."""
+
+    def __init__(self):
+        self.routes, self.hits = {}, []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.hits.append(self.path)
+                kind, body = server.routes.get(self.path, ("missing", b""))
+                if kind == "missing":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body if kind == "ok" else body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+
+@pytest.fixture
+def server(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("TINYTORCH_OFFLINE", raising=False)
+    s = Server()
+    s.thread.start()
+    yield s
+    s.httpd.shutdown()
+    s.httpd.server_close()
+    s.thread.join(TIMEOUT)
+
+
+def fetch_options(server, path="/input.txt"):
+    return {"urls": [server.url(path)], "retries": 1, "backoff": 0.0, "timeout": TIMEOUT, "progress": False}
+
+
+def files_in(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------------------------------------
+# Download
+# ---------------------------------------------------------------------------------------------
+
+
+def test_download_puts_a_verified_file_in_the_subfolder(server, tmp_path):
+    """A file whose SHA-256 matches lands in <data>/tinyshakespeare/input.txt, byte for byte."""
+    server.routes["/input.txt"] = ("ok", CORPUS)
+    path = shakespeare.download(tmp_path, sha256=GOOD_SHA, **fetch_options(server))
+    assert path == tmp_path / "tinyshakespeare" / "input.txt"
+    assert path.read_bytes() == CORPUS
+    assert files_in(tmp_path) == ["tinyshakespeare/input.txt"], "nothing but the file is left behind"
+
+
+def test_load_shakespeare_downloads_once_then_reads_the_cache(server, tmp_path):
+    """load_shakespeare downloads a missing file, then reads it from the data folder without the network."""
+    server.routes["/input.txt"] = ("ok", CORPUS)
+    text = shakespeare.load_shakespeare(tmp_path, sha256=GOOD_SHA, **fetch_options(server))
+    assert text == CORPUS.decode()
+    assert shakespeare.load_shakespeare(tmp_path, allow_download=False) == text
+    assert server.hits == ["/input.txt"], f"requests: {server.hits}"
+
+
+def test_checksum_mismatch_is_refused_and_nothing_is_kept(server, tmp_path):
+    """A file with the wrong SHA-256 (here: the real pinned checksum, fake content) is refused
+    with an error naming the mismatch, and no file or partial file stays on disk."""
+    server.routes["/input.txt"] = ("ok", CORPUS)
+    with pytest.raises(data.DownloadError, match="checksum mismatch"):
+        shakespeare.download(tmp_path, sha256=shakespeare.SHA256, **fetch_options(server))
+    assert files_in(tmp_path) == [], f"left behind: {files_in(tmp_path)}"
+
+
+def test_dropped_connection_leaves_no_partial_file(server, tmp_path):
+    """A connection that dies half way raises DownloadError and leaves neither input.txt nor a .part file."""
+    server.routes["/input.txt"] = ("drop", CORPUS)
+    with pytest.raises(data.DownloadError):
+        shakespeare.download(tmp_path, sha256=GOOD_SHA, **fetch_options(server))
+    assert files_in(tmp_path) == [], f"left behind: {files_in(tmp_path)}"
+
+
+def test_load_shakespeare_failure_says_what_to_do(server, tmp_path):
+    """When the download fails, the error names the pinned URL and checksum and the folder to copy into."""
+    with pytest.raises(data.DownloadError) as info:
+        shakespeare.load_shakespeare(tmp_path, **fetch_options(server, "/missing.txt"))
+    message = str(info.value)
+    assert shakespeare.URLS[0] in message and shakespeare.SHA256 in message and str(tmp_path) in message
+    assert files_in(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Local files and offline use
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["input.txt", "tinyshakespeare/input.txt"])
+def test_local_input_txt_is_used_without_network(tmp_path, monkeypatch, where):
+    """An input.txt in the data folder (or its tinyshakespeare/ subfolder) is read as it is,
+    even with downloads forbidden (TINYTORCH_DATA=../shared/data/tinyshakespeare works this way)."""
+    monkeypatch.setenv("TINYTORCH_OFFLINE", "1")
+    monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path))
+    (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / where).write_text("To be, or not to be\n", encoding="utf-8")
+    assert shakespeare.load_shakespeare() == "To be, or not to be\n"
+    assert shakespeare.load_text(quick=False, log=lambda *_: None) == ("Tiny Shakespeare", "To be, or not to be\n")
+
+
+def test_offline_without_a_file_raises(tmp_path, monkeypatch):
+    """TINYTORCH_OFFLINE=1 and no local file: DownloadError, and nothing is fetched."""
+    monkeypatch.setenv("TINYTORCH_OFFLINE", "1")
+    with pytest.raises(data.DownloadError, match="TINYTORCH_OFFLINE"):
+        shakespeare.load_shakespeare(tmp_path)
+
+
+def test_offline_full_run_falls_back_to_the_bundled_excerpt(tmp_path, monkeypatch):
+    """load_text(quick=False) offline with an empty data folder explains why and uses the bundled excerpt."""
+    monkeypatch.setenv("TINYTORCH_OFFLINE", "1")
+    monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path))
+    lines = []
+    name, text = shakespeare.load_text(quick=False, log=lines.append)
+    assert "bundled" in name and text == shakespeare.load_bundled()
+    assert any("falling back" in line for line in lines)
+
+
+def test_bundled_excerpt_and_its_licence_note():
+    """The bundled excerpt is the 39,908-character opening of Tiny Shakespeare; its licence note is beside it."""
+    text = shakespeare.load_bundled()
+    assert len(text) == 39_908 and text.startswith("First Citizen:\nBefore we proceed any further")
+    note = (shakespeare.BUNDLED.parent / "LICENSE-shakespeare.txt").read_text(encoding="utf-8")
+    assert "public domain" in note and shakespeare.SHA256 in note
+
+
+def test_minutes_from_the_environment(monkeypatch):
+    """TINYTORCH_SHAKESPEARE_MINUTES sets the time budget; unset it is 5; nonsense is a clear error."""
+    monkeypatch.delenv(shakespeare.MINUTES_ENV, raising=False)
+    assert shakespeare.minutes_from_env() == 5.0
+    monkeypatch.setenv(shakespeare.MINUTES_ENV, "0.5")
+    assert shakespeare.minutes_from_env() == 0.5
+    monkeypatch.setenv(shakespeare.MINUTES_ENV, "soon")
+    with pytest.raises(ValueError, match="minutes"):
+        shakespeare.minutes_from_env()
+
+
+# ---------------------------------------------------------------------------------------------
+# Baselines
+# ---------------------------------------------------------------------------------------------
+
+
+def test_unigram_loss_of_a_uniform_text_is_log_vocab():
+    """Every character equally frequent: the unigram loss is log(V) nats/char."""
+    ids = np.tile(np.arange(4), 50)
+    assert shakespeare.unigram_loss(ids, ids, 4) == pytest.approx(np.log(4))
+
+
+def test_bigram_beats_unigram_on_structured_text():
+    """On a text where each character fixes the next one, the bigram loss is far below the unigram loss."""
+    ids = np.tile(np.array([0, 1, 2, 3, 2, 1]), 100)
+    train, val = ids[:500], ids[500:]
+    assert shakespeare.bigram_loss(train, val, 4) < 0.5 * shakespeare.unigram_loss(train, val, 4)
+
+
+def test_unseen_characters_have_finite_loss():
+    """Add-one smoothing: a validation character never seen in training still has a finite cost."""
+    train, val = np.array([0, 0, 1, 0]), np.array([2, 0])
+    assert np.isfinite(shakespeare.unigram_loss(train, val, 3)) and np.isfinite(shakespeare.bigram_loss(train, val, 3))
