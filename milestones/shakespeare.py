@@ -159,7 +159,7 @@ class Config:
     dropout: float = 0.0
 
 
-FULL = Config(block_size=64, n_layer=3, n_head=4, n_embd=128, batch_size=32, lr=2e-3)
+FULL = Config(block_size=64, n_layer=3, n_head=4, n_embd=128, batch_size=32, lr=3e-3)
 QUICK = Config(block_size=32, n_layer=1, n_head=2, n_embd=32, batch_size=16, lr=5e-3)
 
 
@@ -195,7 +195,7 @@ def sample(model, tokenizer, prompt="\n", length=300, temperature=0.8, top_k=Non
 
 
 def train(text, *, cfg=FULL, seconds=None, steps=None, seed=0, log=print, name="text", quick=False,
-          eval_every=None, samples=2, sample_length=300) -> dict:
+          eval_every=None, samples=2, sample_length=250) -> dict:
     """Train a char-level GPT on ``text`` for ``seconds`` of wall time or ``steps`` steps (the first reached).
 
     The learning rate warms up over 20 steps, then follows a cosine down to 10% of ``cfg.lr``
@@ -225,8 +225,8 @@ def train(text, *, cfg=FULL, seconds=None, steps=None, seed=0, log=print, name="
     log(f"baselines on the validation text: unigram {unigram:.3f} nats/char, bigram {bigram:.3f}")
 
     batch_rng = np.random.default_rng(seed)
-    eval_batches = 4 if quick else 8
-    eval_every = eval_every if eval_every is not None else (math.inf if quick else max(30.0, (seconds or 0) / 5))
+    eval_batches = 4 if quick else 6
+    eval_every = eval_every if eval_every is not None else (math.inf if quick else max(30.0, (seconds or 0) / 4))
     start = time.perf_counter()
     next_eval = start + eval_every
     step, running, history = 0, None, []
@@ -251,7 +251,7 @@ def train(text, *, cfg=FULL, seconds=None, steps=None, seed=0, log=print, name="
                 f"validation {val:.3f} nats/char")
             next_eval = time.perf_counter() + eval_every
     train_seconds = time.perf_counter() - start
-    val = evaluate(model, val_ids, cfg, 3 * eval_batches, seed + 1)
+    val = evaluate(model, val_ids, cfg, 2 * eval_batches if quick else 16, seed + 1)
     verdict = "below" if val < unigram else "NOT below"
     log(f"after {step} steps ({train_seconds:.0f} s): validation loss {val:.3f} nats/char "
         f"({val / math.log(2):.2f} bits/char) — unigram baseline {unigram:.3f}, bigram {bigram:.3f}: "

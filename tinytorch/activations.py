@@ -17,6 +17,8 @@ array([[0.5, 0.5]], dtype=float32)
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinytorch.tensor import Tensor, op
@@ -26,7 +28,7 @@ __all__ = [
     "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
 ]
 
-GELU_C = np.sqrt(2.0 / np.pi)  # constant of the tanh approximation of GELU
+GELU_C = math.sqrt(2.0 / math.pi)  # √(2/π), a Python float so float32 stays float32
 
 
 @op("relu")

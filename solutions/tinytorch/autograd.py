@@ -310,15 +310,17 @@ def matmul_backward(node, grad):
     ### BEGIN SOLUTION matmul_shape
     a, b = node.inputs
     A, B = a.data, b.data
-    if A.ndim == 2 and B.ndim == 2:  # the common case, fast
+    if B.ndim == 2 and A.ndim >= 2:  # matrices, or a batch of rows times one matrix (Linear): fast
         # Each gradient takes its input's memory layout. Linear computes x @ W.T, where W.T is a
-        # transposed view: computing its gradient transposed ((grad.T @ A).T, same cost) makes
+        # transposed view: computing its gradient transposed ((g.T @ rows).T, same cost) makes
         # W.grad C-contiguous like W, so the optimizer's elementwise updates run at full speed.
+        # A batch (..., m, k) @ (k, n) is one (rows, k) @ (k, n) product, and so is B's gradient.
         ga = gb = None
         if a.requires_grad:
-            ga = (B @ grad.T).T if _transposed(A) else grad @ B.T
+            ga = (B @ grad.T).T if A.ndim == 2 and _transposed(A) else grad @ B.T
         if b.requires_grad:
-            gb = (grad.T @ A).T if _transposed(B) else A.T @ grad
+            rows, g = A.reshape(-1, A.shape[-1]), grad.reshape(-1, grad.shape[-1])
+            gb = (g.T @ rows).T if _transposed(B) else rows.T @ g
         return ga, gb
     if A.ndim == 1 and B.ndim == 1:
         return grad * B, grad * A
@@ -484,8 +486,9 @@ def gelu_backward(node, grad):
     from tinytorch.activations import GELU_C
 
     x = node.inputs[0].data
-    t = np.tanh(GELU_C * (x + 0.044715 * x**3))
-    d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x)
+    with np.errstate(over="ignore"):  # as in the forward: huge |x| gives tanh = ±1, d = 1 or 0
+        t = np.tanh(GELU_C * (x + 0.044715 * (x * x * x)))
+        d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x)
     return ((grad * d).astype(x.dtype, copy=False),)
     ### END SOLUTION
 

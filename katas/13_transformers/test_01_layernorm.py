@@ -1,0 +1,92 @@
+"""Step 1: layernorm — each vector to mean 0 and variance 1, then a learned scale and shift."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dojo.testing import arrays, assert_close, floats, gradcheck
+from tinytorch.layers import Parameter
+from tinytorch.tensor import Tensor
+from tinytorch.transformer import LayerNorm, layer_norm
+
+
+def reference(x, w, b, eps=1e-5):
+    mu = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w + b
+
+
+def spread_rows(shape, seed):
+    """Rows with a clear spread (no constant rows), values in about ±3."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-3, 3, size=shape) + np.linspace(-1, 1, shape[-1])
+
+
+def test_known_value():
+    """[1, 2, 3] has mean 2 and variance 2/3: normalised it is [-1.2247, 0, 1.2247]."""
+    out = layer_norm(Tensor([[1.0, 2.0, 3.0]]), Tensor([1.0, 1.0, 1.0]), Tensor([0.0, 0.0, 0.0]))
+    assert_close(out, [[-1.2247357, 0.0, 1.2247357]], atol=1e-5, what="layer_norm([1, 2, 3])")
+
+
+@given(x=arrays((3, 5), elements=floats(-3, 3)), w=arrays(5, elements=floats(-2, 2)), b=arrays(5, elements=floats(-2, 2)))
+def test_matches_the_definition(x, w, b):
+    """(x - mean) / sqrt(var + eps) * weight + bias, with the biased (divide by n) variance."""
+    assert_close(layer_norm(Tensor(x), Tensor(w), Tensor(b)), reference(x, w, b), rtol=1e-5, atol=1e-5,
+                 what="layer_norm(x, weight, bias)")
+
+
+def test_rows_have_mean_zero_and_variance_one():
+    """With weight 1 and bias 0 every vector along the last axis has mean 0 and variance 1."""
+    x = spread_rows((2, 3, 16), seed=0) * 10 + 4
+    out = LayerNorm(16)(Tensor(x.astype(np.float32))).data
+    assert_close(out.mean(axis=-1), np.zeros((2, 3)), atol=1e-5, what="row means")
+    assert_close(out.var(axis=-1), np.ones((2, 3)), atol=1e-3, what="row variances")
+
+
+@given(shift=arrays((4, 1), elements=floats(-50, 50)))
+@settings(max_examples=10)
+def test_invariant_to_adding_a_constant_per_row(shift):
+    """layer_norm(x + c) == layer_norm(x) when c is constant along each row."""
+    x = spread_rows((4, 6), seed=1)
+    w, b = np.linspace(0.5, 2, 6), np.linspace(-1, 1, 6)
+    a = layer_norm(Tensor(x), Tensor(w), Tensor(b)).data
+    assert_close(layer_norm(Tensor(x + shift), Tensor(w), Tensor(b)), a, atol=1e-6, what="layer_norm(x + row constant)")
+
+
+def test_constant_row_gives_the_bias():
+    """A constant row has variance 0: eps keeps it finite and the output is the bias."""
+    b = np.array([0.5, -1.0, 2.0])
+    out = layer_norm(Tensor(np.full((1, 3), 7.0)), Tensor(np.ones(3)), Tensor(b))
+    assert_close(out, b[None], atol=1e-6, what="layer_norm of a constant row")
+
+
+def test_gradcheck_x_weight_bias():
+    """Autograd's gradients with respect to x, weight and bias equal central differences (float64)."""
+    x = spread_rows((3, 4), seed=2)
+    rng = np.random.default_rng(3)
+    gradcheck(lambda x, w, b: layer_norm(x, w, b), [x, rng.uniform(0.5, 2, 4), rng.uniform(-1, 1, 4)])
+
+
+def test_gradcheck_batched():
+    """The same on a (2, 3, 4) input: only the last axis is normalised."""
+    x = spread_rows((2, 3, 4), seed=4)
+    gradcheck(lambda x, w, b: layer_norm(x, w, b), [x, np.linspace(0.5, 1.5, 4), np.linspace(-1, 1, 4)], seed=1)
+
+
+def test_layer_has_weight_ones_and_bias_zeros():
+    """LayerNorm(dim): float32 Parameters weight = ones(dim), bias = zeros(dim), named in that order."""
+    ln = LayerNorm(5)
+    assert [n for n, _ in ln.named_parameters()] == ["weight", "bias"]
+    assert isinstance(ln.weight, Parameter) and ln.weight.dtype == np.float32
+    assert np.array_equal(ln.weight.data, np.ones(5)) and np.array_equal(ln.bias.data, np.zeros(5))
+
+
+def test_layer_uses_its_parameters_and_keeps_float32():
+    """LayerNorm's forward is layer_norm with its weight and bias; float32 stays float32."""
+    ln = LayerNorm(4)
+    ln.weight.data[:] = [1.0, 2.0, 3.0, 4.0]
+    ln.bias.data[:] = [0.0, 1.0, 0.0, -1.0]
+    x = spread_rows((3, 4), seed=5).astype(np.float32)
+    out = ln(Tensor(x))
+    assert out.dtype == np.float32
+    assert_close(out, reference(x.astype(np.float64), ln.weight.data, ln.bias.data), atol=1e-5, what="LayerNorm(4)(x)")
