@@ -70,6 +70,7 @@ class Dojo:
     def result_for(self, kata) -> report.KataResult:
         if kata.id not in self.results:
             self.results[kata.id] = report.KataResult(kata)
+            self.results[kata.id].next_katas = [k for k in self.curriculum.katas if kata.id in k.requires and not k.optional]
             if not self.gate_open_for_all:
                 gate = self.gatekeeper.decide(kata)
                 if not gate.open:

@@ -52,6 +52,7 @@ class KataResult:
     tests: list = field(default_factory=list)
     status: str = ""  # green | red | locked | broken
     message: str = ""  # for locked / broken
+    next_katas: list = field(default_factory=list)  # katas that require this one
 
     @property
     def passed(self) -> int:
@@ -148,7 +149,8 @@ def failure_detail(result: KataResult, test: TestResult, sym: dict) -> str:
 def closing_line(result: KataResult, sym: dict) -> str:
     kata = result.kata
     if result.status == "green":
-        return f"GREEN {result.passed}/{result.total}{dot(sym)}kata {kata.id} {kata.title} complete"
+        following = "".join(f"{dot(sym)}next: make kata N={k.id}" for k in result.next_katas[:1])
+        return f"GREEN {result.passed}/{result.total}{dot(sym)}kata {kata.id} {kata.title} complete{following}"
     if result.status == "locked":
         return f"LOCKED{dot(sym)}{result.message}"
     if result.status == "broken":
