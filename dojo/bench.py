@@ -310,7 +310,11 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps per column first (default 10)")
     benchmarks = all_benchmarks()
     parser.add_argument("--only", action="append", choices=[b.key for b in benchmarks], help="run only this row (repeatable)")
-    parser.add_argument("--threads", type=int, help="BLAS/PyTorch threads (default: what NumPy uses)")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="BLAS/PyTorch threads (default 1: at these sizes a second BLAS thread makes every column "
+        "erratic on a 2-core machine; 0 keeps what NumPy uses)",
+    )
     parser.add_argument("--profile", action="store_true", help="also profile the tinytorch column")
     parser.add_argument("--strict", action="store_true", help=f"exit 1 when tinytorch costs more than {BUDGET}× raw NumPy")
     args = parser.parse_args(argv)
@@ -343,7 +347,7 @@ def main(argv=None) -> int:
           f"median of {args.repeats} steps after {args.warmup} warm-up")
     if load > 0.5 * (os.cpu_count() or 1):
         print("⚠ the machine is busy: times are inflated and BLAS threads that wait for a busy core make "
-              "them erratic; the ratios, measured in turns, suffer less. `--threads 1` is steadier.")
+              "them erratic; the ratios, measured in turns, suffer less.")
 
     worst = None
     for bench in benchmarks:

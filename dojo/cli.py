@@ -318,8 +318,13 @@ def main(argv=None) -> int:
     # would re-rewrite hypothesis on every run (about a second).
     sys.dont_write_bytecode = False
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # bench has its own options (--threads, --repeats, ...)
+        from dojo import bench
+
+        return bench.main(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
     if not args.verb:
         parser.print_help()
         return 2
