@@ -359,10 +359,9 @@ def run(quick: bool = False, seed: int = 0, log=print, epochs: int = 15, limit: 
     ``limit`` keeps only the first ``limit`` training and test images (for smoke tests), and
     ``quick`` means one epoch without a progress bar.
     """
-    from milestones.common import accuracy, progress
+    from milestones.common import accuracy, train_epoch
     from tinytorch import optim, rng
     from tinytorch.data import Compose, DataLoader, Normalize, RandomCrop, RandomHorizontalFlip, TensorDataset
-    from tinytorch.losses import cross_entropy
 
     start = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = load_cifar10(root, progress=not quick)
@@ -382,15 +381,7 @@ def run(quick: bool = False, seed: int = 0, log=print, epochs: int = 15, limit: 
     losses = []
     for epoch in range(epochs):
         optimizer.lr = 1e-3 * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
-        total, count = 0.0, 0
-        for x, y in progress(loader, quick=quick, desc=f"epoch {epoch + 1}/{epochs}", unit="batch"):
-            loss = cross_entropy(net(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.item()) * len(y)
-            count += len(y)
-        losses.append(total / count)
+        losses.append(train_epoch(net, optimizer, loader, quick=quick, desc=f"epoch {epoch + 1}/{epochs}"))
         log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.3f} ({time.perf_counter() - start:.0f} s)")
     test_accuracy = accuracy(net, x_test, y_test, batch_size=500)
     seconds = time.perf_counter() - start

@@ -1,6 +1,6 @@
-"""Helpers the milestones share: a progress bar, mini-batches, a training loop and accuracy.
+"""Helpers the milestones share: the digits data, a progress bar, mini-batches, training loops and accuracy.
 
-Everything here uses only the public tinytorch API the katas build (Tensor, layers, losses,
+Everything that trains or evaluates uses only the public tinytorch API the katas build (Tensor, layers, losses,
 optim, autograd.no_grad), so a milestone measures the student's own code.
 """
 
@@ -9,6 +9,30 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+
+from milestones import data
+
+
+def load_digits_data(quick, log, targets):
+    """(name, target, (x_train, y_train), (x_test, y_test), pixel scale) with images (N, H, W) uint8 as stored.
+
+    Unless ``quick``: MNIST from the data folder (downloaded there if missing), with
+    ``targets["mnist"]`` for the full 60,000 training images and ``targets["mnist-reduced"]``
+    for fewer. Quick, or when MNIST cannot be had (the reason is logged): the bundled UCI 8×8
+    digits, split 80/20 with seed 0, with ``targets["digits"]``.
+    """
+    if not quick:
+        try:
+            (xtr, ytr), (xte, yte) = data.load_mnist()
+            full = len(xtr) >= 60_000
+            name = "MNIST" if full else f"MNIST (reduced: {len(xtr):,} train, {len(xte):,} test)"
+            return name, targets["mnist" if full else "mnist-reduced"], (xtr, ytr), (xte, yte), 255.0
+        except data.DownloadError as error:
+            log(str(error))
+            log("→ falling back to the bundled 8×8 digits.")
+    images, labels = data.load_digits()
+    train, test = data.split(images, labels, test_fraction=0.2, seed=0)
+    return "UCI 8×8 digits (bundled: 1,438 train, 359 test)", targets["digits"], train, test, 16.0
 
 
 def progress(iterable, *, quick=False, **kwargs):
@@ -42,23 +66,33 @@ def accuracy(model, x, y, batch_size=1000) -> float:
     return correct / max(1, len(x))
 
 
+def train_epoch(model, optimizer, pairs, *, quick=False, desc="train", total=None) -> float:
+    """One pass of softmax cross-entropy training over ``pairs`` of (inputs, labels) Tensors, one
+    optimizer step each (under a progress bar of ``total`` steps, ``len(pairs)`` if not given);
+    returns the mean loss per example."""
+    from tinytorch.losses import cross_entropy
+
+    loss_sum, count = 0.0, 0
+    for x, y in progress(pairs, quick=quick, desc=desc, unit="batch", total=total):
+        loss = cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        loss_sum += float(loss.item()) * len(y)
+        count += len(y)
+    return loss_sum / count
+
+
 def train_classifier(model, optimizer, x, y, *, epochs, batch_size, seed=0, quick=False, log=print,
                      desc="train"):
     """Mini-batch training with softmax cross-entropy; returns the mean loss of each epoch."""
-    from tinytorch.losses import cross_entropy
     from tinytorch.tensor import Tensor
 
     rng = np.random.default_rng(seed)
     history = []
     for epoch in range(1, epochs + 1):
-        total, count = 0.0, 0
-        bar = progress(batches(len(x), batch_size, rng), quick=quick, desc=f"{desc} {epoch}/{epochs}", unit="batch")
-        for idx in bar:
-            loss = cross_entropy(model(Tensor(x[idx])), Tensor(y[idx]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.item()) * len(idx)
-            count += len(idx)
-        history.append(total / count)
+        order = batches(len(x), batch_size, rng)
+        pairs = ((Tensor(x[idx]), Tensor(y[idx])) for idx in order)
+        history.append(train_epoch(model, optimizer, pairs, quick=quick, desc=f"{desc} {epoch}/{epochs}",
+                                   total=len(order)))
     return history

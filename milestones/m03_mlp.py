@@ -24,33 +24,16 @@ import time
 
 import numpy as np
 
-from milestones import data
-from milestones.common import accuracy, train_classifier
+from milestones.common import accuracy, load_digits_data, train_classifier
 
 TARGETS = {"mnist": 0.97, "mnist-reduced": 0.96, "digits": 0.95}
-
-
-def load(quick, log):
-    """(name, target, (x_train, y_train), (x_test, y_test), pixel scale): the images as stored."""
-    if not quick:
-        try:
-            (xtr, ytr), (xte, yte) = data.load_mnist()
-            full = len(xtr) >= 60_000
-            name = "MNIST" if full else f"MNIST (reduced: {len(xtr):,} train, {len(xte):,} test)"
-            return name, TARGETS["mnist" if full else "mnist-reduced"], (xtr, ytr), (xte, yte), 255.0
-        except data.DownloadError as error:
-            log(str(error))
-            log("→ falling back to the bundled 8×8 digits.")
-    images, labels = data.load_digits()
-    train, test = data.split(images, labels, test_fraction=0.2, seed=0)
-    return "UCI 8×8 digits (bundled: 1,438 train, 359 test)", TARGETS["digits"], train, test, 16.0
 
 
 def run(quick: bool = False, seed: int = 0, log=print) -> dict:
     from tinytorch import activations, layers, optim, rng
 
     start = time.perf_counter()
-    name, target, (xtr, ytr), (xte, yte), scale = load(quick, log)
+    name, target, (xtr, ytr), (xte, yte), scale = load_digits_data(quick, log, TARGETS)
     xtr = xtr.reshape(len(xtr), -1).astype(np.float32) / np.float32(scale)
     xte = xte.reshape(len(xte), -1).astype(np.float32) / np.float32(scale)
     mean, std = xtr.mean(), xtr.std()  # standardise with the training set's statistics

@@ -35,26 +35,9 @@ import time
 
 import numpy as np
 
-from milestones import data
-from milestones.common import accuracy, progress
+from milestones.common import accuracy, load_digits_data, train_epoch
 
 TARGETS = {"mnist": 0.985, "mnist-reduced": 0.975, "digits": 0.96}
-
-
-def load(quick, log):
-    """(name, target, (x_train, y_train), (x_test, y_test), scale) with images (N, H, W) uint8."""
-    if not quick:
-        try:
-            (xtr, ytr), (xte, yte) = data.load_mnist()
-            full = len(xtr) >= 60_000
-            name = "MNIST" if full else f"MNIST (reduced: {len(xtr):,} train, {len(xte):,} test)"
-            return name, TARGETS["mnist" if full else "mnist-reduced"], (xtr, ytr), (xte, yte), 255.0
-        except data.DownloadError as error:
-            log(str(error))
-            log("→ falling back to the bundled 8×8 digits.")
-    images, labels = data.load_digits()
-    train, test = data.split(images, labels, test_fraction=0.2, seed=0)
-    return "UCI 8×8 digits (bundled: 1,438 train, 359 test)", TARGETS["digits"], train, test, 16.0
 
 
 def lenet(size: int):
@@ -74,10 +57,9 @@ def lenet(size: int):
 def run(quick: bool = False, seed: int = 0, log=print) -> dict:
     from tinytorch import optim, rng
     from tinytorch.data import DataLoader, TensorDataset
-    from tinytorch.losses import cross_entropy
 
     start = time.perf_counter()
-    name, target, (xtr, ytr), (xte, yte), scale = load(quick, log)
+    name, target, (xtr, ytr), (xte, yte), scale = load_digits_data(quick, log, TARGETS)
     xtr = xtr[:, None].astype(np.float32) / np.float32(scale)  # (N, 1, H, W)
     xte = xte[:, None].astype(np.float32) / np.float32(scale)
     size = xtr.shape[-1]
@@ -92,15 +74,7 @@ def run(quick: bool = False, seed: int = 0, log=print) -> dict:
     losses = []
     for epoch in range(epochs):
         optimizer.lr = lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
-        total, count = 0.0, 0
-        for x, y in progress(loader, quick=quick, desc=f"epoch {epoch + 1}/{epochs}", unit="batch"):
-            loss = cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.item()) * len(y)
-            count += len(y)
-        losses.append(total / count)
+        losses.append(train_epoch(model, optimizer, loader, quick=quick, desc=f"epoch {epoch + 1}/{epochs}"))
     test_accuracy = accuracy(model, xte, yte)
     train_accuracy = accuracy(model, xtr[:2000], ytr[:2000])
     seconds = time.perf_counter() - start

@@ -3,6 +3,7 @@
 import pytest
 
 from dojo import impl
+from tests.httpserver import PROXY_VARIABLES, Server
 
 
 @pytest.fixture
@@ -14,3 +15,16 @@ def solutions():
     would make isinstance checks and the grad-mode flag disagree).
     """
     impl.activate(impl.resolve("solutions"))
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """A running :class:`tests.httpserver.Server` on 127.0.0.1, reached without a proxy and with
+    TINYTORCH_OFFLINE unset; stopped when the test is over."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("TINYTORCH_OFFLINE", raising=False)
+    s = Server()
+    s.start()
+    yield s
+    s.stop()

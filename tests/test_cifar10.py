@@ -2,26 +2,24 @@
 
 Every archive here is a tiny CIFAR-10 look-alike built in the test (a few 32×32 images per
 batch, pickled the way the real files are: Python 2 protocol 2 with a NumPy array), served by a
-real HTTP server on 127.0.0.1 (a port the OS picks). Nothing leaves this machine.
+real HTTP server on 127.0.0.1 (a port the OS picks; the ``server`` fixture, tests/httpserver.py).
+Nothing leaves this machine.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import io
 import os
 import pickle
 import struct
 import tarfile
-import threading
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from milestones import cifar10, data
+from tests.httpserver import sha
 
 TIMEOUT = 5.0
 N_TRAIN, N_TEST = 4, 3  # images per training batch (5 batches) and in the test batch
@@ -117,62 +115,12 @@ def member(name, kind=tarfile.REGTYPE, body=b"pwned\n", linkname=""):
 
 
 # ---------------------------------------------------------------------------------------------
-# A tiny local server
+# Loading through the local server (the ``server`` fixture, tests/httpserver.py)
 # ---------------------------------------------------------------------------------------------
 
 
-class Server:
-    """Serves ``routes[path] = (kind, body)``: kind "ok", or "drop" (announce all, send half, hang up)."""
-
-    def __init__(self):
-        self.routes, self.hits = {}, Counter()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.hits[self.path] += 1
-                if self.path not in server.routes:
-                    self.send_error(404)
-                    return
-                kind, body = server.routes[self.path]
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body if kind == "ok" else body[: len(body) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-
-@pytest.fixture
-def server(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("TINYTORCH_OFFLINE", raising=False)
-    s = Server()
-    s.thread.start()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
-    s.thread.join(TIMEOUT)
-
-
-def sha(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
 def load(server, root, body, path="/cifar-10-python.tar.gz", **kwargs):
-    server.routes[path] = ("ok", body) if "kind" not in kwargs else (kwargs.pop("kind"), body)
+    server.serve(path, body, kwargs.pop("kind", "ok"))
     kwargs = {"url": server.url(path), "sha256": sha(body), "retries": 2, "backoff": 0, "timeout": TIMEOUT,
               "progress": False, **kwargs}
     return cifar10.load_cifar10(root, **kwargs)

@@ -1,86 +1,23 @@
 """The milestone data code (milestones/data.py) against a real HTTP server on 127.0.0.1.
 
-No test leaves this machine: the server listens on 127.0.0.1 with a port the OS picks, every
-request has a short timeout, retries have no back-off, and the MNIST files are small IDX files
-made here.
+No test leaves this machine: the server (the ``server`` fixture, tests/httpserver.py) listens on
+127.0.0.1 with a port the OS picks, every request has a short timeout, retries have no back-off,
+and the MNIST files are small IDX files made here.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.server
 import struct
-import threading
 import urllib.request
-from collections import Counter
 
 import numpy as np
 import pytest
 
 from milestones import data
+from tests.httpserver import sha
 
 TIMEOUT = 5.0
-
-
-# ---------------------------------------------------------------------------------------------
-# A tiny scriptable server
-# ---------------------------------------------------------------------------------------------
-
-
-class Server:
-    """Serves ``routes[path]``: a list of behaviours used in turn (the last one repeats).
-
-    Behaviours: ``("ok", body)``, ``("status", code)``, ``("drop", body)`` — announces
-    ``len(body)`` bytes, sends half of them and closes the connection.
-    """
-
-    def __init__(self):
-        self.routes, self.hits = {}, Counter()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.hits[self.path] += 1
-                plan = server.routes.get(self.path, [("status", 404)])
-                kind, value = plan[min(server.hits[self.path], len(plan)) - 1]
-                if kind == "status":
-                    self.send_error(value)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(value)))
-                self.end_headers()
-                self.wfile.write(value if kind == "ok" else value[: len(value) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-
-@pytest.fixture
-def server(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("TINYTORCH_OFFLINE", raising=False)
-    s = Server()
-    s.thread.start()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
-    s.thread.join(TIMEOUT)
-
-
-def sha(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
 
 
 def leftovers(folder):

@@ -1,69 +1,21 @@
 """Tiny Shakespeare for milestone 05 (milestones/shakespeare.py): download, local files, fallback, baselines.
 
 No test leaves this machine: downloads go to a real HTTP server on 127.0.0.1 (a port the OS
-picks) with short timeouts and no back-off, serving a small made-up corpus.
+picks; the ``server`` fixture, tests/httpserver.py) with short timeouts and no back-off, serving
+a small made-up corpus.
 """
 
 from __future__ import annotations
-
-import hashlib
-import http.server
-import threading
 
 import numpy as np
 import pytest
 
 from milestones import data, shakespeare
+from tests.httpserver import sha
 
 TIMEOUT = 5.0
 CORPUS = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 20).encode()
-GOOD_SHA = hashlib.sha256(CORPUS).hexdigest()
-
-
-class Server:
-    """Serves ``routes[path] = (kind, body)``: ``ok`` sends body; ``drop`` announces it and sends half."""
-
-    def __init__(self):
-        self.routes, self.hits = {}, []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.hits.append(self.path)
-                kind, body = server.routes.get(self.path, ("missing", b""))
-                if kind == "missing":
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body if kind == "ok" else body[: len(body) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-
-@pytest.fixture
-def server(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("TINYTORCH_OFFLINE", raising=False)
-    s = Server()
-    s.thread.start()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
-    s.thread.join(TIMEOUT)
+GOOD_SHA = sha(CORPUS)
 
 
 def fetch_options(server, path="/input.txt"):
@@ -81,7 +33,7 @@ def files_in(folder):
 
 def test_download_puts_a_verified_file_in_the_subfolder(server, tmp_path):
     """A file whose SHA-256 matches lands in <data>/tinyshakespeare/input.txt, byte for byte."""
-    server.routes["/input.txt"] = ("ok", CORPUS)
+    server.serve("/input.txt", CORPUS)
     path = shakespeare.download(tmp_path, sha256=GOOD_SHA, **fetch_options(server))
     assert path == tmp_path / "tinyshakespeare" / "input.txt"
     assert path.read_bytes() == CORPUS
@@ -90,17 +42,17 @@ def test_download_puts_a_verified_file_in_the_subfolder(server, tmp_path):
 
 def test_load_shakespeare_downloads_once_then_reads_the_cache(server, tmp_path):
     """load_shakespeare downloads a missing file, then reads it from the data folder without the network."""
-    server.routes["/input.txt"] = ("ok", CORPUS)
+    server.serve("/input.txt", CORPUS)
     text = shakespeare.load_shakespeare(tmp_path, sha256=GOOD_SHA, **fetch_options(server))
     assert text == CORPUS.decode()
     assert shakespeare.load_shakespeare(tmp_path, allow_download=False) == text
-    assert server.hits == ["/input.txt"], f"requests: {server.hits}"
+    assert server.requests == ["/input.txt"], f"requests: {server.requests}"
 
 
 def test_checksum_mismatch_is_refused_and_nothing_is_kept(server, tmp_path):
     """A file with the wrong SHA-256 (here: the real pinned checksum, fake content) is refused
     with an error naming the mismatch, and no file or partial file stays on disk."""
-    server.routes["/input.txt"] = ("ok", CORPUS)
+    server.serve("/input.txt", CORPUS)
     with pytest.raises(data.DownloadError, match="checksum mismatch"):
         shakespeare.download(tmp_path, sha256=shakespeare.SHA256, **fetch_options(server))
     assert files_in(tmp_path) == [], f"left behind: {files_in(tmp_path)}"
@@ -108,7 +60,7 @@ def test_checksum_mismatch_is_refused_and_nothing_is_kept(server, tmp_path):
 
 def test_dropped_connection_leaves_no_partial_file(server, tmp_path):
     """A connection that dies half way raises DownloadError and leaves neither input.txt nor a .part file."""
-    server.routes["/input.txt"] = ("drop", CORPUS)
+    server.serve("/input.txt", CORPUS, "drop")
     with pytest.raises(data.DownloadError):
         shakespeare.download(tmp_path, sha256=GOOD_SHA, **fetch_options(server))
     assert files_in(tmp_path) == [], f"left behind: {files_in(tmp_path)}"
