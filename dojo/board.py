@@ -23,11 +23,8 @@ from datetime import datetime
 from pathlib import Path
 
 from dojo import ROOT, report
+from dojo.curriculum import parse_toml
 
-try:  # Python 3.11+
-    import tomllib as _toml
-except ModuleNotFoundError:  # Python 3.10
-    import tomlkit as _toml
 
 PROGRESS_VERSION = 1
 RESULTS_VERSION = 1
@@ -100,7 +97,7 @@ def read_file(path: Path, name: str, source: str) -> Student:
             student.error = f"{source}: fork CI found changed kata tests, so these results are not trusted"
         return student
     try:
-        data = _toml.loads(text)
+        data = parse_toml(text)
     except Exception as error:  # tomllib and tomlkit raise different types
         student.error = f"{source}: not valid TOML ({str(error).splitlines()[0]})"
         return student

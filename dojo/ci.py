@@ -33,11 +33,8 @@ from pathlib import Path
 
 from dojo import ROOT, manifest, report
 from dojo import curriculum as curriculum_module
+from dojo.curriculum import parse_toml
 
-try:  # Python 3.11+
-    import tomllib as _toml
-except ModuleNotFoundError:  # Python 3.10
-    import tomlkit as _toml
 
 FORMAT_VERSION = 1
 KIND = "tinytorch-katas-ci"
@@ -106,7 +103,7 @@ def read_claims(path: Path) -> tuple:
     if not path.exists():
         return {}, "no progress.toml: nothing claimed"
     try:
-        data = _toml.loads(path.read_text(encoding="utf-8"))
+        data = parse_toml(path.read_text(encoding="utf-8"))
     except Exception as error:
         return {}, f"progress.toml cannot be read ({error}): nothing claimed"
     if hasattr(data, "unwrap"):

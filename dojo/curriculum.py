@@ -17,6 +17,12 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # Python 3.10
     import tomlkit as _toml
 
+
+def parse_toml(text: str) -> dict:
+    """Plain dicts and lists from TOML text (tomllib, or tomlkit on Python 3.10)."""
+    data = _toml.loads(text)
+    return data.unwrap() if hasattr(data, "unwrap") else data
+
 DEFAULT_PATH = ROOT / "katas" / "curriculum.toml"
 STEP_FILE = re.compile(r"^test_(\d\d)_(\w+)\.py$")
 
@@ -167,7 +173,7 @@ def load(path=None) -> Curriculum:
     """Load and validate the curriculum (``DOJO_CURRICULUM`` overrides the default path)."""
     path = Path(path or os.environ.get("DOJO_CURRICULUM") or DEFAULT_PATH)
     try:
-        raw = _toml.loads(path.read_text(encoding="utf-8"))
+        raw = parse_toml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CurriculumError(f"curriculum file not found: {path}") from None
     except Exception as error:  # a TOML syntax error, from either parser
