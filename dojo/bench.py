@@ -346,7 +346,7 @@ def main(argv=None) -> int:
           f"{threads} BLAS/torch thread(s) · {os.cpu_count()} CPUs · load {load:.1f} · "
           f"median of {args.repeats} steps after {args.warmup} warm-up")
     if load > 0.5 * (os.cpu_count() or 1):
-        print("⚠ the machine is busy: times are inflated and BLAS threads that wait for a busy core make "
+        print("warning: the machine is busy: times are inflated and BLAS threads that wait for a busy core make "
               "them erratic; the ratios, measured in turns, suffer less.")
 
     worst = None

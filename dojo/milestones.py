@@ -70,7 +70,10 @@ def run(milestone, quick: bool = False, seed: int = 0, *, curriculum=None, log=p
     achieved = metric >= target and bool(out.get("achieved", True))
     details = {k: v for k, v in out.items() if k not in RESERVED}
     seconds = float(out["seconds"])
-    mark = "✅ achieved" if achieved else "❌ not yet"
+    from dojo.report import symbols
+
+    sym = symbols()
+    mark = f"{sym['green']} achieved" if achieved else f"{sym['red']} not yet"
     extra = " (the metric is there, but another condition failed: see above)" if metric >= target and not achieved else ""
     log(
         f"{milestone.metric} {format_metric(metric, milestone.metric)} · target "
