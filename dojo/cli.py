@@ -318,6 +318,9 @@ def main(argv=None) -> int:
     # would re-rewrite hypothesis on every run (about a second).
     sys.dont_write_bytecode = False
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    for stream in (sys.stdout, sys.stderr):  # a console that cannot print a character gets "?", never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # bench has its own options (--threads, --repeats, ...)
         from dojo import bench
