@@ -15,9 +15,12 @@ Options (``pytest --help``, group "dojo"):
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import importlib
 import json
+import os
+import threading
 import traceback
 from pathlib import Path
 
@@ -154,10 +157,10 @@ class Dojo:
         text = str(error) if error is not None else str(rep.longrepr)
         if text.startswith("Timeout") or "Timeout (>" in text:
             test.outcome = "timeout"
-            frame = self.deepest_frame(call.excinfo.tb) if call.excinfo else ""
-            seconds = item.config.getini("timeout") or "10"
+            frame = getattr(item, "_dojo_timeout_frame", "") or (self.deepest_frame(call.excinfo.tb) if call.excinfo else "")
+            seconds = getattr(item, "_dojo_timeout_seconds", None) or timeout_seconds(item)
             test.message = (
-                f"stopped after {seconds} s: this is probably an infinite loop"
+                f"stopped after {seconds:g} s: this is probably an infinite loop"
                 + (f" in {frame}" if frame else "")
                 + ". Check that every loop ends (raise the limit with TIMEOUT=30 if your code is just slow)."
             )
@@ -188,6 +191,56 @@ class Dojo:
         expected = {p.name for p in self.curriculum.kata_dir(kata).glob("test_*.py")}
         seen = {t.nodeid.split("::")[0] for t in self.results[kata.id].tests}
         return bool(expected) and expected <= seen
+
+
+def timeout_seconds(item) -> float:
+    """The pytest-timeout limit of a test: its marker, else --timeout, else the ini value."""
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and (marker.args or "timeout" in marker.kwargs):
+        return float(marker.args[0] if marker.args else marker.kwargs["timeout"])
+    option = item.config.getoption("timeout", None)
+    if option is not None:
+        return float(option)
+    return float(item.config.getini("timeout") or 0)
+
+
+def soft_timeouts() -> bool:
+    """Interrupt runaway tests ourselves where pytest-timeout cannot do it gently.
+
+    On Windows (no alarm signals) pytest-timeout's thread method ends the whole process: no summary,
+    no progress. There a timer thread interrupts the main thread instead (like Ctrl-C) a little
+    before the limit, and the test fails with the usual timeout message; pytest-timeout stays as
+    the backstop for code stuck inside C. ``DOJO_SOFT_TIMEOUT=1`` turns it on anywhere (tests).
+    """
+    return os.environ.get("DOJO_SOFT_TIMEOUT") == "1" or os.name == "nt"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    dojo = _dojo(item.config)
+    limit = timeout_seconds(item) if dojo is not None and item.nodeid in dojo.items and soft_timeouts() else 0
+    if not limit:
+        return (yield)
+    soft = round(limit * 0.9, 2)
+    fired = threading.Event()
+
+    def interrupt():
+        fired.set()
+        _thread.interrupt_main()
+
+    timer = threading.Timer(soft, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        return (yield)
+    except KeyboardInterrupt as error:
+        if not fired.is_set():
+            raise  # a real Ctrl-C
+        item._dojo_timeout_frame = dojo.deepest_frame(error.__traceback__)
+        item._dojo_timeout_seconds = soft
+        raise pytest.fail.Exception(f"Timeout (>{soft:g}s) from the dojo's soft timeout", pytrace=False) from None
+    finally:
+        timer.cancel()
 
 
 class _Closed(pytest.File):
@@ -231,12 +284,16 @@ def pytest_pycollect_makemodule(module_path, parent):
     return None
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: only the tests that will run
 def pytest_collection_modifyitems(session, config, items):
     dojo = _dojo(config)
     for item in items:
         kata, step = dojo.curriculum.step_of_test_file(item.fspath)
         if kata is not None:
             dojo.items[item.nodeid] = (kata, step or kata.steps[0])
+            dojo.result_for(kata).tests.append(  # until it runs (a run stopped early leaves it so)
+                report.TestResult(nodeid=f"{Path(str(item.fspath)).name}::{item.name}", name=item.name, step=step or kata.steps[0], outcome="notrun")
+            )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -252,8 +309,8 @@ def pytest_runtest_makereport(item, call):
         existing = next((t for t in result.tests if t.nodeid == test.nodeid), None)
         if existing is None:
             result.tests.append(test)
-        elif existing.outcome == "passed" and test.outcome != "passed":  # a teardown error
-            result.tests[result.tests.index(existing)] = test
+        elif existing.outcome == "notrun" or (existing.outcome == "passed" and test.outcome != "passed"):
+            result.tests[result.tests.index(existing)] = test  # its result, or a teardown error
         if test.outcome == "timeout" and dojo.timed_out is None:
             dojo.timed_out = test
             item.session.shouldstop = "a test timed out (infinite loop?): stopping so you do not wait for every test"

@@ -38,7 +38,7 @@ class TestResult:
     nodeid: str
     name: str
     step: object  # curriculum.Step
-    outcome: str  # passed | failed | todo | timeout | skipped
+    outcome: str  # passed | failed | todo | timeout | skipped | notrun
     doc: str = ""
     location: str = ""  # katas/01_tensor/test_02_arithmetic.py:41
     message: str = ""  # the assertion / exception text
@@ -67,21 +67,21 @@ class KataResult:
         return [(s, [t for t in self.tests if t.step is s]) for s in self.kata.steps]
 
     def first_failure(self):
-        for _, tests in self.steps():
-            for t in tests:
-                if t.outcome != "passed":
-                    return t
-        return None
+        """The first test in step order that ran and did not pass (else the first not run)."""
+        pending = [t for _, tests in self.steps() for t in tests if t.outcome != "passed"]
+        return next((t for t in pending if t.outcome != "notrun"), pending[0] if pending else None)
 
     def step_status(self, tests) -> str:
         if not tests:
-            return "todo"
+            return "none"  # no test of this step ran (filtered with -k, or a step without tests)
         if all(t.outcome == "passed" for t in tests):
             return "green"
         if any(t.outcome == "timeout" for t in tests):
             return "timeout"
         if any(t.outcome == "todo" for t in tests):
             return "todo"
+        if all(t.outcome == "notrun" for t in tests):
+            return "notrun"
         return "red"
 
     def to_json(self) -> dict:
@@ -119,8 +119,12 @@ def step_table(result: KataResult, sym: dict) -> str:
             text = f"{sym['todo']} not implemented yet" + (f": {first.todo}" if first and first.todo else "")
         elif status == "timeout":
             text = f"{sym['timeout']} timed out (infinite loop?)"
+        elif status == "notrun":
+            text = "not run (the run stopped early)"
+        elif status == "none":
+            text = "-"
         else:
-            failing = sum(t.outcome not in ("passed", "todo") for t in tests)
+            failing = sum(t.outcome not in ("passed", "todo", "notrun") for t in tests)
             text = f"{sym['red']} {failing} failing"
         rows.append([step.number, step.title, f"{passed}/{len(tests)}", text])
     return tabulate(rows, headers=["#", "step", "tests", "status"], tablefmt="simple", colalign=("right", "left", "right", "left"))
@@ -156,7 +160,9 @@ def closing_line(result: KataResult, sym: dict) -> str:
     if result.status == "broken":
         return f"RED{dot(sym)}kata {kata.id} cannot run until the error above is fixed"
     first = result.first_failure()
-    step = f"step {first.step.number} ({first.step.name})" if first else "?"
+    if first is None:  # everything that ran passed, but not every step ran: a filtered run
+        return f"PASS {result.passed}/{result.total} selected{dot(sym)}run the whole kata to go green: make kata N={kata.id}"
+    step = f"step {first.step.number} ({first.step.name})"
     return f"RED {result.passed}/{result.total}{dot(sym)}next: {step}{dot(sym)}stuck? make hint N={kata.id}"
 
 
