@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from dojo import ROOT
 from dojo import curriculum as curriculum_module
@@ -49,24 +45,12 @@ def cmd_watch(c, args) -> int:
     return watch(command, paths)
 
 
-def _kata_results(c, kata, extra=()) -> dict:
-    """Run a kata quietly (no gate, no recording) and return its JSON results."""
-    with tempfile.TemporaryDirectory(prefix="dojo-") as tmp:
-        out = Path(tmp) / "results.json"
-        command = [
-            sys.executable, "-m", "pytest", str(c.kata_dir(kata)), "-q", "--no-gate", "--dojo-progress=none",
-            "--dojo-quiet", f"--dojo-results={out}", "-p", "no:cacheprovider", *extra,
-        ]
-        subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        if not out.exists():
-            return {}
-        return json.loads(out.read_text(encoding="utf-8"))["katas"].get(kata.id, {})
-
-
 def cmd_hint(c, args) -> int:
     """Show the hint for the first step that is not green yet (LEVEL=2, 3 … for more)."""
+    from dojo.checks import kata_results
+
     kata = c.kata(args.kata)
-    result = _kata_results(c, kata)
+    result = kata_results(c, kata)
     if result.get("status") == "broken":
         print(result.get("message"))
         print("Fix that first: the hint is the error message above.")

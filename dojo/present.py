@@ -10,64 +10,18 @@ says ROTATE (and rings the bell) and the timer starts again; ``TIMER=0`` turns i
 Rendering is pure (``render``, ``banner``, ``timer_line`` take data and return text), so it is
 tested without a terminal; ``--once`` draws one screen and exits (0 when green).
 
-This module is also a small pytest plugin (``-p dojo.present --dojo-detail=PATH``) that dumps the
-dojo plugin's per-test details (intent, message, location) as JSON for the renderer.
+The view comes from the dojo plugin's ``--dojo-results`` JSON (its per-test ``details``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-from pathlib import Path
 
-from dojo import ROOT, impl, report
-
-# -- the pytest side: dump the dojo plugin's details ------------------------------------------
-
-
-def pytest_addoption(parser):
-    parser.getgroup("dojo").addoption("--dojo-detail", default=None, help="write per-test details (intent, message) as JSON")
-
-
-def pytest_sessionfinish(session, exitstatus):
-    # Runs before or after the dojo plugin's own hook: so it works the status out itself.
-    path = session.config.getoption("dojo_detail", None)
-    if not path:
-        return
-    from dojo.plugin import _dojo
-
-    dojo = _dojo(session.config)
-    katas = {}
-    for kata_id, result in (dojo.results.items() if dojo else []):
-        status = result.status
-        if status not in ("locked", "broken"):
-            status = "green" if result.total and result.passed == result.total else "red"
-        katas[kata_id] = {
-            "id": kata_id,
-            "title": result.kata.title,
-            "status": status,
-            "passed": result.passed,
-            "total": result.total,
-            "message": result.message,
-            "steps": [
-                {"number": s.number, "name": s.name, "title": s.title, "passed": sum(t.outcome == "passed" for t in ts),
-                 "total": len(ts), "status": result.step_status(ts)}
-                for s, ts in result.steps()
-            ],
-            "tests": [
-                {"name": t.name, "step": t.step.number, "outcome": t.outcome, "doc": t.doc, "location": t.location,
-                 "message": t.message, "where": t.where, "todo": t.todo}
-                for t in result.tests
-            ],
-        }
-    Path(path).write_text(json.dumps({"katas": katas}, indent=1), encoding="utf-8")
-
+from dojo import impl, report
 
 # -- rendering (pure) -------------------------------------------------------------------------
 
@@ -183,25 +137,12 @@ def timer_line(remaining: float, minutes: float, sym=report.EMOJI) -> str:
 
 
 def run_view(c, kata, impl_root=None) -> dict:
-    """Run the kata quietly (no gate, nothing recorded, derandomized) and return its details."""
-    with tempfile.TemporaryDirectory(prefix="dojo-present-") as tmp:
-        out = Path(tmp) / "detail.json"
-        command = [
-            sys.executable, "-m", "pytest", str(c.kata_dir(kata)), "-q", "--no-gate", "--dojo-progress=none",
-            "--dojo-quiet", "-p", "dojo.present", f"--dojo-detail={out}", "--hypothesis-profile=ci",
-            "-p", "no:cacheprovider",
-        ]
-        if impl_root is not None:
-            command.append(f"--impl={impl_root}")
-        timeout = os.environ.get("TIMEOUT", "").strip()
-        if timeout:
-            command.append(f"--timeout={timeout}")
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")}
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
-        if not out.exists():
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-            return {"status": "broken", "passed": 0, "total": 0, "message": "the test run failed:\n" + "\n".join(tail), "steps": [], "tests": []}
-        return json.loads(out.read_text(encoding="utf-8"))["katas"].get(kata.id, {"status": "broken", "message": "kata did not run", "steps": [], "tests": []})
+    """Run the kata quietly and return the view ``render`` draws (its tests with details)."""
+    from dojo.checks import kata_results
+
+    view = kata_results(c, kata, impl_root)
+    view["tests"] = view.pop("details", [])
+    return view
 
 
 def _enable_ansi():

@@ -85,18 +85,26 @@ class KataResult:
         return "red"
 
     def to_json(self) -> dict:
+        """What ``--dojo-results`` writes: totals, steps, outcomes, and each test's details."""
         return {
             "id": self.kata.id,
             "slug": self.kata.slug,
+            "title": self.kata.title,
             "status": self.status,
             "passed": self.passed,
             "total": self.total,
             "message": self.message,
             "steps": [
-                {"number": s.number, "name": s.name, "passed": sum(t.outcome == "passed" for t in ts), "total": len(ts), "status": self.step_status(ts)}
+                {"number": s.number, "name": s.name, "title": s.title, "passed": sum(t.outcome == "passed" for t in ts),
+                 "total": len(ts), "status": self.step_status(ts)}
                 for s, ts in self.steps()
             ],
             "tests": {t.nodeid: t.outcome for t in self.tests},
+            "details": [
+                {"name": t.name, "step": t.step.number, "outcome": t.outcome, "doc": t.doc, "location": t.location,
+                 "message": t.message, "where": t.where, "todo": t.todo}
+                for t in self.tests
+            ],
         }
 
 

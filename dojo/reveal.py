@@ -156,11 +156,9 @@ def _force_functions(curriculum, kata, step, relpath, source, solution_source, c
 
 def next_unsolved_step(curriculum, kata):
     """The first step that is not green, from a quiet run (no gate, nothing recorded); None when green."""
-    from dojo.cli import _kata_results
+    from dojo.checks import kata_results
 
-    result = _kata_results(curriculum, kata)
-    if not result:
-        raise UnknownKata(f"could not run kata {kata.id}; say which step: make reveal N={kata.id} STEP=1")
+    result = kata_results(curriculum, kata)
     if result.get("status") == "broken":
         raise UnknownKata(
             f"kata {kata.id} cannot be imported ({(result.get('message') or '').splitlines()[0]}); "
