@@ -10,6 +10,13 @@ A milestone module exposes ``run(quick=False, seed=0, log=print) -> dict`` retur
   the bundled digits, each with its own target); replaces the curriculum's ``target`` in a full run.
 * ``achieved`` — a bool for conditions beyond ``metric >= target`` (M02: the single layer must
   fail); it is ANDed with the metric check.
+* ``checks`` — further figures, each scored against its own target and printed on its own line
+  next to it (M05: the language model's validation loss; M06: speed, size, quality): a list of
+  dicts ``{"name", "value", "target", "ok"}`` where ``value`` and ``target`` are display strings
+  (e.g. ``"1.84 nats/char"``, ``"<= 1.90"``) and ``ok`` a bool. Every check must pass too.
+
+The BLAS thread count is chosen before the milestone starts (:mod:`dojo.threads`, ``auto``:
+the idle cores; ``TINYTORCH_THREADS=N`` overrides) and printed with the result.
 
 Everything else the module returns is kept in ``MilestoneResult.details``.
 """
@@ -58,16 +65,20 @@ def run(milestone, quick: bool = False, seed: int = 0, *, curriculum=None, log=p
     """
     if not isinstance(milestone, _curriculum.Milestone):
         milestone = (curriculum or _curriculum.load()).milestone(milestone)
+    from dojo import threads
+
     module = load_module(milestone)
     mode = "quick" if quick else "full"
-    log(f"Milestone {milestone.label} — {mode} run, seed {seed}")
+    count = threads.configure("auto")
+    log(f"Milestone {milestone.label} — {mode} run, seed {seed}, {count} BLAS thread{'s' if count > 1 else ''}")
     out = dict(module.run(quick=quick, seed=seed, log=log))
     missing = {"metric", "dataset", "seconds"} - set(out)
     if missing:
         raise ValueError(f"milestones/{milestone.module}.py: run() must return {sorted(missing)} too")
     metric = float(out["metric"])
     target = float(milestone.quick_target if quick else out.get("target", milestone.target))
-    achieved = metric >= target and bool(out.get("achieved", True))
+    checks = list(out.get("checks", []))
+    achieved = metric >= target and bool(out.get("achieved", True)) and all(bool(c["ok"]) for c in checks)
     details = {k: v for k, v in out.items() if k not in RESERVED}
     seconds = float(out["seconds"])
     from dojo.report import symbols
@@ -75,6 +86,9 @@ def run(milestone, quick: bool = False, seed: int = 0, *, curriculum=None, log=p
     sym = symbols()
     mark = f"{sym['green']} achieved" if achieved else f"{sym['red']} not yet"
     extra = " (the metric is there, but another condition failed: see above)" if metric >= target and not achieved else ""
+    for check in checks:
+        log(f"{check['name']} {check['value']} · target {check['target']} · "
+            f"{sym['green'] if check['ok'] else sym['red']}")
     log(
         f"{milestone.metric} {format_metric(metric, milestone.metric)} · target "
         f"{format_metric(target, milestone.metric)} · {out['dataset']} · {seconds:.1f} s · {mark}{extra}"

@@ -66,21 +66,30 @@ def accuracy(model, x, y, batch_size=1000) -> float:
     return correct / max(1, len(x))
 
 
-def train_epoch(model, optimizer, pairs, *, quick=False, desc="train", total=None) -> float:
+def train_epoch(model, optimizer, pairs, *, quick=False, desc="train", total=None, log=None) -> float:
     """One pass of softmax cross-entropy training over ``pairs`` of (inputs, labels) Tensors, one
-    optimizer step each (under a progress bar of ``total`` steps, ``len(pairs)`` if not given);
-    returns the mean loss per example."""
+    optimizer step each, under a progress bar of ``total`` steps (``len(pairs)`` if not given) that
+    shows the running loss and accuracy; with ``log``, one summary line at the end (what a
+    non-terminal, such as CI, sees). Returns the mean loss per example."""
     from tinytorch.losses import cross_entropy
 
-    loss_sum, count = 0.0, 0
-    for x, y in progress(pairs, quick=quick, desc=desc, unit="batch", total=total):
-        loss = cross_entropy(model(x), y)
+    loss_sum, count, correct = 0.0, 0, 0
+    bar = progress(pairs, quick=quick, desc=desc, unit="batch", total=total)
+    for x, y in bar:
+        logits = model(x)
+        loss = cross_entropy(logits, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        loss_sum += float(loss.item()) * len(y)
-        count += len(y)
-    return loss_sum / count
+        labels = np.asarray(y.data if hasattr(y, "data") else y)
+        loss_sum += float(loss.item()) * len(labels)
+        correct += int((logits.data.argmax(axis=-1) == labels).sum())
+        count += len(labels)
+        if hasattr(bar, "set_postfix_str"):
+            bar.set_postfix_str(f"loss {loss_sum / count:.4f} · acc {correct / count:.2%}", refresh=False)
+    if log is not None and not quick:
+        log(f"  {desc}: loss {loss_sum / max(1, count):.4f} · train accuracy {correct / max(1, count):.2%}")
+    return loss_sum / max(1, count)
 
 
 def train_classifier(model, optimizer, x, y, *, epochs, batch_size, seed=0, quick=False, log=print,
@@ -94,5 +103,5 @@ def train_classifier(model, optimizer, x, y, *, epochs, batch_size, seed=0, quic
         order = batches(len(x), batch_size, rng)
         pairs = ((Tensor(x[idx]), Tensor(y[idx])) for idx in order)
         history.append(train_epoch(model, optimizer, pairs, quick=quick, desc=f"{desc} {epoch}/{epochs}",
-                                   total=len(order)))
+                                   total=len(order), log=log))
     return history

@@ -8,7 +8,7 @@ Data, best first:
 
 * MNIST (28×28, 60,000 + 10,000 images) from the data folder (``TINYTORCH_DATA``, default
   ``~/.cache/tinytorch``), downloaded there if missing — MLP 784-256-128-10, target ≥ 97%.
-  A reduced MNIST in the same four files (e.g. ``TINYTORCH_DATA=../shared/data/mnist-small``,
+  A reduced MNIST in the same four files (a folder you name with ``TINYTORCH_DATA``, e.g.
   8,000 + 2,000 images) is used the same way, target ≥ 96%.
 * offline, the bundled UCI 8×8 digits (1,797 images, 80/20 seeded split) — MLP 64-128-64-10,
   target ≥ 95%.

@@ -67,11 +67,11 @@ def test_dropped_connection_leaves_no_partial_file(server, tmp_path):
 
 
 def test_load_shakespeare_failure_says_what_to_do(server, tmp_path):
-    """When the download fails, the error names the pinned URL and checksum and the folder to copy into."""
+    """When the download fails, one line names the pinned URL and the folder to copy it into."""
     with pytest.raises(data.DownloadError) as info:
         shakespeare.load_shakespeare(tmp_path, **fetch_options(server, "/missing.txt"))
     message = str(info.value)
-    assert shakespeare.URLS[0] in message and shakespeare.SHA256 in message and str(tmp_path) in message
+    assert shakespeare.URLS[0] in message and str(tmp_path) in message and "\n" not in message
     assert files_in(tmp_path) == []
 
 
@@ -83,7 +83,7 @@ def test_load_shakespeare_failure_says_what_to_do(server, tmp_path):
 @pytest.mark.parametrize("where", ["input.txt", "tinyshakespeare/input.txt"])
 def test_local_input_txt_is_used_without_network(tmp_path, monkeypatch, where):
     """An input.txt in the data folder (or its tinyshakespeare/ subfolder) is read as it is,
-    even with downloads forbidden (TINYTORCH_DATA=../shared/data/tinyshakespeare works this way)."""
+    even with downloads forbidden (a TINYTORCH_DATA folder holding input.txt works this way)."""
     monkeypatch.setenv("TINYTORCH_OFFLINE", "1")
     monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path))
     (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
@@ -117,15 +117,33 @@ def test_bundled_excerpt_and_its_licence_note():
     assert "public domain" in note and shakespeare.SHA256 in note
 
 
-def test_minutes_from_the_environment(monkeypatch):
-    """TINYTORCH_SHAKESPEARE_MINUTES sets the time budget; unset it is 5; nonsense is a clear error."""
-    monkeypatch.delenv(shakespeare.MINUTES_ENV, raising=False)
-    assert shakespeare.minutes_from_env() == 5.0
-    monkeypatch.setenv(shakespeare.MINUTES_ENV, "0.5")
-    assert shakespeare.minutes_from_env() == 0.5
-    monkeypatch.setenv(shakespeare.MINUTES_ENV, "soon")
-    with pytest.raises(ValueError, match="minutes"):
-        shakespeare.minutes_from_env()
+def test_steps_from_the_environment(monkeypatch):
+    """TINYTORCH_SHAKESPEARE_STEPS sets the number of training steps; unset it is 2,000; nonsense is a clear error."""
+    monkeypatch.delenv(shakespeare.STEPS_ENV, raising=False)
+    assert shakespeare.steps_from_env() == 2000
+    monkeypatch.setenv(shakespeare.STEPS_ENV, "300")
+    assert shakespeare.steps_from_env() == 300
+    for bad in ("soon", "-1", "2.5"):
+        monkeypatch.setenv(shakespeare.STEPS_ENV, bad)
+        with pytest.raises(ValueError, match="steps"):
+            shakespeare.steps_from_env()
+
+
+def test_offline_message_is_one_short_line(tmp_path, monkeypatch):
+    """However long the download error, the offline message is one line a person reads at a glance."""
+    monkeypatch.setenv("TINYTORCH_OFFLINE", "1")
+    with pytest.raises(data.DownloadError) as caught:
+        shakespeare.load_shakespeare(tmp_path)
+    text = str(caught.value)
+    assert "\n" not in text and len(text) <= 260 + len(str(tmp_path)) and "TINYTORCH_DATA" in text
+    assert len(shakespeare._offline_message(tmp_path, "x" * 900)) <= 260 + len(str(tmp_path))
+
+
+def test_targets_per_corpus():
+    """The full corpus is scored against 1.9 nats/char; the excerpt against its own bigram baseline."""
+    assert shakespeare.target_for("Tiny Shakespeare", 2.48)[0] == 1.9
+    target, label = shakespeare.target_for("Shakespeare excerpt (bundled)", 2.51)
+    assert target == pytest.approx(2.51 - shakespeare.EXCERPT_MARGIN) and "bigram" in label
 
 
 # ---------------------------------------------------------------------------------------------
