@@ -246,19 +246,51 @@ class _RestrictedUnpickler(pickle.Unpickler):
             ) from None
 
 
+MAX_DEPTH = 16  # a CIFAR-10 batch is a dict of lists and arrays: 2 levels
+MAX_OBJECTS = 1_000_000  # a batch holds about 20,000 (10,000 labels, 10,000 file names)
+
+
 def _finish(value):
-    """Replace the stand-ins by the arrays they built, in dicts and lists."""
-    if isinstance(value, _Array):
-        if value.array is None:
-            raise UnsafePickleError("an array without data")
-        return value.array
-    if isinstance(value, dict):
-        return {k: _finish(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finish(v) for v in value]
-    if isinstance(value, (int, str, bytes, type(None))):
-        return value
-    raise UnsafePickleError(f"an unexpected {type(value).__name__} in the pickle")
+    """Replace the stand-ins by the arrays they built, in dicts and lists.
+
+    A structure nested deeper than MAX_DEPTH, one that contains itself, or one with more than
+    MAX_OBJECTS values (shared references can make a small pickle expand enormously) is an
+    :class:`UnsafePickleError`, never a RecursionError or an endless walk.
+    """
+    count = 0
+    path = set()  # ids of the dicts and lists being walked: meeting one again is a cycle
+
+    def walk(value, depth):
+        nonlocal count
+        count += 1
+        if count > MAX_OBJECTS:
+            raise UnsafePickleError(f"more than {MAX_OBJECTS:,} values (a CIFAR-10 batch has about 20,000)")
+        if isinstance(value, _Array):
+            if value.array is None:
+                raise UnsafePickleError("an array without data")
+            return value.array
+        if isinstance(value, (dict, list)):
+            if id(value) in path:
+                raise UnsafePickleError(f"a {type(value).__name__} that contains itself")
+            if depth >= MAX_DEPTH:
+                raise UnsafePickleError(f"dicts and lists nested more than {MAX_DEPTH} levels deep (a CIFAR-10 batch has 2)")
+            path.add(id(value))
+            try:
+                if isinstance(value, list):
+                    return [walk(v, depth + 1) for v in value]
+                out = {}
+                for k, v in value.items():
+                    if not isinstance(k, (int, str, bytes)):
+                        raise UnsafePickleError(f"a dict key of type {type(k).__name__}")
+                    out[k] = walk(v, depth + 1)
+                return out
+            finally:
+                path.discard(id(value))
+        if isinstance(value, (int, str, bytes, type(None))):
+            return value
+        raise UnsafePickleError(f"an unexpected {type(value).__name__} in the pickle")
+
+    return walk(value, 0)
 
 
 def safe_load_pickle(path):
@@ -268,7 +300,7 @@ def safe_load_pickle(path):
             return _finish(_RestrictedUnpickler(f, encoding="bytes").load())
         except UnsafePickleError as error:
             raise UnsafePickleError(f"{path}: {error}") from None
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, RecursionError, MemoryError) as error:
             raise UnsafePickleError(f"{path}: not a valid CIFAR-10 batch ({type(error).__name__}: {error})") from None
 
 

@@ -13,9 +13,12 @@ How a download happens (:func:`fetch`)
 Each URL is tried in turn (a mirror after the primary), every round up to ``retries`` times with
 an exponential back-off. Bytes stream into a temporary file in the destination folder while their
 SHA-256 is computed and a tqdm bar shows progress; only a complete file with the right checksum
-is moved into place with ``os.replace``. A dropped connection, a wrong checksum, Ctrl-C or any
-other error leaves no file behind. ``fetch`` knows nothing about MNIST, so CIFAR-10 and Tiny
-Shakespeare can reuse it.
+is moved into place with ``os.replace``. A dropped connection, a wrong checksum, Ctrl-C, SIGTERM,
+SIGHUP or any other error leaves no file behind. Limits keep a bad server from costing more than
+it should: a server that accepts and never answers is given up after ``timeout`` seconds and not
+retried; the whole download has a deadline (a server that trickles one byte a second ends with a
+clear error); and a size cap stops an endless stream before it fills the disk. ``fetch`` knows
+nothing about MNIST, so CIFAR-10 and Tiny Shakespeare can reuse it.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ import gzip
 import hashlib
 import http.client
 import os
+import signal
 import struct
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -54,6 +60,10 @@ MNIST_SHA256 = {
 MNIST_FILES = list(MNIST_SHA256)
 
 CHUNK = 1 << 16
+TIMEOUT = 10.0  # seconds: connecting, waiting for the answer, and any read that brings no data
+DEADLINE = 30 * 60.0  # seconds for a whole download, every URL and retry included
+MAX_BYTES = 1 << 30  # a file larger than this (1 GiB) is refused: the largest dataset here is 163 MB
+MNIST_MAX_BYTES = 64 << 20  # the largest MNIST file is 9.9 MB
 
 
 class DownloadError(RuntimeError):
@@ -88,36 +98,91 @@ def sha256sum(path, chunk=CHUNK) -> str:
 
 
 class _Permanent(Exception):
-    """This URL will not work however often it is tried (HTTP 4xx, wrong checksum)."""
+    """This URL will not work however often it is tried (HTTP 4xx, wrong checksum, too large, no answer)."""
 
 
-def _download_once(opener, url, sha256, dest, timeout, progress):
-    """Stream ``url`` into a temporary file beside ``dest``; verify; move into place."""
+class _OutOfTime(Exception):
+    """The download's deadline has passed: no URL is tried again."""
+
+
+class _Terminated(SystemExit):
+    """SIGTERM or SIGHUP arrived during a download: clean up, then exit as the signal asked."""
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+@contextmanager
+def _cleanup_on_termination():
+    """While downloading, SIGTERM and SIGHUP raise (so ``finally`` removes the partial file) instead
+    of ending the process on the spot. Only where those signals still have their default action."""
+    installed = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+
+                def terminate(signum, frame):
+                    raise _Terminated(128 + signum)
+
+                installed[number] = signal.signal(number, terminate)
+    try:
+        yield
+    finally:
+        for number, previous in installed.items():
+            signal.signal(number, previous)
+
+
+def _download_once(opener, url, sha256, dest, timeout, progress, end=None, max_bytes=MAX_BYTES):
+    """Stream ``url`` into a temporary file beside ``dest``; verify; move into place.
+
+    ``end`` is the ``time.monotonic()`` deadline of the whole download; ``max_bytes`` caps the size.
+    """
     from tqdm.auto import tqdm
+
+    def remaining():
+        return float("inf") if end is None else end - time.monotonic()
 
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as out:
+            if remaining() <= 0:
+                raise _OutOfTime()
             try:
-                response = opener.open(url, timeout=timeout)
+                response = opener.open(url, timeout=max(0.01, min(timeout, remaining())))
             except urllib.error.HTTPError as error:
                 if 400 <= error.code < 500 and error.code not in (408, 429):
                     raise _Permanent(f"HTTP {error.code} {error.reason}") from None
                 raise
+            except (TimeoutError, urllib.error.URLError) as error:  # accepted, then no answer: not worth retrying
+                reason = getattr(error, "reason", error)
+                if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
+                    if remaining() <= 0:
+                        raise _OutOfTime() from None
+                    raise _Permanent(f"no answer within {timeout:g} s") from None
+                raise
             with response:
                 length = response.headers.get("Content-Length")
                 length = int(length) if length and length.isdigit() else None
+                if length is not None and length > max_bytes:
+                    raise _Permanent(f"announces {_size(length)}, more than the {_size(max_bytes)} this file may have")
                 digest = hashlib.sha256()
                 received = 0
+                read = getattr(response, "read1", response.read)  # whatever has arrived: the deadline is checked often
                 bar = tqdm(
                     total=length, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
                     leave=False, disable=None if progress else True,
                 )
                 with bar:
                     while True:
-                        block = response.read(CHUNK)
+                        if remaining() <= 0:
+                            raise _OutOfTime()
+                        block = read(min(CHUNK, max_bytes + 1 - received))
                         if not block:
                             break
+                        if received + len(block) > max_bytes:
+                            raise _Permanent(f"sent more than {_size(max_bytes)}, more than this file may have: stopped")
                         out.write(block)
                         digest.update(block)
                         received += len(block)
@@ -142,7 +207,8 @@ def _download_once(opener, url, sha256, dest, timeout, progress):
                 pass
 
 
-def fetch(urls, sha256, dest, *, retries=3, backoff=1.0, timeout=30.0, progress=True) -> Path:
+def fetch(urls, sha256, dest, *, retries=3, backoff=1.0, timeout=TIMEOUT, progress=True, deadline=DEADLINE,
+          max_bytes=MAX_BYTES) -> Path:
     """Download ``dest`` from the first of ``urls`` that delivers a file with checksum ``sha256``.
 
     Parameters
@@ -157,10 +223,17 @@ def fetch(urls, sha256, dest, *, retries=3, backoff=1.0, timeout=30.0, progress=
         Rounds over all URLs; transient errors (network, dropped connection, HTTP 5xx) are retried
         after ``backoff * 2**round`` seconds. A 4xx or a wrong checksum rules that URL out.
     timeout : float
-        Seconds before a connection or read with no data is given up.
+        Seconds before a connection, its answer, or a read with no data is given up. A server that
+        accepts but does not answer in time is not asked again.
+    deadline : float
+        Seconds for the whole download, every URL and retry included (a server that trickles
+        bytes cannot keep it going forever).
+    max_bytes : int
+        The most a file may have: a larger Content-Length, or a stream that goes on past it, is
+        refused (an endless stream cannot fill the disk).
 
     Returns the path. Raises :class:`DownloadError` naming every URL and what went wrong; in
-    every failure case (Ctrl-C included) no file is left at ``dest`` or beside it.
+    every failure case (Ctrl-C, SIGTERM and SIGHUP included) no file is left at ``dest`` or beside it.
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     dest = Path(dest)
@@ -170,22 +243,29 @@ def fetch(urls, sha256, dest, *, retries=3, backoff=1.0, timeout=30.0, progress=
     opener = urllib.request.build_opener()  # reads proxy settings now, not at first import
     errors = {url: "not tried" for url in urls}
     alive = list(urls)
-    for attempt in range(max(1, retries)):
-        if attempt and alive:
-            time.sleep(backoff * 2 ** (attempt - 1))
-        for url in list(alive):
-            try:
-                _download_once(opener, url, sha256, dest, timeout, progress)
-                return dest
-            except _Permanent as error:
-                errors[url] = str(error)
-                alive.remove(url)
-            except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, drops
-                errors[url] = _describe(error)
-        if not alive:
-            break
+    end = time.monotonic() + deadline
+    out_of_time = False
+    with _cleanup_on_termination():
+        for attempt in range(max(1, retries)):
+            if attempt and alive:
+                time.sleep(max(0.0, min(backoff * 2 ** (attempt - 1), end - time.monotonic())))
+            for url in list(alive):
+                try:
+                    _download_once(opener, url, sha256, dest, timeout, progress, end, max_bytes)
+                    return dest
+                except _Permanent as error:
+                    errors[url] = str(error)
+                    alive.remove(url)
+                except _OutOfTime:
+                    errors[url] = f"stopped: the download's {deadline:g} s deadline passed"
+                    out_of_time = True
+                    break
+                except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, drops
+                    errors[url] = _describe(error)
+            if not alive or out_of_time:
+                break
     tried = "; ".join(f"{url} ({why})" for url, why in errors.items())
-    rounds = f" ({max(1, retries)} attempts)" if max(1, retries) > 1 else ""
+    rounds = f" ({max(1, retries)} attempts)" if max(1, retries) > 1 and not out_of_time else ""
     raise DownloadError(f"could not download {dest.name}{rounds}: {tried}")
 
 
@@ -272,7 +352,7 @@ def _offline_message(folder, urls, missing, reason) -> str:
 
 
 def load_mnist(root=None, *, download=True, urls=None, checksums=None, retries=3, backoff=1.0,
-               timeout=30.0, progress=True):
+               timeout=TIMEOUT, progress=True):
     """Load MNIST as ``(train_images, train_labels), (test_images, test_labels)``.
 
     Images are uint8 arrays (N, 28, 28), labels int64 (N,). Files already in the folder are
@@ -295,7 +375,7 @@ def load_mnist(root=None, *, download=True, urls=None, checksums=None, retries=3
         try:
             paths[name] = fetch(
                 [base.rstrip("/") + "/" + name for base in urls], checksums.get(name), folder / name,
-                retries=retries, backoff=backoff, timeout=timeout, progress=progress,
+                retries=retries, backoff=backoff, timeout=timeout, progress=progress, max_bytes=MNIST_MAX_BYTES,
             )
         except DownloadError as error:
             raise DownloadError(_offline_message(folder, urls, missing, str(error))) from None

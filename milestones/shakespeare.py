@@ -2,7 +2,7 @@
 
 Milestone 05 uses this module, and it runs on its own too::
 
-    python -m milestones.shakespeare --steps 2000         # IMPL=solutions to use the reference
+    python -m milestones.shakespeare --steps 1200         # IMPL=solutions to use the reference
     TINYTORCH_DATA=/path/to/folder python -m milestones.shakespeare   # a folder holding input.txt
 
 The data
@@ -46,11 +46,11 @@ FILENAME = "input.txt"
 SUBFOLDER = "tinyshakespeare"
 BUNDLED = HERE / "data" / "shakespeare_excerpt.txt"
 STEPS_ENV = "TINYTORCH_SHAKESPEARE_STEPS"
-DEFAULT_STEPS = 2000
+DEFAULT_STEPS = 1200
 EXCERPT_STEPS = 600
 FULL_NAME = "Tiny Shakespeare"
 FULL_TARGET = 1.9  # nats/char on the validation text (nanoGPT's CPU recipe reaches about 1.88)
-EXCERPT_MARGIN = 0.15  # offline: the final validation loss must be this far below the bigram baseline
+EXCERPT_MARGIN = 0.3  # offline: the final validation loss must be this far below the bigram baseline
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ def steps_from_env(default=DEFAULT_STEPS) -> int:
 
 def run(quick=False, seed=0, log=print, steps=None) -> dict:
     """Quick: the bundled excerpt, a tiny model, 120 steps (seconds). Full: Tiny Shakespeare (or the
-    excerpt offline) for ``steps`` (default ``$TINYTORCH_SHAKESPEARE_STEPS`` or 2,000)."""
+    excerpt offline) for ``steps`` (default ``$TINYTORCH_SHAKESPEARE_STEPS`` or 1,200)."""
     name, text = load_text(quick, log)
     if quick:
         return train(text, cfg=QUICK, steps=120, seed=seed, log=log, name=name, quick=True, samples=1, sample_length=120)

@@ -118,9 +118,9 @@ def test_bundled_excerpt_and_its_licence_note():
 
 
 def test_steps_from_the_environment(monkeypatch):
-    """TINYTORCH_SHAKESPEARE_STEPS sets the number of training steps; unset it is 2,000; nonsense is a clear error."""
+    """TINYTORCH_SHAKESPEARE_STEPS sets the number of training steps; unset it is 1,200; nonsense is a clear error."""
     monkeypatch.delenv(shakespeare.STEPS_ENV, raising=False)
-    assert shakespeare.steps_from_env() == 2000
+    assert shakespeare.steps_from_env() == 1200
     monkeypatch.setenv(shakespeare.STEPS_ENV, "300")
     assert shakespeare.steps_from_env() == 300
     for bad in ("soon", "-1", "2.5"):
