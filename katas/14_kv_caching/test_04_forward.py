@@ -1,0 +1,121 @@
+"""Step 4: forward — the whole GPT on a chunk of new tokens, with the cache, at the right positions."""
+
+import numpy as np
+
+from dojo.testing import assert_close, raises
+from tinytorch import rng
+from tinytorch.kv_cache import KVCache, cached_forward
+from tinytorch.tensor import Tensor
+from tinytorch.transformer import GPT
+
+CONFIG = dict(vocab_size=11, block_size=12, n_layer=2, n_head=2, n_embd=16)
+ATOL = 1e-5  # float32: cached and uncached differ only by rounding (about 1e-7 measured)
+
+
+def make(seed=0):
+    rng.manual_seed(seed)
+    model = GPT(**CONFIG)
+    model.eval()
+    return model
+
+
+def ids_of(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 11, size=shape)
+
+
+def full_logits(model, ids):
+    return model(Tensor(ids)).data
+
+
+def test_prefill_equals_the_full_forward():
+    """One chunk from an empty cache: the logits of model(ids), and cache.pos moves by T."""
+    model = make()
+    ids = ids_of((2, 7))
+    cache = KVCache.for_model(model, 2)
+    got = cached_forward(model, ids, cache)
+    assert isinstance(got, Tensor) and got.shape == (2, 7, 11), f"got {type(got).__name__} {getattr(got, 'shape', '')}"
+    assert cache.pos == 7, f"cache.pos is {cache.pos} after a prefill of 7 tokens"
+    assert_close(got, full_logits(model, ids), rtol=0, atol=ATOL, what="prefill logits")
+
+
+def test_every_decode_step_equals_the_full_forward():
+    """Prefill 3 tokens, then decode one token at a time up to block_size: at every step the logits
+    equal the last row of model(sequence so far), |Δ| <= 1e-5."""
+    model = make(seed=1)
+    ids = ids_of((2, 12), seed=1)
+    cache = KVCache.for_model(model, 2)
+    worst = np.abs(cached_forward(model, ids[:, :3], cache).data - full_logits(model, ids[:, :3])).max()
+    for t in range(3, 12):
+        got = cached_forward(model, ids[:, t:t + 1], cache).data
+        assert got.shape == (2, 1, 11), f"decode step {t}: logits {got.shape}"
+        step = np.abs(got[:, 0] - full_logits(model, ids[:, :t + 1])[:, -1]).max()
+        assert step <= ATOL, f"decode step at position {t}: max |Δlogit| = {step:.2e} > {ATOL:g}"
+        worst = max(worst, step)
+    assert cache.pos == 12
+    assert worst <= ATOL
+
+
+def test_chunked_prefill_equals_one_shot():
+    """Prefilling 10 tokens as chunks of 3, 1, 4 and 2 gives the same logits and the same cache as one chunk of 10."""
+    model = make(seed=2)
+    ids = ids_of((3, 10), seed=2)
+    one = KVCache.for_model(model, 3)
+    whole = cached_forward(model, ids, one).data
+    chunked = KVCache.for_model(model, 3)
+    parts, start = [], 0
+    for size in (3, 1, 4, 2):
+        parts.append(cached_forward(model, ids[:, start:start + size], chunked).data)
+        start += size
+    assert_close(np.concatenate(parts, axis=1), whole, rtol=0, atol=ATOL, what="chunked prefill logits")
+    for layer in range(2):
+        assert_close(chunked.k[layer].data[:, :, :10], one.k[layer].data[:, :, :10], rtol=0, atol=ATOL, what=f"cached K of layer {layer}")
+        assert_close(chunked.v[layer].data[:, :, :10], one.v[layer].data[:, :, :10], rtol=0, atol=ATOL, what=f"cached V of layer {layer}")
+
+
+def test_prompts_sharing_their_last_token_differ():
+    """'1 2 3 9' and '4 5 6 9' decode the same token 9 at the same position: the logits differ,
+    because each reads its own past from the cache (and each equals its full forward)."""
+    model = make(seed=3)
+    got = []
+    for prompt in ([[1, 2, 3, 9]], [[4, 5, 6, 9]]):
+        prompt = np.array(prompt)
+        cache = KVCache.for_model(model, 1)
+        cached_forward(model, prompt[:, :3], cache)
+        last = cached_forward(model, prompt[:, 3:], cache).data[0, -1]
+        assert_close(last, full_logits(model, prompt)[0, -1], rtol=0, atol=ATOL, what="logits of the shared last token")
+        got.append(last)
+    assert np.abs(got[0] - got[1]).max() > 1e-2, "two different pasts gave the same logits: the cache is not read"
+
+
+def test_new_tokens_sit_after_the_cached_ones():
+    """The same token decoded at position 5 or at position 0 gets different logits (positions past .. past+T-1)."""
+    model = make(seed=4)
+    cache = KVCache.for_model(model, 1)
+    cached_forward(model, [[7, 7, 7, 7, 7]], cache)
+    at_5 = cached_forward(model, [[7]], cache).data[0, -1]
+    assert_close(at_5, full_logits(model, np.full((1, 6), 7))[0, -1], rtol=0, atol=ATOL, what="token 7 at position 5")
+    at_0 = cached_forward(model, [[7]], KVCache.for_model(model, 1)).data[0, -1]
+    assert_close(at_0, full_logits(model, [[7]])[0, -1], rtol=0, atol=ATOL, what="token 7 at position 0")
+    assert np.abs(at_5 - at_0).max() > 1e-2, "position 5 and position 0 gave the same logits"
+
+
+def test_past_the_context_is_an_error():
+    """More tokens than block_size is a ValueError, raised before anything is written (no cropping)."""
+    model = make(seed=5)
+    cache = KVCache(2, 1, 2, 20, 8)  # room for 20 positions: the model's 12 are the limit
+    cached_forward(model, ids_of((1, 10), seed=5), cache)
+    before = [t.data.copy() for t in cache.k]
+    with raises(ValueError):
+        cached_forward(model, ids_of((1, 3), seed=6), cache)
+    assert cache.pos == 10, f"a refused chunk moved cache.pos to {cache.pos}"
+    assert all(np.array_equal(a, t.data) for a, t in zip(before, cache.k)), "a refused chunk wrote into the cache"
+    cached_forward(model, ids_of((1, 2), seed=7), cache)  # exactly block_size is fine
+    with raises(ValueError):
+        cached_forward(model, [[1]], cache)
+
+
+def test_nothing_is_recorded_for_autograd():
+    """cached_forward runs under no_grad: its logits are not connected to the parameters."""
+    model = make(seed=6)
+    logits = cached_forward(model, ids_of((1, 4)), KVCache.for_model(model, 1))
+    assert not logits.requires_grad and logits.node is None, "cached_forward recorded a graph (use no_grad)"

@@ -1,0 +1,117 @@
+"""Step 5: generate — generate_cached gives GPT.generate's tokens with a fraction of the work."""
+
+import numpy as np
+
+from dojo.testing import raises
+from tinytorch import rng
+from tinytorch.kv_cache import KVCache, generate_cached
+from tinytorch.layers import Module
+from tinytorch.tensor import Tensor
+from tinytorch.transformer import GPT
+
+CONFIG = dict(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
+
+
+def make(seed=0, **overrides):
+    rng.manual_seed(seed)
+    return GPT(**{**CONFIG, **overrides})
+
+
+def prompts(B=3, T=4, seed=0):
+    return np.random.default_rng(seed).integers(0, 13, size=(B, T))
+
+
+class CountRows(Module):
+    """Wraps a layer and counts the rows (vectors) it projects."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.rows = inner, 0
+
+    def forward(self, x):
+        self.rows += int(np.prod(x.shape[:-1]))
+        return self.inner(x)
+
+
+def test_greedy_tokens_equal_uncached():
+    """Greedy: exactly the tokens of model.generate(..., greedy=True), up to a full context."""
+    model = make()
+    for T, n in ((4, 9), (1, 16), (5, 12)):  # the last two fill block_size: T + n - 1 = 16
+        p = prompts(T=T, seed=T)
+        got = generate_cached(model, p, max_new_tokens=n, greedy=True)
+        expected = model.generate(p, max_new_tokens=n, greedy=True).data
+        assert isinstance(got, Tensor) and got.dtype == np.int64 and got.shape == (3, T + n), \
+            f"got {type(got).__name__} {getattr(got, 'shape', '')} {getattr(got, 'dtype', '')}"
+        assert np.array_equal(got.data, expected), f"prompt of {T}: cached {got.data.tolist()}, uncached {expected.tolist()}"
+
+
+def test_seeded_sampling_equals_uncached():
+    """Sampling with temperature, top-k and a seed draws the same tokens as model.generate with that seed."""
+    model = make(seed=1)
+    p = prompts(B=2, T=3, seed=1)
+    for kwargs in (dict(temperature=0.8, top_k=5, seed=3), dict(temperature=1.5, seed=4)):
+        got = generate_cached(model, p, max_new_tokens=10, **kwargs).data
+        expected = model.generate(p, max_new_tokens=10, **kwargs).data
+        assert np.array_equal(got, expected), f"{kwargs}: cached {got.tolist()}, uncached {expected.tolist()}"
+
+
+def test_work_grows_linearly_not_quadratically():
+    """Rows projected through every k_proj and v_proj: uncached B·ΣT (the whole prefix each step),
+    cached B·(T + n - 1) (the prompt once, then one token per step)."""
+    model = make(seed=2)
+    counters = []
+    for block in model.blocks:
+        block.attn.k_proj, block.attn.v_proj = CountRows(block.attn.k_proj), CountRows(block.attn.v_proj)
+        counters += [block.attn.k_proj, block.attn.v_proj]
+    B, T, n = 2, 4, 10
+    p = prompts(B=B, T=T, seed=2)
+
+    model.generate(p, max_new_tokens=n, greedy=True)
+    uncached = [c.rows for c in counters]
+    for c in counters:
+        c.rows = 0
+    generate_cached(model, p, max_new_tokens=n, greedy=True)
+    cached = [c.rows for c in counters]
+
+    sigma_t = sum(T + i for i in range(n))  # 4 + 5 + ... + 13
+    assert uncached == [B * sigma_t] * 4, f"uncached rows per layer {uncached}, expected {B * sigma_t}"
+    assert cached == [B * (T + n - 1)] * 4, f"cached rows per K/V layer {cached}, expected {B * (T + n - 1)} (the prompt once, then one token per step)"
+
+
+def test_one_cache_serves_many_prompts():
+    """A cache passed in is reset for each prompt and never reallocated: same arrays, same nbytes, right tokens."""
+    model = make(seed=3)
+    cache = KVCache.for_model(model, 3)
+    held = [(t, t.data) for t in [*cache.k, *cache.v]]
+    nbytes = cache.nbytes
+    for seed in (4, 5, 6):
+        p = prompts(T=2 + seed % 3, seed=seed)
+        got = generate_cached(model, p, max_new_tokens=7, greedy=True, cache=cache).data
+        assert np.array_equal(got, model.generate(p, max_new_tokens=7, greedy=True).data), \
+            f"prompt {seed - 3}: a reused cache gave other tokens (reset it for each prompt)"
+        assert cache.pos == p.shape[1] + 6, f"cache.pos is {cache.pos}: the prompt ({p.shape[1]}) and 6 fed-back tokens"
+    assert all(a is b and a.data is d for a, (b, d) in zip([*cache.k, *cache.v], held)), "the cache arrays were replaced"
+    assert cache.nbytes == nbytes == sum(t.data.nbytes for t in [*cache.k, *cache.v])
+
+
+def test_past_the_context_is_an_error():
+    """T + max_new_tokens - 1 > block_size is a ValueError before any work (GPT.generate crops; a cache cannot)."""
+    model = make(seed=4)
+    with raises(ValueError):
+        generate_cached(model, prompts(T=5), max_new_tokens=13, greedy=True)
+    with raises(ValueError):
+        generate_cached(model, prompts(T=17), max_new_tokens=1, greedy=True)
+    assert generate_cached(model, prompts(T=5), max_new_tokens=12, greedy=True).shape == (3, 17)
+
+
+def test_eval_mode_inside_training_mode_restored():
+    """With dropout, generate_cached still decodes in eval mode (greedy = the uncached tokens) and restores training mode."""
+    model = make(seed=5, dropout=0.5)
+    model.train()
+    p = prompts(B=2, seed=5)
+    got = generate_cached(model, p, max_new_tokens=6, greedy=True).data
+    assert model.training, "generate_cached must restore training mode"
+    assert np.array_equal(got, model.generate(p, max_new_tokens=6, greedy=True).data), "dropout was active while generating"
+    model.eval()
+    generate_cached(model, p, max_new_tokens=2, greedy=True)
+    assert not model.training, "a model in eval mode must stay in eval mode"
