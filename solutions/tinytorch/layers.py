@@ -33,6 +33,11 @@ from tinytorch.tensor import Tensor
 
 __all__ = ["Parameter", "Module", "Linear", "Sequential", "Dropout"]
 
+# Scaffolding (kata 15): observers of Module calls. A profiler appends one for the length of a
+# run (``tinytorch.profiling``); while the list is not empty, every ``module(...)`` goes through
+# the last observer, ``observer(module, args, kwargs)``, which runs ``module.forward`` itself.
+call_observers: list = []
+
 
 class Parameter(Tensor):
     """A Tensor that is a weight of a model: it always requires a gradient.
@@ -108,6 +113,8 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         """``module(x)`` runs ``module.forward(x)`` (every argument passed through)."""
+        if call_observers:  # scaffolding: a profiler is watching (kata 15)
+            return call_observers[-1](self, args, kwargs)
         ### BEGIN SOLUTION module
         return self.forward(*args, **kwargs)
         ### END SOLUTION
