@@ -1,0 +1,88 @@
+"""Step 6: distillation — alpha · T² · KL(softmax(t/T) ‖ softmax(s/T)) + (1 − alpha) · cross-entropy."""
+
+import numpy as np
+import pytest
+
+from dojo.testing import assert_close, gradcheck, raises
+from tinytorch.compression import distillation_loss
+from tinytorch.losses import cross_entropy
+from tinytorch.tensor import Tensor
+
+G = np.random.default_rng(0)
+STUDENT = G.uniform(-3, 3, size=(4, 5))
+TEACHER = G.uniform(-3, 3, size=(4, 5))
+TARGETS = np.array([0, 3, 1, 4])
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def reference(s, t, y, T, alpha):
+    p, q = softmax(t / T), softmax(s / T)
+    kl = (p * (np.log(p) - np.log(q))).sum(axis=-1).mean()
+    ce = -np.log(softmax(s)[np.arange(len(y)), y]).mean()
+    return alpha * T * T * kl + (1 - alpha) * ce
+
+
+@pytest.mark.parametrize("T", [1.0, 4.0])
+def test_alpha_zero_is_cross_entropy(T):
+    """alpha = 0 leaves only the hard labels: the loss equals cross_entropy(student, targets), whatever T."""
+    got = distillation_loss(Tensor(STUDENT), Tensor(TEACHER), Tensor(TARGETS), temperature=T, alpha=0.0)
+    assert_close(got, cross_entropy(Tensor(STUDENT), Tensor(TARGETS)), rtol=1e-12, atol=1e-12, what="loss at alpha 0")
+
+
+@pytest.mark.parametrize("T,alpha", [(1.0, 1.0), (2.0, 0.5), (4.0, 0.9), (0.5, 0.3)])
+def test_matches_the_definition(T, alpha):
+    """alpha · T² · mean over rows of Σ p (log p − log q) + (1 − alpha) · CE, in float64."""
+    got = distillation_loss(Tensor(STUDENT), Tensor(TEACHER), Tensor(TARGETS), temperature=T, alpha=alpha)
+    assert got.shape == () and got.dtype == np.float64, f"got shape {got.shape}, dtype {got.dtype}"
+    assert_close(got, reference(STUDENT, TEACHER, TARGETS, T, alpha), rtol=1e-10, what=f"loss at T={T}, alpha={alpha}")
+
+
+def test_a_student_equal_to_its_teacher_has_no_soft_loss():
+    """alpha = 1 and identical logits: KL(p ‖ p) = 0."""
+    got = distillation_loss(Tensor(STUDENT), Tensor(STUDENT), Tensor(TARGETS), temperature=3.0, alpha=1.0)
+    assert_close(got, 0.0, atol=1e-12, what="distillation loss of a perfect student")
+
+
+@pytest.mark.parametrize("T", [2.0, 5.0])
+def test_soft_gradient_is_T_times_q_minus_p_over_N(T):
+    """With alpha = 1 the gradient with respect to the student's logits is T · (q − p) / N (the reason for T²)."""
+    s = Tensor(STUDENT, requires_grad=True)
+    distillation_loss(s, Tensor(TEACHER), Tensor(TARGETS), temperature=T, alpha=1.0).backward()
+    expected = T * (softmax(STUDENT / T) - softmax(TEACHER / T)) / len(STUDENT)
+    assert_close(s.grad, expected, rtol=1e-9, atol=1e-12, what="gradient of the soft term")
+
+
+@pytest.mark.parametrize("T,alpha", [(2.0, 0.5), (0.7, 0.25), (3.0, 0.9)])
+def test_gradcheck(T, alpha):
+    """Autograd's gradient with respect to the student's logits equals central differences (float64)."""
+    gradcheck(lambda s, t: distillation_loss(s, t, Tensor(TARGETS), temperature=T, alpha=alpha),
+              [STUDENT, TEACHER], wrt=[0])
+
+
+def test_the_teacher_is_a_constant():
+    """No gradient flows to the teacher, even when its logits require one."""
+    t = Tensor(TEACHER, requires_grad=True)
+    s = Tensor(STUDENT, requires_grad=True)
+    distillation_loss(s, t, TARGETS, temperature=2.0, alpha=0.5).backward()
+    assert t.grad is None, "the teacher got a gradient: use its values as constants"
+    assert s.grad is not None
+
+
+def test_float32_stays_float32_and_large_logits_stay_finite():
+    """float32 logits of ±1000 give a finite float32 loss."""
+    s = Tensor(np.array([[1000.0, -1000.0, 0.0]], dtype=np.float32))
+    t = Tensor(np.array([[-1000.0, 1000.0, 0.0]], dtype=np.float32))
+    got = distillation_loss(s, t, Tensor([0]), temperature=2.0, alpha=0.5)
+    assert got.dtype == np.float32 and np.isfinite(got.item()), f"got {got.item()} ({got.dtype})"
+    assert got.item() > 100, f"got {got.item()}: a teacher that disagrees this much costs a lot"
+
+
+def test_bad_temperature_or_alpha_is_an_error():
+    """temperature <= 0 and alpha outside [0, 1] are ValueErrors."""
+    for kwargs in ({"temperature": 0.0}, {"temperature": -1.0}, {"alpha": 1.5}, {"alpha": -0.1}):
+        with raises(ValueError):
+            distillation_loss(Tensor(STUDENT), Tensor(TEACHER), Tensor(TARGETS), **kwargs)
