@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dojo import bench
+from dojo.bench import mlp
 
 
 def row(**columns):
@@ -19,8 +20,8 @@ def constant(value):
 
 def test_numpy_and_tinytorch_do_the_same_work_step_after_step(solutions):
     """The hand-written NumPy step and tinytorch's step give the same loss for five steps in a row."""
-    workload = bench.mlp_workload()
-    numpy_step, tinytorch_step = bench.mlp_numpy(workload), bench.mlp_tinytorch(workload)
+    workload = mlp.mlp_workload()
+    numpy_step, tinytorch_step = mlp.mlp_numpy(workload), mlp.mlp_tinytorch(workload)
     losses = [(numpy_step(), tinytorch_step()) for _ in range(5)]
     np.testing.assert_allclose(*zip(*losses), rtol=1e-5)
     assert losses[-1][0] < losses[0][0], "the SGD update must lower the loss on a fixed batch"
@@ -28,9 +29,9 @@ def test_numpy_and_tinytorch_do_the_same_work_step_after_step(solutions):
 
 def test_measure_times_every_available_column(solutions):
     """measure() times each column `repeats` times after checking they agree."""
-    mlp = bench.BENCHMARKS[0]
-    small = bench.Benchmark(mlp.key, mlp.title, mlp.workload,
-                            {k: v for k, v in mlp.columns.items() if k != "PyTorch"})
+    row_ = mlp.MLP
+    small = bench.Benchmark(row_.key, row_.title, row_.workload,
+                            {k: v for k, v in row_.columns.items() if k != "PyTorch"})
     results = bench.measure(small, repeats=3, warmup=1)
     assert set(results) == {bench.BASELINE, "tinytorch"}
     for timing in results.values():
@@ -67,3 +68,24 @@ def test_report_gives_ratio_to_numpy():
     lines = []
     assert bench.report(row(), results, log=lines.append) == pytest.approx(1.5)
     assert "1.50×" in "\n".join(lines) and "2.00" in "\n".join(lines)
+
+
+def test_bench_times_the_students_code_only_where_its_katas_are_green(tmp_path):
+    """make bench defaults to the student's tinytorch: a section whose katas are not green (a fresh
+    clone: nothing is) is not quietly timed with the reference; IMPL=solutions lifts that."""
+    from dojo import ROOT
+    from dojo.bench import SECTIONS, missing_katas
+
+    conv = next(s for s in SECTIONS if s.key == "conv")
+    assert missing_katas(conv, ROOT, progress_path=tmp_path / "progress.toml") == ["09"]
+    assert missing_katas(conv, ROOT / "solutions", progress_path=tmp_path / "progress.toml") == []
+
+
+def test_a_skipped_tinytorch_column_says_why_and_the_others_still_run(capsys):
+    """The conv row on a tree whose kata 09 is not green: raw NumPy runs, tinytorch is n/a with the reason."""
+    from dojo.bench import conv
+
+    assert conv.main(["--impl", "solutions", "--repeats", "2", "--warmup", "0",
+                      "--skip-tinytorch", "kata 09 not green yet"]) == 0
+    out = capsys.readouterr().out
+    assert "kata 09 not green yet" in out and "raw NumPy" in out

@@ -1,10 +1,10 @@
-"""Kata 17's figures (dojo.bench_quant): measured in the run, against the reference solutions. No timing asserted."""
+"""Kata 17's figures (dojo.bench.quant): measured in the run, against the reference solutions. No timing asserted."""
 
 from __future__ import annotations
 
 import pytest
 
-from dojo import bench_quant
+from dojo.bench import quant as bench_quant
 
 
 @pytest.fixture(scope="module")

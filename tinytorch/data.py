@@ -111,8 +111,8 @@ def default_collate(samples: list):
 
     Tuples (or lists) of fields give a tuple with one Tensor per field, each the field's values
     stacked along a new first axis; single arrays or numbers give one stacked Tensor. Dtypes
-    follow the Tensor rules of kata 01 (float64 arrays stay float64, ints become int64, Python
-    floats float32).
+    follow NumPy's stacking, as PyTorch's ``default_collate`` does: float64 arrays and Python
+    floats give float64, float32 arrays stay float32, Python ints give int64.
 
     >>> xb, yb = default_collate([(np.zeros(3), 1), (np.ones(3), 0)])
     >>> xb.shape, yb.data
@@ -151,11 +151,11 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, generator=None,
                  collate_fn=None):
-        raise NotImplementedError("not implemented yet: DataLoader.__init__ (kata 08, step 2: dataloader)")
-        self.dataset, self.batch_size = dataset, int(batch_size)
+        self.dataset, self.batch_size = dataset, batch_size
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.generator = _generator(seed, generator)
         self.collate_fn = collate_fn or default_collate
+        raise NotImplementedError("not implemented yet: DataLoader.__init__ (kata 08, step 2: dataloader)")
 
     def __len__(self) -> int:
         raise NotImplementedError("not implemented yet: DataLoader.__len__ (kata 08, step 2: dataloader)")

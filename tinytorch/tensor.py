@@ -32,7 +32,9 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Tensor", "Node", "op", "record_op", "is_grad_enabled", "set_grad_enabled"]
+__all__ = [
+    "Tensor", "Node", "op", "composite", "record_op", "is_grad_enabled", "set_grad_enabled", "set_dispatcher",
+]
 
 # ---------------------------------------------------------------------------------------------
 # Scaffolding: the graph record. You do not need to change anything in this section.
@@ -99,6 +101,52 @@ def record_op(data, op_name, inputs, args, backward=None) -> "Tensor":
     return out
 
 
+# The dispatch seam (kata 16). ``None``: every op runs the kernel written in its own kata (the
+# "reference" backend), and the only cost is this one global read per op. Kata 16 installs a
+# dispatcher here to run faster kernels instead, without changing any model's code.
+_dispatcher = None
+
+
+def set_dispatcher(dispatcher):
+    """Install the function every op and composite op calls instead of its own kernel; return the previous one.
+
+    ``dispatcher(name, reference, args, kwargs)`` receives the op's name (``"gelu"``,
+    ``"matmul"``, ``"layer_norm"`` ...), its own kernel (``reference``) and the call's arguments
+    exactly as given, Tensors included, and returns what the kernel would:
+
+    * for an ``@op``: a NumPy array, which is recorded under the same name and arguments (kata 05's
+      backward rule differentiates it), or a Tensor that is already recorded (a fused kernel
+      built with ``autograd.Function``, which brings its own backward);
+    * for a :func:`composite` op: a Tensor.
+
+    ``None`` (the default) removes it: every op runs its reference kernel. Kata 16's
+    ``set_backend`` is the one caller.
+    """
+    global _dispatcher
+    previous, _dispatcher = _dispatcher, dispatcher
+    return previous
+
+
+def composite(name: str):
+    """Decorator (scaffolding): a function built from other ops, or from an autograd ``Function``,
+    that a backend may replace as a whole (``layer_norm``, attention, ``conv2d``, pooling).
+
+    Nothing is recorded here: the function's own ops record themselves. With a dispatcher
+    installed (kata 16), the call goes to ``dispatcher(name, fn, args, kwargs)`` instead.
+    """
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def dispatched(*args, **kwargs):
+            if _dispatcher is None:
+                return fn(*args, **kwargs)
+            return _dispatcher(name, fn, args, kwargs)
+
+        return dispatched
+
+    return decorate
+
+
 def op(name: str, constants=()):
     """Decorator (scaffolding): make ``forward`` — which returns a NumPy array — a recorded op.
 
@@ -107,6 +155,9 @@ def op(name: str, constants=()):
     ``other`` already converted to a Tensor by :meth:`Tensor.lift`. The parameters named in
     ``constants`` are never inputs: they go to ``node.args`` with any Tensor inside replaced by
     its array (``t[idx]`` records ``args["index"]``, it does not differentiate through ``idx``).
+
+    With a dispatcher installed (:func:`set_dispatcher`, kata 16) the kernel it picks runs instead
+    of ``forward``, on the same arguments, and its array is recorded the same way.
     """
 
     def decorate(forward):
@@ -119,7 +170,10 @@ def op(name: str, constants=()):
             @functools.wraps(forward)
             def binary_op(self, other):
                 other = self.lift(other)
-                return record_op(forward(self, other), name, (self, other), {})
+                if _dispatcher is None:
+                    return record_op(forward(self, other), name, (self, other), {})
+                out = _dispatcher(name, forward, (self, other), {})
+                return out if isinstance(out, Tensor) else record_op(out, name, (self, other), {})
 
             return binary_op
 
@@ -154,7 +208,10 @@ def op(name: str, constants=()):
                     inputs.append(value)
                 else:
                     saved[key] = value
-            return record_op(forward(*args, **kwargs), name, tuple(inputs), saved)
+            if _dispatcher is None:
+                return record_op(forward(*args, **kwargs), name, tuple(inputs), saved)
+            out = _dispatcher(name, forward, args, kwargs)
+            return out if isinstance(out, Tensor) else record_op(out, name, tuple(inputs), saved)
 
         return recorded_op
 
@@ -436,6 +493,9 @@ class Tensor:
     @op("permute")
     def permute(self, *dims):
         """A view with the dimensions reordered: output dim ``i`` is input dim ``dims[i]``.
+
+        ``dims`` may be given as ints or one tuple; negative dims count from the end (``-1`` is
+        the last). Each dim must appear exactly once, or a ValueError is raised.
 
         >>> Tensor(np.zeros((2, 3, 4))).permute(2, 0, 1).shape
         (4, 2, 3)

@@ -10,6 +10,9 @@ _EXPORTS = {
     "Tensor": "tinytorch.tensor",
     "no_grad": "tinytorch.autograd",
     "Function": "tinytorch.autograd",
+    "backend": "tinytorch.acceleration",
+    "set_backend": "tinytorch.acceleration",
+    "get_backend": "tinytorch.acceleration",
 }
 
 

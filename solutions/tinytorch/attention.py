@@ -44,7 +44,7 @@ import numpy as np
 from tinytorch.activations import softmax
 from tinytorch.autograd import rule
 from tinytorch.layers import Linear, Module
-from tinytorch.tensor import Tensor, op
+from tinytorch.tensor import Tensor, composite, op
 
 __all__ = [
     "causal_mask", "padding_mask", "masked_fill", "scaled_dot_product_attention", "MultiHeadAttention",
@@ -139,6 +139,7 @@ def masked_fill_backward(node, grad):
 # ---------------------------------------------------------------------------------------------
 
 
+@composite("scaled_dot_product_attention")
 def scaled_dot_product_attention(q, k, v, mask=None, return_weights=False):
     """``softmax(q kᵀ / √d, over keys) v``, with an optional boolean mask (True = may attend).
 

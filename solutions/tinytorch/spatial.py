@@ -36,7 +36,7 @@ import numpy as np
 from tinytorch import rng
 from tinytorch.autograd import Function
 from tinytorch.layers import Module, Parameter
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Tensor, composite
 
 __all__ = [
     "conv_output_size", "im2col", "col2im", "conv2d", "max_pool2d", "avg_pool2d",
@@ -224,6 +224,7 @@ class Conv2dFunction(Function):
         ### END SOLUTION
 
 
+@composite("conv2d")
 def conv2d(x: Tensor, weight: Tensor, bias=None, stride=1, padding=0) -> Tensor:
     """Functional convolution: :class:`Conv2dFunction` on Tensors (``bias`` may be None)."""
     return Conv2dFunction.apply(x, weight, bias, stride=stride, padding=padding)
@@ -378,6 +379,7 @@ class AvgPool2dFunction(Function):
         ### END SOLUTION
 
 
+@composite("max_pool2d")
 def max_pool2d(x: Tensor, kernel_size=2, stride=None) -> Tensor:
     """Functional max pooling; ``stride`` defaults to ``kernel_size`` (non-overlapping windows)."""
     kernel_size = _pair(kernel_size, "kernel_size")

@@ -38,7 +38,7 @@ from tinytorch.autograd import no_grad
 from tinytorch.embeddings import Embedding, PositionalEmbedding
 from tinytorch.layers import Dropout, Linear, Module, Parameter
 from tinytorch.losses import cross_entropy
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Tensor, composite
 
 __all__ = ["layer_norm", "LayerNorm", "MLP", "TransformerBlock", "GPT", "sample_next"]
 
@@ -48,6 +48,7 @@ __all__ = ["layer_norm", "LayerNorm", "MLP", "TransformerBlock", "GPT", "sample_
 # ---------------------------------------------------------------------------------------------
 
 
+@composite("layer_norm")
 def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
     """Normalise each vector along the last axis, then scale and shift.
 

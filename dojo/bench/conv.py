@@ -16,19 +16,17 @@ Columns, all on the same float32 input, weights and upstream gradient:
 
 A step returns a check value that depends on the forward and on all three gradients:
 ``<W, dW> + <b, db> + Σ dx[0]``. (The convolution is linear in ``W`` and ``b``, so the first two
-terms equal ``Σ out · G``: the loss whose gradient the backward computes.) :func:`dojo.bench.measure`
+terms equal ``Σ out · G``: the loss whose gradient the backward computes.) :func:`dojo.bench.core.measure`
 compares the columns' check values before it times anything.
 
-Use it from ``dojo/bench.py``: ``BENCHMARKS.append(bench_conv.CONV)``; or on its own:
-``python -m dojo.bench_conv [--repeats 30]``, or :func:`conv_rows` for the timings.
+Part of ``make bench`` (``make bench ONLY=conv``); on its own ``python -m dojo.bench.conv``.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from dojo.bench import BASELINE, Benchmark, Unavailable, _torch, measure, report
+from dojo.bench.core import BASELINE, Benchmark, Unavailable, table_main, torch_module
 
 CONV_SHAPE = (64, 3, 32, 32)  # N, C, H, W
 CONV_FILTERS = 32
@@ -125,7 +123,7 @@ def conv_tinytorch(w):
 
 
 def conv_torch(w):
-    torch = _torch()
+    torch = torch_module()
     conv = torch.nn.Conv2d(w["x"].shape[1], w["weight"].shape[0], w["weight"].shape[2], padding=w["padding"])
     with torch.no_grad():
         conv.weight.copy_(torch.from_numpy(w["weight"]))
@@ -151,29 +149,8 @@ CONV = Benchmark(
 )
 
 
-def conv_rows(repeats=50, warmup=10) -> dict:
-    """Time the conv row: ``{column: dojo.bench.Timing}``, exactly what ``measure`` returns for the
-    MLP row (``dojo.bench.report(CONV, conv_rows())`` prints the table and returns the ratio).
-
-    Times whichever tinytorch is importable: activate one first (``dojo.impl.activate``), as
-    ``python -m dojo.bench_conv`` does with ``--impl`` (default: the solutions).
-    """
-    return measure(CONV, repeats, warmup)
-
-
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dojo.bench_conv", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--impl", default="solutions")
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
-    args = parser.parse_args(argv)
-    from dojo import impl
-
-    impl.activate(impl.resolve(args.impl))
-    ratio = report(CONV, conv_rows(args.repeats, args.warmup))
-    if ratio is not None:
-        print(f"tinytorch ({args.impl}) / {BASELINE} = {ratio:.2f}×")
-    return 0
+    return table_main(CONV, argv)
 
 
 if __name__ == "__main__":

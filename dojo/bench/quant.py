@@ -24,7 +24,7 @@ Four tables, every number computed here and now (nothing copied, nothing assumed
 Optional fifth table (``--gpt-steps N``): a small char-level GPT trained N steps on milestone 05's
 bundled excerpt, its validation loss float vs int8 (slow on a busy machine: not in the default run).
 
-Run: ``python -m dojo.bench_quant [--impl solutions] [--quick] [--threads 1] [--gpt-steps 300]``.
+Run: ``python -m dojo.bench.quant [--impl solutions] [--quick] [--threads 1] [--gpt-steps 300]``.
 Functions: :func:`accuracy_figures`, :func:`size_figures`, :func:`error_figures`,
 :func:`latency_figures`, :func:`gpt_figures`, :func:`run` (all of them, a dict) and
 :func:`loss_figures` (float vs int8 loss of any model returning ``(logits, loss)``, e.g. milestone
@@ -323,7 +323,7 @@ def report(figures, log=print) -> bool:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dojo.bench_quant", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dojo.bench.quant", description=__doc__.split("\n\n")[0])
     parser.add_argument("--impl", default="solutions", help="which tinytorch to measure (default: solutions)")
     parser.add_argument("--quick", action="store_true", help="5 training epochs and fewer latency repeats")
     parser.add_argument("--seed", type=int, default=0)
@@ -339,7 +339,7 @@ def main(argv=None) -> int:
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = str(args.threads)
         argv = sys.argv[1:] if argv is None else list(argv)
-        return subprocess.call([sys.executable, "-m", "dojo.bench_quant", *argv], env=env)
+        return subprocess.call([sys.executable, "-m", "dojo.bench.quant", *argv], env=env)
 
     from dojo import impl
 

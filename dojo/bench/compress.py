@@ -23,8 +23,8 @@ Everything is measured in one run, against a baseline measured in that same run:
 One BLAS thread by default, and on Linux large freed blocks stay in the process (see
 ``MALLOC_ENV``): the command re-runs itself with those settings, as ``dojo.bench`` does.
 
-Use it from ``dojo/bench.py`` (``bench_compress.main([])``), or on its own:
-``python -m dojo.bench_compress [--impl solutions] [--repeats 200] [--seeds 3]``. The functions
+Part of ``make bench`` (``make bench ONLY=compress``), or on its own:
+``python -m dojo.bench.compress [--impl solutions] [--repeats 200] [--seeds 3]``. The functions
 :func:`train_baseline`, :func:`pruning_accuracy`, :func:`structured_accuracy`,
 :func:`structured_speed` and :func:`storage_rows` return the numbers; :func:`run` returns them all.
 """
@@ -334,7 +334,7 @@ def report(result: dict, log=print) -> bool:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dojo.bench_compress", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dojo.bench.compress", description=__doc__.split("\n\n")[0])
     parser.add_argument("--impl", default="solutions", help="which tinytorch to measure (default: solutions)")
     parser.add_argument("--repeats", type=int, default=200, help="timed forward calls per model (default 200)")
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help=f"seeds 0..N-1 (default {len(SEEDS)})")
@@ -348,7 +348,7 @@ def main(argv=None) -> int:
     if any(os.environ.get(name) != value for name, value in wanted.items()):
         # BLAS and malloc read these when the process starts: run again in a fresh interpreter
         argv = sys.argv[1:] if argv is None else list(argv)
-        return subprocess.call([sys.executable, "-m", "dojo.bench_compress", *argv], env={**os.environ, **wanted},
+        return subprocess.call([sys.executable, "-m", "dojo.bench.compress", *argv], env={**os.environ, **wanted},
                                cwd=str(ROOT))
 
     from dojo import impl

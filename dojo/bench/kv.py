@@ -24,8 +24,8 @@ cached generations side by side (alternating which goes first), so a noisy neigh
 them alike; the table shows tokens/s from the median time of a whole generation (prefill
 included) and the speedup: the median of the per-repeat ratios, measured in the same run.
 
-Use it from ``dojo/bench.py`` (:func:`kv_rows` returns the numbers, :func:`report` prints
-them) or on its own: ``python -c "from dojo.bench_kv import main; main()"``.
+Part of ``make bench`` (``make bench ONLY=kv``); on its own ``python -m dojo.bench.kv``;
+:func:`kv_rows` returns the numbers, :func:`report` prints them.
 """
 
 from __future__ import annotations
@@ -370,7 +370,7 @@ def report(rows: list, log=print) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dojo.bench_kv", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dojo.bench.kv", description=__doc__.split("\n\n")[0])
     parser.add_argument("--impl", default="solutions", help="which tinytorch to time (default: solutions)")
     parser.add_argument("--repeats", type=int, default=3, help="timed generations per column and length (default 3)")
     parser.add_argument("--tokens", type=int, nargs="+", default=list(NEW_TOKENS), help="new tokens (default 64 256)")

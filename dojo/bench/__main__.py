@@ -1,0 +1,5 @@
+import sys
+
+from dojo.bench import main
+
+sys.exit(main())

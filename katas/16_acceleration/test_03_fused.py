@@ -1,0 +1,219 @@
+"""Step 3: fused — GELU, softmax, LayerNorm and attention as fused kernels with their own backward."""
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from dojo.testing import assert_close, gradcheck, small_shapes
+from tinytorch import acceleration, rng, tensor
+from tinytorch.acceleration import backend, counters, reset_counters
+from tinytorch.activations import gelu, softmax
+from tinytorch.attention import causal_mask, padding_mask, scaled_dot_product_attention
+from tinytorch.tensor import Tensor
+from tinytorch.transformer import GPT, layer_norm
+
+
+@pytest.fixture(autouse=True)
+def reference_afterwards():
+    yield
+    try:
+        acceleration.set_backend("reference")
+    except Exception:
+        pass
+    tensor.set_dispatcher(None)
+
+
+def run(name, f, arrays, upstream_seed=0):
+    """f(*tensors) under backend ``name``: the output array(s) and every input's gradient."""
+    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    with backend(name):
+        out = f(*tensors)
+        outs = out if isinstance(out, tuple) else (out,)
+        upstream = np.random.default_rng(upstream_seed).normal(size=outs[0].shape).astype(outs[0].dtype)
+        outs[0].backward(upstream)
+    return [o.data for o in outs], [t.grad for t in tensors]
+
+
+def same_as_reference(f, arrays, what, rtol=1e-5, atol=1e-6):
+    """The fast backend's outputs and gradients equal the reference's, in the inputs' dtype."""
+    (ref_out, ref_grads), (fast_out, fast_grads) = run("reference", f, arrays), run("fast", f, arrays)
+    for r, g in zip(ref_out, fast_out):
+        assert_close(g, r, rtol=rtol, atol=atol, dtype=r.dtype, what=f"{what}: fast output")
+    for i, (r, g) in enumerate(zip(ref_grads, fast_grads)):
+        assert g is not None, f"{what}: no gradient reached input {i} under the fast backend"
+        assert_close(g, r, rtol=rtol, atol=atol, dtype=arrays[i].dtype, what=f"{what}: fast gradient of input {i}")
+
+
+def ran_fast(op):
+    return counters().get((op, "fast"), 0)
+
+
+def values(shape, seed, scale=3.0, dtype=np.float32):
+    return (np.random.default_rng(seed).uniform(-scale, scale, shape)).astype(dtype)
+
+
+# -- GELU ------------------------------------------------------------------------------------------
+
+
+@given(shape=small_shapes(min_dims=1, max_dims=3, max_side=5), seed=st.integers(0, 2**16))
+@example(shape=(1,), seed=0)
+@example(shape=(2, 3, 4), seed=1)
+@settings(max_examples=10)
+def test_gelu_equals_the_reference_forward_and_backward(shape, seed):
+    """The fused GELU's output and gradient equal kata 02's and kata 05's, float32 in, float32 out."""
+    reset_counters()
+    same_as_reference(gelu, [values(shape, seed)], "gelu")
+    assert ran_fast("gelu") == 1, "the fast backend did not run a registered 'gelu' kernel"
+
+
+def test_gelu_at_the_edges():
+    """0 and ±1000 (tanh saturates: gradient exactly 1 or 0): the same finite values and gradients as the reference."""
+    x = np.array([0.0, 1000.0, -1000.0, 30.0, -30.0, 0.5], dtype=np.float32)
+    same_as_reference(gelu, [x], "gelu at the edges")
+    with backend("fast"):
+        t = Tensor(x, requires_grad=True)
+        gelu(t).backward(np.ones(6, np.float32))
+    assert np.isfinite(t.grad).all() and t.grad[1] == 1 and t.grad[2] == 0, f"gelu'(±1000) should be 1 and 0, got {t.grad[1:3]}"
+
+
+def test_gelu_gradcheck_under_the_fast_backend():
+    """The fused backward equals central differences (float64)."""
+    with backend("fast"):
+        gradcheck(gelu, [np.linspace(-3, 3, 12).reshape(3, 4)])
+
+
+# -- softmax ---------------------------------------------------------------------------------------
+
+
+@given(shape=small_shapes(min_dims=1, max_dims=3, max_side=5), axis=st.integers(-3, 2), seed=st.integers(0, 2**16))
+@example(shape=(2, 3), axis=-1, seed=0)
+@example(shape=(4, 1), axis=1, seed=1)  # an axis of size 1: every weight is 1, the gradient is 0
+@example(shape=(2, 3, 4), axis=0, seed=2)
+@settings(max_examples=10)
+def test_softmax_equals_the_reference_on_any_axis(shape, axis, seed):
+    """The fused softmax and its backward equal the reference along any axis."""
+    axis = axis % len(shape)
+    reset_counters()
+    same_as_reference(lambda x: softmax(x, axis=axis), [values(shape, seed)], f"softmax(axis={axis})")
+    assert ran_fast("softmax") == 1
+
+
+def test_softmax_with_huge_and_equal_logits():
+    """Logits ±1e4 and equal rows: finite, the same as the reference."""
+    x = np.array([[1e4, -1e4, 0.0], [5.0, 5.0, 5.0]], dtype=np.float32)
+    same_as_reference(lambda t: softmax(t, axis=-1), [x], "softmax of huge and equal logits")
+
+
+# -- LayerNorm -------------------------------------------------------------------------------------
+
+
+@given(lead=small_shapes(min_dims=1, max_dims=2, max_side=4), d=st.integers(2, 8), seed=st.integers(0, 2**16))
+@example(lead=(1,), d=2, seed=0)
+@example(lead=(2, 3), d=8, seed=1)
+@settings(max_examples=10)
+def test_layer_norm_equals_the_reference(lead, d, seed):
+    """The fused LayerNorm's output and the gradients of x, weight and bias equal kata 13's."""
+    x = values((*lead, d), seed) + np.linspace(-1, 1, d, dtype=np.float32)
+    w, b = values(d, seed + 1, 2.0), values(d, seed + 2, 1.0)
+    reset_counters()
+    same_as_reference(layer_norm, [x, w, b], "layer_norm", rtol=1e-4, atol=1e-5)
+    assert ran_fast("layer_norm") == 1
+
+
+def test_layer_norm_of_a_constant_row_is_the_bias():
+    """A constant row (variance 0) gives the bias, finite gradients, as in the reference."""
+    x = np.array([[7.0, 7.0, 7.0], [1.0, 2.0, 4.0]], dtype=np.float32)
+    same_as_reference(layer_norm, [x, np.ones(3, np.float32), np.array([0.5, -1.0, 2.0], np.float32)],
+                      "layer_norm with a constant row", rtol=1e-4, atol=1e-4)
+
+
+def test_layer_norm_gradcheck_under_the_fast_backend():
+    """x, weight and bias: the fused backward equals central differences (float64)."""
+    r = np.random.default_rng(3)
+    x = r.uniform(-3, 3, (2, 3, 4)) + np.linspace(-1, 1, 4)
+    with backend("fast"):
+        gradcheck(layer_norm, [x, r.uniform(0.5, 2, 4), r.uniform(-1, 1, 4)])
+
+
+# -- attention -------------------------------------------------------------------------------------
+
+
+def attention_inputs(B, H, T, d, seed):
+    return [values((B, H, T, d), seed + i, 1.5) for i in range(3)]
+
+
+@given(B=st.integers(1, 2), H=st.integers(1, 2), T=st.integers(1, 5), d=st.integers(1, 4),
+       masking=st.sampled_from(["none", "causal", "padding"]), seed=st.integers(0, 2**16))
+@example(B=1, H=1, T=1, d=1, masking="causal", seed=0)  # one token
+@example(B=2, H=2, T=4, d=3, masking="causal", seed=1)
+@example(B=2, H=1, T=3, d=2, masking="padding", seed=2)  # sequence 0 is fully padded: rows of zeros
+@settings(max_examples=10)
+def test_attention_equals_the_reference(B, H, T, d, masking, seed):
+    """Fused scores + mask + softmax: the output, the weights and the gradients of q, k, v equal kata 12's."""
+    mask = {"none": None, "causal": causal_mask(T), "padding": padding_mask([0, T][:B], T)[:, None]}[masking]
+    reset_counters()
+    same_as_reference(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=mask, return_weights=True),
+                      attention_inputs(B, H, T, d, seed), f"attention ({masking} mask)", rtol=1e-4, atol=1e-5)
+    assert ran_fast("scaled_dot_product_attention") == 1
+
+
+def test_attention_gradcheck_under_the_fast_backend():
+    """q, k and v through the fused kernel with a causal mask: central differences agree (float64)."""
+    q, k, v = (a.astype(np.float64) for a in attention_inputs(1, 2, 3, 2, seed=5))
+    with backend("fast"):
+        gradcheck(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=causal_mask(3)), [q, k, v])
+
+
+# -- a whole model, built before the backend is chosen ---------------------------------------------
+
+
+def test_a_gpt_built_before_gives_the_same_logits_loss_and_gradients_under_the_fast_backend():
+    """Kata 13's GPT, unchanged: same logits, loss and parameter gradients, and the fast kernels really ran."""
+    rng.manual_seed(0)
+    model = GPT(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    data = np.random.default_rng(0).integers(0, 11, (3, 9))
+    x, y = data[:, :-1], data[:, 1:]
+
+    def step():
+        for p in model.parameters():
+            p.grad = None
+        logits, loss = model(x, targets=y)
+        loss.backward()
+        return logits.data, loss.item(), [p.grad for p in model.parameters()]
+
+    logits, loss, grads = step()
+    reset_counters()
+    with backend("fast"):
+        fast_logits, fast_loss, fast_grads = step()
+    assert_close(fast_logits, logits, rtol=1e-4, atol=1e-5, dtype=np.float32, what="GPT logits under the fast backend")
+    assert abs(fast_loss - loss) <= 1e-5 * max(1.0, abs(loss)), f"loss {fast_loss} under the fast backend, {loss} before"
+    for (name, _), g, want in zip(model.named_parameters(), fast_grads, grads):
+        assert_close(g, want, rtol=1e-4, atol=1e-5, dtype=np.float32, what=f"gradient of {name}")
+    ran = counters()
+    for op, calls in (("gelu", 2), ("layer_norm", 5), ("scaled_dot_product_attention", 2)):
+        assert ran.get((op, "fast"), 0) == calls, f"counters() shows {ran.get((op, 'fast'), 0)} fast '{op}' call(s), expected {calls}"
+
+
+def test_two_live_forward_passes_keep_their_own_buffers():
+    """Two GPT forwards alive at once (gradient accumulation): outputs unchanged, gradients equal the reference's."""
+    rng.manual_seed(2)
+    model = GPT(vocab_size=7, block_size=6, n_layer=1, n_head=2, n_embd=8)
+    data = np.random.default_rng(3).integers(0, 7, (2, 2, 7))
+
+    def run(name):
+        for p in model.parameters():
+            p.grad = None
+        with backend(name):
+            results = [model(d[:, :-1], targets=d[:, 1:]) for d in data]
+            kept = [logits.data.copy() for logits, _ in results]
+            (results[0][1] + results[1][1]).backward()
+        for (logits, _), k in zip(results, kept):
+            assert np.array_equal(logits.data, k), "logits changed after they were computed: a buffer was reused while held"
+        return kept, [p.grad.copy() for p in model.parameters()]
+
+    (ref_logits, ref_grads), (logits, grads) = run("reference"), run("fast")
+    for got, want in zip(logits, ref_logits):
+        assert_close(got, want, rtol=1e-4, atol=1e-5, what="logits of one of two live forwards")
+    for (name, _), g, want in zip(model.named_parameters(), grads, ref_grads):
+        assert_close(g, want, rtol=1e-4, atol=1e-5, what=f"gradient of {name} after two forwards")
