@@ -130,6 +130,27 @@ def tinytorch_impl(cfg: dict, w: dict) -> dict:
     }
 
 
+def tinytorch_fast_impl(cfg: dict, w: dict) -> dict:
+    """The same tinytorch model and cache, every op under kata 16's ``tinytorch.backend("fast")``."""
+    import importlib
+
+    base = tinytorch_impl(cfg, w)
+    try:
+        tt = importlib.import_module("tinytorch")
+        with tt.backend("fast"):
+            pass
+    except (ImportError, AttributeError, ValueError, NotImplementedError) as error:
+        raise Unavailable(f"kata 16's fast backend is not available: {error}") from None
+
+    def fast(fn):
+        def run(*args):
+            with tt.backend("fast"):
+                return fn(*args)
+        return run
+
+    return {**{k: fast(base[k]) for k in ("prefill", "uncached", "cached")}, "cache_bytes": base["cache_bytes"]}
+
+
 def numpy_impl(cfg: dict, w: dict) -> dict:
     """The same GPT in float32 NumPy: uncached (full forward per token) and with a preallocated cache."""
     import numpy as np
@@ -272,7 +293,8 @@ def torch_impl(cfg: dict, w: dict) -> dict:
             "cache_bytes": sum(a.numel() * a.element_size() for a in cache[0] + cache[1])}
 
 
-IMPLEMENTATIONS = {"tinytorch": tinytorch_impl, "raw NumPy": numpy_impl, "PyTorch": torch_impl}
+IMPLEMENTATIONS = {"tinytorch": tinytorch_impl, "tinytorch, fast backend": tinytorch_fast_impl,
+                   "raw NumPy": numpy_impl, "PyTorch": torch_impl}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,6 +385,12 @@ def report(rows: list, log=print) -> None:
                       f"{row['cached_tok_s']:.0f}", f"{row['speedup']:.1f}×", note])
     log(tabulate(table, headers=["", "new tokens", "uncached tok/s", "cached tok/s", "speedup", ""],
                  disable_numparse=True))
+    by = {(row["implementation"], row["new_tokens"]): row for row in rows if not row.get("error")}
+    for (name, n), row in by.items():
+        ref = by.get(("tinytorch", n))
+        if name == "tinytorch, fast backend" and ref:
+            log(f"{n} tokens: cached + fast backend vs uncached reference tinytorch: "
+                f"{row['cached_tok_s'] / ref['uncached_tok_s']:.1f}× (from the medians above)")
     held = {row["implementation"]: row["cache_bytes"] for row in rows if row.get("cache_bytes")}
     if held:
         log("K/V cache held (preallocated for block_size positions): "

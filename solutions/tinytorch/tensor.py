@@ -101,6 +101,16 @@ def record_op(data, op_name, inputs, args, backward=None) -> "Tensor":
     return out
 
 
+def _untracked(data) -> "Tensor":
+    """``record_op`` when nothing is recorded (under ``no_grad``): the same Tensor, less work."""
+    out = Tensor.__new__(Tensor)
+    out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+    out.grad = None
+    out.requires_grad = False
+    out.node = None
+    return out
+
+
 # The dispatch seam (kata 16). ``None``: every op runs the kernel written in its own kata (the
 # "reference" backend), and the only cost is this one global read per op. Kata 16 installs a
 # dispatcher here to run faster kernels instead, without changing any model's code.
@@ -171,9 +181,14 @@ def op(name: str, constants=()):
             def binary_op(self, other):
                 other = self.lift(other)
                 if _dispatcher is None:
-                    return record_op(forward(self, other), name, (self, other), {})
-                out = _dispatcher(name, forward, (self, other), {})
-                return out if isinstance(out, Tensor) else record_op(out, name, (self, other), {})
+                    data = forward(self, other)
+                else:
+                    data = _dispatcher(name, forward, (self, other), {})
+                    if isinstance(data, Tensor):
+                        return data
+                if not _grad_enabled:  # inference (generate, evaluation): nothing to record
+                    return _untracked(data)
+                return record_op(data, name, (self, other), {})
 
             return binary_op
 
@@ -200,6 +215,14 @@ def op(name: str, constants=()):
 
         @functools.wraps(forward)
         def recorded_op(*args, **kwargs):
+            if _dispatcher is None:
+                data = forward(*args, **kwargs)
+            else:
+                data = _dispatcher(name, forward, args, kwargs)
+                if isinstance(data, Tensor):  # a fused kernel that recorded itself
+                    return data
+            if not _grad_enabled:  # inference: no node, so no arguments to sort
+                return _untracked(data)
             inputs, saved = [], {}
             for key, value in arguments(args, kwargs):
                 if key in constants:
@@ -208,10 +231,7 @@ def op(name: str, constants=()):
                     inputs.append(value)
                 else:
                     saved[key] = value
-            if _dispatcher is None:
-                return record_op(forward(*args, **kwargs), name, tuple(inputs), saved)
-            out = _dispatcher(name, forward, args, kwargs)
-            return out if isinstance(out, Tensor) else record_op(out, name, tuple(inputs), saved)
+            return record_op(data, name, tuple(inputs), saved)
 
         return recorded_op
 
