@@ -3,7 +3,13 @@
 ``DIR`` holds one entry per student: a file (``alice.toml``, ``bob.json``, ``carol.progress.toml``)
 or a folder (``dave/``) holding a ``results.json`` (what fork CI verified: preferred) or a
 ``progress.toml`` (what the student's own runs recorded), at any depth (a downloaded CI artifact
-works as it is). The board is a student × kata table (✅ green, ❌ red, 🔒 locked, · not started)
+works as it is). A results.json counts as verified when it records the GitHub Actions run that
+made it (repository, run id, link), or when its tests came from another checkout than the
+student's (``python -m dojo ci --fork``, a facilitator's own verification). One that records
+neither (a student's own ``make ci``, or a file written by hand) is marked self-reported, like a
+progress.toml. (The file itself is not signed: the run link is there to be checked.) Names come from file and folder names: control
+characters (newlines, ANSI escapes) and bidirectional-text controls are replaced by "?", and long
+names are shortened, in the terminal, markdown and HTML alike. The board is a student × kata table (✅ green, ❌ red, 🔒 locked, · not started)
 with totals and milestones, printed in the terminal, and written as markdown and as one
 self-contained HTML page (no scripts, no external files; ``--refresh N`` adds an auto-refresh,
 ``--watch`` rebuilds it every N seconds) for the projector. A file that cannot be read, or has
@@ -38,13 +44,63 @@ SUFFIXES = (".progress", "-progress", "_progress", ".results", "-results", "_res
 class Student:
     name: str
     source: str = ""  # the file read, relative to DIR
-    kind: str = ""  # verified (results.json) | claimed (progress.toml)
+    kind: str = ""  # verified (results.json of a CI run) | self-reported (results.json without one) | claimed (progress.toml)
+    provenance: str = ""  # why a results.json counts as verified: the CI run's link, or the --fork check
     katas: dict = field(default_factory=dict)  # id -> {"status": green|red, "passed", "total"}
     milestones: dict = field(default_factory=dict)  # id -> {"unlocked", "achieved"}
     error: str = ""
 
 
 # -- reading -----------------------------------------------------------------------------------
+
+NAME_WIDTH = 32  # display columns for a student's name: longer ones are shortened with "…"
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_text(text, width=None) -> str:
+    """``text`` made safe to print: line breaks and tabs become spaces; other control characters
+    (ANSI escapes start with one), bidirectional-text controls and other invisible format
+    characters become "?"; then shortened to ``width`` display columns with "…"."""
+    out = []
+    for ch in str(text):
+        if ch in "\r\n\t\v\f\x85\u2028\u2029":
+            out.append(" ")
+        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            out.append("?")
+        else:
+            out.append(ch)
+    text = " ".join("".join(out).split())
+    if width is not None and display_width(text) > width:
+        cut = []
+        for ch in text:
+            if display_width("".join(cut) + ch) > width - 1:
+                break
+            cut.append(ch)
+        text = "".join(cut) + "…"
+    return text
+
+
+def ci_run_record() -> dict:
+    """What fork CI writes into results.json as ``run``: the GitHub Actions run that made it (the
+    board counts a results.json as verified only with one), or ``{"ci": "local"}``."""
+    env = os.environ
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL") or "https://github.com"
+        return {
+            "ci": "github-actions", "repository": env["GITHUB_REPOSITORY"], "run_id": env["GITHUB_RUN_ID"],
+            "sha": env.get("GITHUB_SHA", ""), "url": f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}",
+        }
+    return {"ci": "local"}
+
+
+def _provenance(data) -> str:
+    """Why a results.json can be trusted ('' when it cannot: self-reported)."""
+    run = data.get("run")
+    if isinstance(run, dict) and run.get("ci") == "github-actions" and run.get("run_id") and run.get("repository"):
+        return "fork CI run " + str(run.get("url") or f"https://github.com/{run['repository']}/actions/runs/{run['run_id']}")
+    if data.get("tests_from") == "upstream":
+        return "the course's own tests (python -m dojo ci --fork, or a pinned upstream)"
+    return ""
 
 
 def _student_name(path: Path) -> str:
@@ -60,7 +116,8 @@ def _student_name(path: Path) -> str:
 
 def read_file(path: Path, name: str, source: str) -> Student:
     """Parse one progress.toml or results.json; problems go to ``Student.error``, never raised."""
-    student = Student(name=name, source=source)
+    student = Student(name=clean_text(name, NAME_WIDTH), source=clean_text(source, 120))
+    source = student.source
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -78,7 +135,8 @@ def read_file(path: Path, name: str, source: str) -> Student:
         if data.get("format_version") != RESULTS_VERSION:
             student.error = f"{source}: format_version {data.get('format_version')!r}; this board reads version {RESULTS_VERSION}"
             return student
-        student.kind = "verified"
+        student.provenance = clean_text(_provenance(data), 200)
+        student.kind = "verified" if student.provenance else "self-reported"
         katas = data.get("katas")
         if not isinstance(katas, dict):
             student.error = f"{source}: no [katas] table"
@@ -150,7 +208,8 @@ def load_cohort(directory: Path) -> list:
         if entry.is_dir():
             found = _find_in_folder(entry)
             if found is None:
-                students.append(Student(name=entry.name, error=f"{entry.name}/: no results.json or progress.toml inside"))
+                name = clean_text(entry.name, NAME_WIDTH)
+                students.append(Student(name=name, error=f"{clean_text(entry.name, 120)}/: no results.json or progress.toml inside"))
             else:
                 students.append(read_file(found, entry.name, found.relative_to(directory).as_posix()))
         elif entry.suffix in (".toml", ".json"):
@@ -212,12 +271,12 @@ def terminal_table(students, curriculum, sym=SYMBOLS) -> str:
     rows, notes = [], []
     for s in students:
         if s.error:
-            rows.append([s.name, f"{sym['warning']} {s.error}"])
+            rows.append([clean_text(s.name, NAME_WIDTH), f"{sym['warning']} {clean_text(s.error, 240)}"])
             continue
         cells = [sym[cell_status(s, k, curriculum)] for k in katas]
         total = summarize(s, curriculum)
         tests = f"{total['passed']}/{total['total']}" if total["total"] else ""
-        rows.append([s.name + ("" if s.kind == "verified" else " *"), *cells, f"{total['green']}/{total['katas']}", tests, milestone_marks(s, curriculum, sym)])
+        rows.append([clean_text(s.name, NAME_WIDTH) + ("" if s.kind == "verified" else " *"), *cells, f"{total['green']}/{total['katas']}", tests, milestone_marks(s, curriculum, sym)])
     footer = ["green", *[str(sum(cell_status(s, k, curriculum) == "green" for s in students if not s.error)) for k in katas], "", "", ""]
     widths = [max(display_width(str(r[i])) for r in [headers, footer, *[r for r in rows if len(r) > 2]] if i < len(r)) for i in range(len(headers))]
     widths[0] = max([widths[0]] + [display_width(r[0]) for r in rows])
@@ -233,8 +292,8 @@ def terminal_table(students, curriculum, sym=SYMBOLS) -> str:
         out.append(line(r) if len(r) > 2 else (_pad(r[0], widths[0]) + "  " + r[1]))
     out.append("  ".join("-" * w for w in widths))
     out.append(line(footer))
-    if any(s.kind == "claimed" and not s.error for s in students):
-        notes.append("* from progress.toml (what the student's runs recorded); others from fork-CI results.json (verified)")
+    if any(s.kind != "verified" and not s.error for s in students):
+        notes.append(f"* {SELF_REPORTED}; others verified by a fork-CI run")
     legend = f"{sym['green']} green  {sym['red']} red  {sym['locked']} locked  {sym['none']} not started  {sym['trophy']} milestone achieved"
     return "\n".join(out + [""] + notes + [legend])
 
@@ -248,22 +307,25 @@ def markdown_table(students, curriculum) -> str:
     ]
     for s in students:
         if s.error:
-            lines.append(f"| {_md(s.name)} | {sym['warning']} {_md(s.error)} |" + " |" * (len(katas) + 2))
+            lines.append(f"| {_md(clean_text(s.name, NAME_WIDTH))} | {sym['warning']} {_md(clean_text(s.error, 240))} |" + " |" * (len(katas) + 2))
             continue
         total = summarize(s, curriculum)
         tests = f"{total['passed']}/{total['total']}" if total["total"] else ""
         cells = " | ".join(sym[cell_status(s, k, curriculum)] for k in katas)
         mark = "" if s.kind == "verified" else " \\*"
-        lines.append(f"| {_md(s.name)}{mark} | {cells} | {total['green']}/{total['katas']} | {tests} | {milestone_marks(s, curriculum, sym)} |")
+        lines.append(f"| {_md(clean_text(s.name, NAME_WIDTH))}{mark} | {cells} | {total['green']}/{total['katas']} | {tests} | {milestone_marks(s, curriculum, sym)} |")
     greens = " | ".join(str(sum(cell_status(s, k, curriculum) == "green" for s in students if not s.error)) for k in katas)
     lines.append(f"| **green** | {greens} | | | |")
     lines.append("")
-    lines.append("Katas: " + ", ".join(f"{k.id} {k.title}" for k in katas) + ". \\* from progress.toml (claimed); others verified by fork CI.")
+    lines.append("Katas: " + ", ".join(f"{k.id} {k.title}" for k in katas) + f". \\* {SELF_REPORTED}; others verified by a fork-CI run.")
     return "\n".join(lines) + "\n"
 
 
 def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return clean_text(text).replace("|", "\\|")
+
+
+SELF_REPORTED = "self-reported: from progress.toml, or a results.json no CI run or --fork check made"
 
 
 CSS = """
@@ -314,9 +376,15 @@ def html_page(students, curriculum, title="TinyTorch Katas · cohort board", ref
     body += [f'<th class="kata" title="{e(k.title)}">{e(k.id)}</th>' for k in katas]
     body.append("<th>katas</th><th>tests</th><th>milestones</th></tr></thead><tbody>")
     for s in students:
-        name = e(s.name) + ("" if s.kind == "verified" else ' <small title="from progress.toml">*</small>')
+        shown = e(clean_text(s.name, NAME_WIDTH))
+        if s.kind == "verified":
+            name = f'<span title="verified by {e(s.provenance)}">{shown}</span>'
+        else:
+            why = "from progress.toml" if s.kind == "claimed" else "self-reported: no CI run or --fork check made this results.json"
+            name = f'{shown} <small title="{why}">*</small>'
+
         if s.error:
-            body.append(f'<tr class="student error"><td class="name">{e(s.name)}</td><td class="error" colspan="{len(katas) + 3}">{sym["warning"]} {e(s.error)}</td></tr>')
+            body.append(f'<tr class="student error"><td class="name">{e(clean_text(s.name, NAME_WIDTH))}</td><td class="error" colspan="{len(katas) + 3}">{sym["warning"]} {e(clean_text(s.error, 240))}</td></tr>')
             continue
         cells = []
         for k in katas:
@@ -344,7 +412,7 @@ def html_page(students, curriculum, title="TinyTorch Katas · cohort board", ref
         f'<span style="background:#e4e4e4">{sym["locked"]} locked</span>'
         f'<span>{sym["none"]} not started</span>'
         f'<span>{sym["trophy"]} milestone achieved</span>'
-        " * from progress.toml (claimed); others verified by fork CI</p>"
+        f" * {SELF_REPORTED}; others verified by a fork-CI run</p>"
     )
     body.append('<p class="legend">' + " · ".join(f"{e(k.id)} {e(k.title)}" for k in katas) + "</p>")
     return "\n".join(head + body + ["</body></html>", ""])
@@ -385,6 +453,7 @@ def write_sample_cohort(curriculum, folder: Path, n: int = 30, seed: int = 0) ->
         if i % 3 == 0:  # fork-CI results.json in an artifact folder
             data = {
                 "format_version": RESULTS_VERSION, "kind": RESULTS_KIND, "tampering": [],
+                "run": {"ci": "github-actions", "repository": f"{name}/tinytorch-katas", "run_id": str(1000 + i)},
                 "katas": {k.id: {"status": records.get(k.id, ("red", 0, 0))[0], "passed": records.get(k.id, ("red", 0, 0))[1],
                                  "total": records.get(k.id, ("red", 0, 10))[2]} for k in katas},
                 "milestones": {m: {"unlocked": u} for m, u in milestones.items()},

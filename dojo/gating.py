@@ -62,7 +62,10 @@ class Gatekeeper:
                 if self.allow_recheck:
                     recheck(self.curriculum, kata, self.impl_root, self.progress.path)
                     self.rechecked.append(kata)
-                    result = self.progress.kata(kata.id).get("status") == "green"
+                    # green only if the re-check recorded it for these very files (a re-check that
+                    # died, timed out or was interrupted records nothing and leaves the old entry)
+                    fresh = self.progress.kata(kata.id)
+                    result = fresh.get("status") == "green" and fresh.get("files_sha256") == files_digest(self.impl_root, kata.owns)
                 else:
                     result = False
         self._green[kata.id] = result

@@ -11,6 +11,16 @@ Options (``pytest --help``, group "dojo"):
   --dojo-results=PATH             write per-kata/per-test results as JSON
   --dojo-quiet                    no summary (the harness's own re-checks)
   --dojo-tb                       keep pytest's full tracebacks as well as the summary
+  --dojo-verdict=PATH             write the session's exit status here when it ends (``dojo kata``
+                                  runs pytest in a child and trusts no verdict without it)
+
+Time limits: every kata test has ``--timeout`` seconds (``TIMEOUT=``; default 10, pyproject.toml)
+for its test function. The dojo's own timer raises :class:`DojoTimeout` into the test at the limit
+and again every half second until the test function returns, so neither hypothesis (which treats
+an ordinary exception as a failing example and goes on generating and shrinking) nor an
+``except Exception`` in the student's code can swallow it; the test is reported as a probable
+infinite loop in the student's function and the session stops. pytest-timeout stays as the hard
+backstop: a test still running well after its limit (stuck inside C code) ends the process.
 """
 
 from __future__ import annotations
@@ -20,7 +30,9 @@ import builtins
 import importlib
 import json
 import os
+import signal
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -43,6 +55,7 @@ def pytest_addoption(parser):
     group.addoption("--dojo-results", default=None, help="write results as JSON to this path")
     group.addoption("--dojo-quiet", action="store_true", default=False, help="print no dojo summary")
     group.addoption("--dojo-tb", action="store_true", default=False, help="keep pytest's tracebacks as well")
+    group.addoption("--dojo-verdict", default=None, help="write the session's exit status (JSON) to this path when it ends")
 
 
 class Dojo:
@@ -67,6 +80,11 @@ class Dojo:
         self.announcements = []
         self.quiet = config.getoption("dojo_quiet")
         self.sym = report.symbols()
+        self.package = os.path.realpath(self.impl_root / "tinytorch") + os.sep
+        self.deadline = None  # the running test's Deadline, if any
+        self.interrupted = False  # a real Ctrl-C (SIGINT) reached this session
+        self._last_sigint = None
+        self.session = None
 
     # -- gates and imports ---------------------------------------------------------------------
 
@@ -113,6 +131,52 @@ class Dojo:
         except (ValueError, TypeError):
             return str(filename)
 
+    def student_function(self, frame) -> str:
+        """'Tensor.sum in tinytorch/tensor.py:537' for the innermost frame of the student's package
+        on the stack that ends at ``frame`` (empty when the student's code is not on it)."""
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if os.path.realpath(filename).startswith(self.package):
+                name = getattr(frame.f_code, "co_qualname", None)
+                if name is None:  # Python 3.10: no qualified names; add the class by hand
+                    owner = frame.f_locals.get("self")
+                    name = f"{type(owner).__name__}.{frame.f_code.co_name}" if owner is not None else frame.f_code.co_name
+                return f"{name} in {self.relative(filename)}:{frame.f_lineno}"
+            frame = frame.f_back
+        return ""
+
+    def missing_test_files(self, kata) -> list:
+        """The kata's step test files (``test_<NN>_<step>.py``) that are not on disk."""
+        folder = self.curriculum.kata_dir(kata)
+        base = self.curriculum.katas_dir.parent
+        return [
+            (folder / name).relative_to(base).as_posix()
+            for name in expected_test_files(kata)
+            if not (folder / name).is_file()
+        ]
+
+    def write_verdict(self, status: int, message: str = "") -> None:
+        """``--dojo-verdict``: the session's exit status (and a message) for ``dojo kata``."""
+        path = self.config.getoption("dojo_verdict")
+        if path:
+            data = {"exitstatus": status, "interrupted": self.interrupted, "message": message}
+            Path(path).write_text(json.dumps(data), encoding="utf-8")
+
+    def on_sigint(self, signum, frame):
+        """SIGINT: the dojo's soft timer (Windows) or a real Ctrl-C."""
+        __tracebackhide__ = True
+        deadline = self.deadline
+        if deadline is not None and deadline.sent:
+            deadline.sent = False
+            deadline.fire(frame)  # raises DojoTimeout while the test is still running
+            return
+        now = time.monotonic()
+        if self._last_sigint is not None and now - self._last_sigint < 1.0:
+            return  # the same Ctrl-C twice: from the terminal and forwarded by `dojo kata`
+        self._last_sigint = now
+        self.interrupted = True
+        raise KeyboardInterrupt
+
     def deepest_frame(self, tb) -> str:
         """'tinytorch/tensor.py:88 in Tensor.__add__' for the deepest frame inside the student's package."""
         package = (self.impl_root / "tinytorch").resolve()
@@ -155,15 +219,22 @@ class Dojo:
             test.message = str(error)
             return test
         text = str(error) if error is not None else str(rep.longrepr)
-        if text.startswith("Timeout") or "Timeout (>" in text:
+        if getattr(item, "_dojo_timeout_seconds", None) or isinstance(error, DojoTimeout) or "Timeout (>" in text:
             test.outcome = "timeout"
-            frame = getattr(item, "_dojo_timeout_frame", "") or (self.deepest_frame(call.excinfo.tb) if call.excinfo else "")
+            where = getattr(item, "_dojo_timeout_frame", "")
+            if not where and call.excinfo:
+                frame = self.deepest_frame(call.excinfo.tb)  # 'tinytorch/x.py:12 in f'
+                where = " in ".join(reversed(frame.split(" in ", 1))) if frame else ""
             seconds = getattr(item, "_dojo_timeout_seconds", None) or timeout_seconds(item)
             test.message = (
                 f"stopped after {seconds:g} s: this is probably an infinite loop"
-                + (f" in {frame}" if frame else "")
+                + (f" in {where}" if where else "")
                 + ". Check that every loop ends (raise the limit with TIMEOUT=30 if your code is just slow)."
             )
+            return test
+        if isinstance(error, RaisedInterrupt):
+            test.outcome = "failed"
+            test.message = str(error)
             return test
         test.outcome = "failed"
         notes = "\n".join(getattr(error, "__notes__", []) or [])
@@ -184,63 +255,204 @@ class Dojo:
         return f"{rel}:{line}" if line else rel
 
     def complete_run(self, kata) -> bool:
-        """Did this session run every test file of the kata, unfiltered?"""
+        """Did this session run every test of every step file of the kata, unfiltered, to the end?"""
         option = self.config.option
         if getattr(option, "keyword", "") or getattr(option, "markexpr", "") or getattr(option, "deselect", None):
             return False
-        expected = {p.name for p in self.curriculum.kata_dir(kata).glob("test_*.py")}
-        seen = {t.nodeid.split("::")[0] for t in self.results[kata.id].tests}
-        return bool(expected) and expected <= seen
+        tests = self.results[kata.id].tests
+        expected = set(expected_test_files(kata))
+        seen = {t.nodeid.split("::")[0] for t in tests}
+        return bool(expected) and expected <= seen and not any(t.outcome == "notrun" for t in tests)
+
+
+def expected_test_files(kata) -> list:
+    """One test file per step, named after it: test_01_creation.py, test_02_arithmetic.py, ..."""
+    return [f"test_{step.number:02d}_{step.name}.py" for step in kata.steps]
 
 
 def timeout_seconds(item) -> float:
-    """The pytest-timeout limit of a test: its marker, else --timeout, else the ini value."""
+    """The time limit of a test: its timeout marker, else --timeout (TIMEOUT=), else the ini value."""
     marker = item.get_closest_marker("timeout")
     if marker is not None and (marker.args or "timeout" in marker.kwargs):
         return float(marker.args[0] if marker.args else marker.kwargs["timeout"])
     option = item.config.getoption("timeout", None)
     if option is not None:
         return float(option)
-    return float(item.config.getini("timeout") or 0)
+    if os.environ.get("PYTEST_TIMEOUT"):  # pytest-timeout's own variable, between the option and the ini
+        return float(os.environ["PYTEST_TIMEOUT"])
+    try:
+        return float(item.config.getini("timeout") or 0)
+    except ValueError:  # pytest-timeout disabled (-p no:timeout): no such ini key
+        return 0.0
+
+
+class DojoTimeout(BaseException):
+    """Raised into a kata test that ran past its time limit.
+
+    A BaseException, and not pytest's ``Failed``: hypothesis catches ``Exception`` and ``Failed``
+    as an ordinary failing example and goes on generating and shrinking (so a timer that fires
+    once never ends the test); anything else it lets through at once. ``except Exception`` in the
+    student's code cannot swallow it either, and a bare ``except:`` only until the next re-fire.
+    """
+
+
+class RaisedInterrupt(Exception):
+    """The code under test raised KeyboardInterrupt itself (no Ctrl-C reached the session)."""
+
+
+REFIRE_SECONDS = 0.5  # after the limit, DojoTimeout is raised again this often until the test returns
+
+
+def backstop_seconds(limit: float) -> float:
+    """When pytest-timeout ends the whole process: well after the dojo's own timer has fired."""
+    return limit + max(5.0, limit / 2)
 
 
 def soft_timeouts() -> bool:
-    """Interrupt runaway tests ourselves where pytest-timeout cannot do it gently.
+    """Use a timer thread instead of SIGALRM (Windows has no alarm signal).
 
-    On Windows (no alarm signals) pytest-timeout's thread method ends the whole process: no summary,
-    no progress. There a timer thread interrupts the main thread instead (like Ctrl-C) a little
-    before the limit, and the test fails with the usual timeout message; pytest-timeout stays as
-    the backstop for code stuck inside C. ``DOJO_SOFT_TIMEOUT=1`` turns it on anywhere (tests).
+    The thread interrupts the main thread (like Ctrl-C) at the limit and again every half second;
+    the dojo's SIGINT handler turns that into :class:`DojoTimeout`. ``DOJO_SOFT_TIMEOUT=1`` turns
+    it on anywhere (tests).
     """
-    return os.environ.get("DOJO_SOFT_TIMEOUT") == "1" or os.name == "nt"
+    return os.environ.get("DOJO_SOFT_TIMEOUT") == "1" or not hasattr(signal, "SIGALRM")
+
+
+class Deadline:
+    """The time limit of one kata test, enforced until its test function returns."""
+
+    def __init__(self, dojo, limit: float):
+        self.dojo = dojo
+        self.limit = limit
+        self.fired = False  # the limit has passed
+        self.done = False  # the test function has returned: late signals are ignored
+        self.sent = False  # the timer thread has interrupted the main thread (soft mode)
+        self.where = ""  # the student's function the test was in when the limit passed
+        self.soft = soft_timeouts()
+        self._previous = None
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self) -> None:
+        if self.soft:
+            self._thread = threading.Thread(target=self._interrupt_later, name="dojo deadline", daemon=True)
+            self._thread.start()
+        else:
+            self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.limit, REFIRE_SECONDS)
+
+    def _on_alarm(self, signum, frame):
+        self.fire(frame)
+
+    def _interrupt_later(self):
+        if self._stop.wait(self.limit):
+            return
+        while not self._stop.is_set():
+            self.fired = True
+            self.sent = True
+            _thread.interrupt_main()  # SIGINT in the main thread: Dojo.on_sigint -> fire()
+            self._stop.wait(REFIRE_SECONDS)
+
+    def fire(self, frame) -> None:
+        """In the main thread: raise DojoTimeout into the running test (nothing once it returned)."""
+        if self.done:
+            return
+        self.fired = True
+        if not self.where:
+            self.where = self.dojo.student_function(frame)
+        raise DojoTimeout(f"the test ran past its {self.limit:g} s limit")
+
+    def stop(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.soft:
+            self._stop.set()
+            self._thread.join()
+        else:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous if self._previous is not None else signal.SIG_DFL)
+
+
+def _contains(error, kind) -> bool:
+    while _GROUP and isinstance(error, _GROUP) and error.exceptions:
+        error = error.exceptions[0]
+    return isinstance(error, kind)
+
+
+def _timeable(dojo, item) -> bool:
+    return dojo is not None and item.nodeid in dojo.items and threading.current_thread() is threading.main_thread()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     dojo = _dojo(item.config)
-    limit = timeout_seconds(item) if dojo is not None and item.nodeid in dojo.items and soft_timeouts() else 0
-    if not limit:
+    if dojo is None or item.nodeid not in dojo.items:
         return (yield)
-    soft = round(limit * 0.9, 2)
-    fired = threading.Event()
-
-    def interrupt():
-        fired.set()
-        _thread.interrupt_main()
-
-    timer = threading.Timer(soft, interrupt)
-    timer.daemon = True
-    timer.start()
+    limit = timeout_seconds(item) if _timeable(dojo, item) else 0
+    deadline = Deadline(dojo, limit) if limit > 0 else None
+    if deadline is not None:
+        dojo.deadline = deadline
+        deadline.start()
     try:
-        return (yield)
-    except KeyboardInterrupt as error:
-        if not fired.is_set():
-            raise  # a real Ctrl-C
-        item._dojo_timeout_frame = dojo.deepest_frame(error.__traceback__)
-        item._dojo_timeout_seconds = soft
-        raise pytest.fail.Exception(f"Timeout (>{soft:g}s) from the dojo's soft timeout", pytrace=False) from None
+        result = yield
+        if deadline is not None:
+            deadline.stop()
+            if deadline.fired:  # the test swallowed every DojoTimeout and still ran past its limit
+                raise DojoTimeout(deadline.where)
+        return result
+    except BaseException as error:
+        if deadline is not None:
+            deadline.stop()
+            if deadline.fired:
+                item._dojo_timeout_frame = deadline.where
+                item._dojo_timeout_seconds = limit
+                raise pytest.fail.Exception(f"Timeout (>{limit:g}s) from the dojo's timer", pytrace=False) from None
+        if _contains(error, KeyboardInterrupt) and not dojo.interrupted:
+            frame = dojo.deepest_frame(error.__traceback__)
+            where = " in ".join(reversed(frame.split(" in ", 1))) if frame else "the test"
+            raise RaisedInterrupt(
+                f"KeyboardInterrupt raised by your code in {where} (nobody pressed Ctrl-C): "
+                "code under test must not raise KeyboardInterrupt"
+            ) from None
+        raise
     finally:
+        if deadline is not None:
+            deadline.stop()
+            dojo.deadline = None
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_set_timer(item, settings):
+    """Kata tests: the dojo's Deadline is the timeout; pytest-timeout's thread method stays as the
+    hard backstop (it dumps the stacks and ends the process) for code that cannot be interrupted."""
+    dojo = _dojo(item.config)
+    if not _timeable(dojo, item) or not settings.timeout:
+        return None
+    import pytest_timeout
+
+    seconds = backstop_seconds(settings.timeout)
+
+    def backstop():
+        where = dojo.deadline.where if dojo.deadline is not None else ""
+        dojo.write_verdict(1, (
+            f"stopped: {where or item.name} was still running {seconds:g} s after the test started (limit "
+            f"{settings.timeout:g} s) and could not be interrupted (stuck inside C code, or catching every "
+            "exception in a loop?). Nothing was recorded."
+        ))
+        pytest_timeout.timeout_timer(item, settings._replace(timeout=seconds))  # dumps the stacks, os._exit(1)
+
+    timer = threading.Timer(seconds, backstop)
+    timer.daemon = True
+    timer.name = f"pytest-timeout backstop {item.nodeid}"
+
+    def cancel():
         timer.cancel()
+        timer.join()
+
+    item.cancel_timeout = cancel  # pytest-timeout's pytest_timeout_cancel_timer calls it
+    timer.start()
+    return True
 
 
 class _Closed(pytest.File):
@@ -255,12 +467,16 @@ def _dojo(config) -> Dojo | None:
 
 
 _KEY = pytest.StashKey[Dojo]()
+_ACTIVE = []  # the Dojo of each configured session (pytest_keyboard_interrupt gets no config)
 
 
 def pytest_configure(config):
     dojo = Dojo(config)
     config.stash[_KEY] = dojo
+    _ACTIVE.append(dojo)
     impl.activate(dojo.impl_root)
+    if threading.current_thread() is threading.main_thread():
+        dojo.previous_sigint = signal.signal(signal.SIGINT, dojo.on_sigint)
     if not config.getoption("dojo_tb") and _only_katas(config, dojo):
         config.option.tbstyle = "no"
         config.option.reportchars = ""
@@ -317,24 +533,41 @@ def pytest_runtest_makereport(item, call):
     return rep
 
 
+def pytest_keyboard_interrupt(excinfo):
+    """A KeyboardInterrupt ended the session (also where the dojo's SIGINT handler is not installed).
+    Not pytest's own Session.Interrupted (a collection error, or the stop after a timeout)."""
+    if isinstance(excinfo.value, pytest.Session.Interrupted):
+        return
+    for dojo in _ACTIVE:
+        dojo.interrupted = True
+
+
+def pytest_sessionstart(session):
+    dojo = _dojo(session.config)
+    if dojo is not None:
+        dojo.session = session
+
+
 def pytest_sessionfinish(session, exitstatus):
     dojo = _dojo(session.config)
     if dojo is None:
         return
+    interrupted = dojo.interrupted  # a Ctrl-C (not a session the harness stopped after a timeout)
     for kata_id, result in dojo.results.items():
         if result.status in ("locked", "broken"):
             continue
         kata = result.kata
+        result.missing = dojo.missing_test_files(kata)
+        result.interrupted = interrupted
         every_step_tested = all(tests for _, tests in result.steps())
-        result.status = "green" if every_step_tested and result.passed == result.total else "red"
-        if dojo.student or dojo.progress.path is not None:
-            if dojo.progress.path is not None and dojo.complete_run(kata) and not dojo.timed_out:
-                news = dojo.progress.record_kata(
-                    kata, result.passed, result.total, files_digest(dojo.impl_root, kata.owns), dojo.curriculum,
-                    green=result.status == "green",
-                )
-                if news["first_green"]:
-                    dojo.announcements.extend(news["unlocked"])
+        result.status = "green" if every_step_tested and result.passed == result.total and not result.missing else "red"
+        if dojo.progress.path is not None and dojo.complete_run(kata) and not (dojo.timed_out or interrupted or result.missing):
+            news = dojo.progress.record_kata(
+                kata, result.passed, result.total, files_digest(dojo.impl_root, kata.owns), dojo.curriculum,
+                green=result.status == "green",
+            )
+            if news["first_green"]:
+                dojo.announcements.extend(news["unlocked"])
     path = session.config.getoption("dojo_results")
     if path:
         Path(path).write_text(
@@ -343,8 +576,25 @@ def pytest_sessionfinish(session, exitstatus):
         )
     ran = any(r.tests for r in dojo.results.values())
     closed = [r for r in dojo.results.values() if r.status in ("locked", "broken")]
-    if dojo.timed_out or any(r.status == "broken" for r in closed) or (closed and not ran):
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    missing = any(getattr(r, "missing", None) for r in dojo.results.values())
+    if dojo.timed_out or missing or any(r.status == "broken" for r in closed) or (closed and not ran):
+        if dojo.timed_out or session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config):
+    """Restore SIGINT, then leave the verdict for ``dojo kata``: only a session that got this far
+    (every test run or stopped by the harness, summary printed, progress recorded) writes it."""
+    dojo = _dojo(config)
+    if dojo is None:
+        return
+    if dojo in _ACTIVE:
+        _ACTIVE.remove(dojo)
+    previous = getattr(dojo, "previous_sigint", None)
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, previous)
+    if dojo.session is not None:
+        dojo.write_verdict(int(dojo.session.exitstatus))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

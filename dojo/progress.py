@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
+import stat
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -45,7 +45,11 @@ HEADER = (
 
 
 class ProgressError(Exception):
-    """progress.toml exists but cannot be used (unparseable, or another format version)."""
+    """progress.toml exists but cannot be used (not UTF-8, not TOML, the wrong shape, another format version)."""
+
+
+class ProgressWriteError(ProgressError):
+    """progress.toml cannot be written (a read-only file or folder, a full disk)."""
 
 
 def now() -> str:
@@ -72,78 +76,186 @@ def _template() -> tomlkit.TOMLDocument:
     return doc
 
 
-def _parse(text: str, path: Path) -> tomlkit.TOMLDocument:
+# What each entry may hold: a key of the wrong type makes the whole file corrupt (backed up, replaced).
+_KATA_FIELDS = {"slug": str, "status": str, "passed": int, "total": int, "first_green": str, "files_sha256": str, "updated": str}
+_MILESTONE_FIELDS = {"unlocked": bool, "achieved": bool, "metric": (int, float), "updated": str}
+
+
+def _check_shape(doc, name: str) -> None:
+    for key, fields in (("katas", _KATA_FIELDS), ("milestones", _MILESTONE_FIELDS)):
+        table = doc[key]
+        if not isinstance(table, dict):
+            raise ProgressError(f"{name}: [{key}] must be a table, not {type(table).__name__}")
+        for entry_id, entry in table.items():
+            if not isinstance(entry, dict):
+                raise ProgressError(f'{name}: {key}."{entry_id}" must be a table, not {entry!r:.40}')
+            for field, kind in fields.items():
+                value = entry.get(field)
+                wrong_bool = isinstance(value, bool) and kind in (int, (int, float))
+                if value is not None and (not isinstance(value, kind) or wrong_bool):
+                    raise ProgressError(f'{name}: {key}."{entry_id}".{field} has the wrong type ({value!r:.40})')
+            if key == "katas" and entry.get("status") not in (None, "green", "red"):
+                raise ProgressError(f'{name}: katas."{entry_id}".status must be "green" or "red", not {entry.get("status")!r:.40}')
+
+
+def _parse(data: bytes, path: Path) -> tomlkit.TOMLDocument:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ProgressError(f"{path.name} is not UTF-8 text (byte {error.start} is {data[error.start:error.start + 1]!r})") from None
     if not text.strip():
         return _template()
     try:
         doc = tomlkit.parse(text)
-    except Exception as error:
-        raise ProgressError(f"{path.name} is not valid TOML ({error})") from None
+    except Exception as error:  # tomlkit raises several types, some not ParseError
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ProgressError(f"{path.name} is not valid TOML ({first})") from None
     version = doc.get("format_version")
     if version != FORMAT_VERSION:
-        raise ProgressError(f"{path.name} has format_version {version!r}; this harness reads version {FORMAT_VERSION}")
+        raise ProgressError(f"{path.name} has format_version {version!r:.40}; this harness reads version {FORMAT_VERSION}")
     for key in ("katas", "milestones"):
         if key not in doc:
             doc[key] = tomlkit.table()
-        elif not isinstance(doc[key], dict):
-            raise ProgressError(f"{path.name}: [{key}] must be a table")
+    _check_shape(doc, path.name)
     return doc
 
 
+def _backup_path(path: Path) -> Path:
+    """A new, unused name beside ``path``: progress.toml.corrupt-20261122-140000[-2, -3, ...]."""
+    stem = f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 1000):
+        candidate = path.with_name(stem if n == 1 else f"{stem}-{n}")
+        try:
+            fd = os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return candidate
+    raise ProgressWriteError(f"cannot find a free backup name for {path.name}")
+
+
+def _why(error: OSError, path: Path) -> str:
+    if isinstance(error, PermissionError):
+        return f"permission denied: {path.parent} or {path.name} is read-only"
+    return error.strerror or type(error).__name__
+
+
 class Progress:
-    """Read and update a progress file. ``path=None`` gives an in-memory, never-written record."""
+    """Read and update a progress file. ``path=None`` gives an in-memory, never-written record.
+
+    Nothing here raises for a bad or unwritable file: ``warning`` says what happened in one line
+    (and ``failed`` is True when an update could not be written).
+    """
 
     def __init__(self, path=DEFAULT_PATH):
         self.path = Path(path) if path is not None else None
         self.warning = None
+        self.failed = False
 
     @property
     def _lock(self) -> FileLock:
-        lock_dir = ROOT / ".dojo" / "locks" if self.path.resolve().parent == ROOT.resolve() else self.path.parent
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(lock_dir / f"{self.path.name}.lock"), timeout=60)
+        folder = ROOT / ".dojo" / "locks" if self.path.resolve().parent == ROOT.resolve() else self.path.parent
+        name = f"{self.path.name}.lock"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            usable = os.access(folder, os.W_OK)
+        except OSError:
+            usable = False
+        if not usable:  # a read-only checkout: lock in the temporary folder (the write then says why it fails)
+            folder = Path(tempfile.gettempdir())
+            name = f"dojo-{hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]}-{name}"
+        return FileLock(str(folder / name), timeout=60)
+
+    def _bytes(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return b""
+        except OSError as error:
+            raise ProgressError(f"{self.path.name} cannot be read ({_why(error, self.path)})") from None
 
     def read(self) -> dict:
-        """A plain dict snapshot; an unreadable file reads as empty and sets ``self.warning``."""
+        """A plain dict snapshot; an unusable file reads as empty and sets ``self.warning``."""
         if self.path is None or not self.path.exists():
             return {"katas": {}, "milestones": {}}
         try:
-            return _parse(self.path.read_text(encoding="utf-8"), self.path).unwrap()
+            return _parse(self._bytes(), self.path).unwrap()
         except ProgressError as error:
-            self.warning = f"{error}. It will be backed up and replaced the next time a kata records progress."
+            if self.warning is None:
+                self.warning = f"{error}. It will be backed up and replaced the next time progress is recorded."
             return {"katas": {}, "milestones": {}}
 
     def kata(self, kata_id: str) -> dict:
         return self.read()["katas"].get(kata_id, {})
 
+    def repair(self) -> None:
+        """Back up and replace the file if it is corrupt (a good file is left untouched)."""
+        if self.path is not None and self.path.exists():
+            self.update(None)
+
     def update(self, change) -> dict:
         """Apply ``change(doc)`` to the file under the lock and write it atomically.
 
         Returns the updated snapshot. A corrupt file is backed up (the path is in
-        ``self.warning``) and replaced by a fresh one.
+        ``self.warning``) and replaced by a fresh one. A file that cannot be written is left as it
+        is: ``self.failed`` is set and ``self.warning`` says why. ``change=None`` only repairs.
         """
         if self.path is None:
             return {"katas": {}, "milestones": {}}
-        with self._lock:
-            text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
-            try:
-                doc = _parse(text, self.path)
-            except ProgressError as error:
-                backup = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-                shutil.copy2(self.path, backup)
-                self.warning = f"{error}. Saved it as {backup.name} and started a fresh record."
-                doc = _template()
+        try:
+            with self._lock:
+                return self._update_locked(change)
+        except ProgressError as error:  # read-only, or unreadable (a folder, no permission)
+            self.failed = True
+            self.warning = f"progress not recorded: {error}"
+        except OSError as error:  # the lock, the backup, the temporary file, the replace
+            self.failed = True
+            self.warning = f"progress not recorded: cannot write {self.path} ({_why(error, self.path)})"
+        return self.read() if not self.failed else {"katas": {}, "milestones": {}}
+
+    def _update_locked(self, change) -> dict:
+        data = self._bytes()
+        existing = self.path.exists()
+        try:
+            doc = _parse(data, self.path)
+        except ProgressError as error:
+            self._check_writable()
+            backup = _backup_path(self.path)
+            backup.write_bytes(data)
+            self.warning = f"{error}. Saved it as {backup.name} and started a fresh record."
+            doc = _template()
+        else:
+            if change is None:
+                return doc.unwrap()
+        if change is not None:
             change(doc)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                    handle.write(tomlkit.dumps(doc))
-                os.replace(tmp, self.path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-            return doc.unwrap()
+        if existing:
+            self._check_writable()
+        self._write(tomlkit.dumps(doc), self.path.stat().st_mode if existing else None)
+        return doc.unwrap()
+
+    def _check_writable(self) -> None:
+        mode = self.path.stat().st_mode
+        if not mode & stat.S_IWUSR:
+            raise ProgressWriteError(
+                f"{self.path.name} is read-only (mode {stat.S_IMODE(mode):04o}); make it writable "
+                f"(chmod u+w {self.path.name}) to record progress"
+            )
+
+    def _write(self, text: str, mode) -> None:
+        """Write beside the file, keep the file's permissions, then replace it atomically."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            if mode is not None:
+                os.chmod(tmp, stat.S_IMODE(mode))
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
     def record_kata(self, kata, passed: int, total: int, digest: str, curriculum=None, green=None) -> dict:
         """Record a complete run of a kata. Returns {"first_green": bool, "unlocked": [milestones]}."""

@@ -53,6 +53,8 @@ class KataResult:
     status: str = ""  # green | red | locked | broken
     message: str = ""  # for locked / broken
     next_katas: list = field(default_factory=list)  # katas that require this one
+    missing: list = field(default_factory=list)  # step test files not on disk: katas/01_tensor/test_05_reductions.py
+    interrupted: bool = False  # Ctrl-C stopped the run: nothing was recorded
 
     @property
     def passed(self) -> int:
@@ -94,6 +96,8 @@ class KataResult:
             "passed": self.passed,
             "total": self.total,
             "message": self.message,
+            "missing_files": list(self.missing),
+            "interrupted": self.interrupted,
             "steps": [
                 {"number": s.number, "name": s.name, "title": s.title, "passed": sum(t.outcome == "passed" for t in ts),
                  "total": len(ts), "status": self.step_status(ts)}
@@ -130,7 +134,8 @@ def step_table(result: KataResult, sym: dict) -> str:
         elif status == "notrun":
             text = "not run (the run stopped early)"
         elif status == "none":
-            text = "-"
+            missing = [m for m in result.missing if m.rsplit("/", 1)[-1] == f"test_{step.number:02d}_{step.name}.py"]
+            text = f"{sym['broken']} test file missing: {missing[0]}" if missing else "-"
         else:
             failing = sum(t.outcome not in ("passed", "todo", "notrun") for t in tests)
             text = f"{sym['red']} {failing} failing"
@@ -167,6 +172,12 @@ def closing_line(result: KataResult, sym: dict) -> str:
         return f"LOCKED{dot(sym)}{result.message}"
     if result.status == "broken":
         return f"RED{dot(sym)}kata {kata.id} cannot run until the error above is fixed"
+    if result.interrupted:
+        ran = sum(t.outcome != "notrun" for t in result.tests)
+        return f"INTERRUPTED after {ran}/{result.total} tests{dot(sym)}nothing recorded{dot(sym)}run it again: make kata N={kata.id}"
+    if result.missing:
+        return (f"RED {result.passed}/{result.total}{dot(sym)}{len(result.missing)} test file(s) missing, so this run is not "
+                f"recorded{dot(sym)}restore them: git checkout -- {' '.join(result.missing)}")
     first = result.first_failure()
     if first is None:  # everything that ran passed, but not every step ran: a filtered run
         return f"PASS {result.passed}/{result.total} selected{dot(sym)}run the whole kata to go green: make kata N={kata.id}"
@@ -184,7 +195,7 @@ def kata_report(result: KataResult, sym: dict) -> str:
         return f"{head}\n{sym['broken']} {result.message}\n\n{closing_line(result, sym)}"
     parts = [head, step_table(result, sym)]
     first = result.first_failure()
-    if first is not None:
+    if first is not None and not result.interrupted:
         parts.append(failure_detail(result, first, sym))
     parts.append(closing_line(result, sym))
     return "\n\n".join(parts)

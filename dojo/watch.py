@@ -54,12 +54,27 @@ def wait_for_change(paths, poll=POLL_SECONDS, debounce=DEBOUNCE_SECONDS) -> list
             return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
 
 
+def run_once(command) -> int:
+    """Run ``command``; on Ctrl-C let it stop by itself first (it got the Ctrl-C too, and a kata
+    run then says that nothing was recorded), killing it only if it does not within 10 s."""
+    child = subprocess.Popen(command)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+
+
 def watch(command, paths, runs=None) -> int:
     """Run ``command`` now and after every change; ``runs`` limits the number of runs (tests)."""
     count = 0
     try:
         while True:
-            subprocess.run(command)
+            run_once(command)
             count += 1
             if runs is not None and count >= runs:
                 return 0

@@ -333,7 +333,7 @@ def _offline_message(folder, url, reason):
 
 
 def load_cifar10(root=None, *, download=True, url=CIFAR10_URL, sha256=CIFAR10_SHA256, retries=3, backoff=1.0,
-                 timeout=30.0, progress=True):
+                 timeout=data.TIMEOUT, progress=True):
     """Load CIFAR-10 as ``(train_images, train_labels), (test_images, test_labels)``.
 
     Images uint8 ``(N, 3, 32, 32)``, labels int64; 50,000 and 10,000 of them. Downloads and

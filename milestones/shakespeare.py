@@ -67,7 +67,7 @@ def local_path(root=None) -> Path | None:
     return None
 
 
-def download(root=None, *, urls=None, sha256=SHA256, retries=3, backoff=1.0, timeout=30.0, progress=True) -> Path:
+def download(root=None, *, urls=None, sha256=SHA256, retries=3, backoff=1.0, timeout=data.TIMEOUT, progress=True) -> Path:
     """Fetch Tiny Shakespeare into ``root/tinyshakespeare/input.txt`` (SHA-256 checked); return the path.
 
     Raises :class:`milestones.data.DownloadError` when every attempt fails; no partial file is

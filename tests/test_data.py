@@ -108,7 +108,7 @@ def test_interrupt_mid_transfer_leaves_no_file(server, tmp_path, monkeypatch):
                     raise KeyboardInterrupt
                 return type(response).read(response, n)
 
-            response.read = read
+            response.read = response.read1 = read
             return response
 
     monkeypatch.setattr(data.urllib.request, "build_opener", InterruptingOpener)

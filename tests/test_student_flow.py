@@ -95,7 +95,7 @@ def test_infinite_loop_is_cut_by_the_timeout_with_a_clear_message(repo):
     tensor.write_text(source.replace(stub.group(0), f"\n{stub.group(1)}while True:\n{stub.group(1)}    pass", 1))
     result = kata(repo, "01", env={"TIMEOUT": "1"})
     assert result.returncode == 1
-    assert "stopped after 1 s: this is probably an infinite loop in tinytorch/tensor.py:" in result.stdout
+    assert "stopped after 1 s: this is probably an infinite loop in Tensor.__init__ in tinytorch/tensor.py:" in result.stdout
     assert "1 failed" in result.stdout  # stopped at the first timeout instead of waiting for every test
     assert not (repo / "progress.toml").exists()  # an interrupted run records nothing
 
@@ -109,7 +109,7 @@ def test_without_sigalrm_a_soft_timeout_still_gives_the_summary(repo):
     tensor.write_text(source.replace(stub.group(0), f"\n{stub.group(1)}while True:\n{stub.group(1)}    pass", 1))
     result = kata(repo, "01", env={"TIMEOUT": "2", "DOJO_SOFT_TIMEOUT": "1"})
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "stopped after 1.8 s: this is probably an infinite loop in tinytorch/tensor.py:" in result.stdout
+    assert "stopped after 2 s: this is probably an infinite loop in Tensor.__init__ in tinytorch/tensor.py:" in result.stdout
     assert re.search(r"^RED 0/6 · next: step 1 \(creation\)", result.stdout, re.M)
     assert "not run (the run stopped early)" in result.stdout
 
@@ -154,6 +154,23 @@ def test_ascii_fallback_for_consoles_without_emoji(repo):
     result = kata(repo, "01", env={"PYTHONIOENCODING": "ascii"})
     assert "[..] not implemented yet" in result.stdout
     assert "RED 0/6 - next: step 1 (creation)" in result.stdout
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00binary\x80", b'format_version = 1\n[katas]\n"01" = "green"\n'], ids=["binary", "wrong-shape"])
+def test_unusable_progress_file_gets_one_line_a_backup_and_a_fresh_record(repo, content):
+    """Not UTF-8, or TOML of the wrong shape: like any corrupt file, for make kata and make progress."""
+    for command in (["progress"], ["kata", "01"]):
+        (repo / "progress.toml").write_bytes(content)
+        for old in repo.glob("progress.toml.corrupt-*"):
+            old.unlink()
+        result = minirepo.run(repo, "-m", "dojo", *command)
+        output = result.stdout + result.stderr
+        assert "Traceback" not in output, output
+        warnings = [line for line in output.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1 and "Saved it as progress.toml.corrupt-" in warnings[0], output
+        backups = list(repo.glob("progress.toml.corrupt-*"))
+        assert len(backups) == 1 and backups[0].read_bytes() == content
+        assert "format_version = 1" in (repo / "progress.toml").read_text(encoding="utf-8")
 
 
 def test_corrupt_progress_file_is_backed_up_not_lost(repo):
