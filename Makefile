@@ -14,11 +14,11 @@ DOJO := $(PY) -m dojo
 # CI sets PIP_CACHE_DIR so that actions/setup-python caches the same folder.
 PIP_CACHE_DIR ?= $(CURDIR)/.dojo/cache/pip
 
-.PHONY: help kata watch hint progress reset milestone list stubs test check bench venv ci manifest present reveal board
+.PHONY: help kata watch hint progress reset milestone list stubs test check bench parity venv ci manifest present reveal board
 .DEFAULT_GOAL := help
 
 help: ## show the commands
-	@echo "Students:     make kata N=01 | make watch N=01 | make hint N=01 [LEVEL=2] | make progress | make milestone M=01 | make reset N=01"
+	@echo "Students:     make kata N=01 | make watch N=01 | make hint N=01 [LEVEL=2] | make progress | make milestone M=01 | make reset N=01 | make parity N=05"
 	@echo "Facilitators: make present N=05 [TIMER=5] | make reveal N=05 [STEP=2] | make board DIR=cohort/ [REFRESH=30]"
 	@echo "Fork CI:      make ci [OUT=dir] [KATAS_UPSTREAM=path]"
 	@echo "Maintainers:  make test | make stubs | make manifest | make check [N=05] | make bench"
@@ -66,11 +66,17 @@ check: $(STAMP) ## prove katas honest: make check [N=05]
 test: $(STAMP) $(LINT_STAMP) ## the maintainer integrity suite (CI runs this)
 	@$(DOJO) test
 
+soak: $(STAMP) ## maintainers: the long flake hunt, every kata vs the solutions: make soak [SEEDS=8]
+	@$(DOJO) soak
+
 manifest: $(STAMP) ## regenerate katas/MANIFEST.json (hashes fork CI checks the tests against)
 	@$(DOJO) manifest
 
-ci: $(STAMP) ## fork CI, headless: verify every kata, check progress.toml's claims [OUT=dir] [KATAS_UPSTREAM=path]
-	@$(DOJO) ci $(if $(OUT),--out "$(OUT)") $(if $(KATAS_UPSTREAM),--upstream "$(KATAS_UPSTREAM)") $(if $(filter 1 true yes,$(CLASSROOM)),--classroom)
+# `python -m dojo ci` exits 0 (fine), 1 (a regression or tampering) or 2 (the tests could not run);
+# make reports any failure as its own exit status 2 ("Error 1" in its message): scripts that need
+# the difference call `python -m dojo ci`.
+ci: $(STAMP) ## fork CI, headless: verify every kata, check progress.toml's claims [OUT=dir] [KATAS_UPSTREAM=path] [FORK=path]
+	@$(DOJO) ci $(if $(OUT),--out "$(OUT)") $(if $(KATAS_UPSTREAM),--upstream "$(KATAS_UPSTREAM)") $(if $(FORK),--fork "$(FORK)") $(if $(filter 1 true yes,$(CLASSROOM)),--classroom)
 
 present: $(STAMP) ## projector view of a kata, re-run on save: make present N=05 [TIMER=5]
 	@$(DOJO) present $(N) $(if $(TIMER),--timer $(TIMER))
@@ -81,5 +87,8 @@ reveal: $(STAMP) ## write one step's solution into tinytorch/: make reveal N=05 
 board: $(STAMP) ## cohort board: make board DIR=cohort/ [REFRESH=30] [HTML=board.html]
 	@$(DOJO) board "$(DIR)" $(if $(HTML),--html "$(HTML)") $(if $(REFRESH),--refresh $(REFRESH) --watch)
 
-bench: $(STAMP) ## tinytorch vs raw NumPy (vs PyTorch when installed)
-	@$(DOJO) bench
+bench: $(STAMP) ## every benchmark: your tinytorch vs raw NumPy (vs PyTorch when installed) [ONLY=kv] [IMPL=solutions]
+	@$(DOJO) bench $(foreach s,$(ONLY),--only $(s))
+
+parity: $(STAMP) ## your tinytorch vs PyTorch, forward and backward, op by op: make parity N=05 (needs pip install -e ".[bench]")
+	@$(DOJO) parity $(N)

@@ -1,19 +1,32 @@
 """``make ci`` (``python -m dojo ci``): what a student's fork proves on every push. Headless.
 
-1. Which tests: the upstream course's tests from a pinned checkout (``KATAS_UPSTREAM=path`` or
-   ``--upstream``), or else the fork's own tests, after checking them against the committed
-   ``katas/MANIFEST.json`` (SHA-256 of every kata test, the curriculum, conftest, pytest config
-   and the harness).
-2. Runs every kata (no gate) against the fork's ``tinytorch/`` in a subprocess, with the ``ci``
-   hypothesis profile, and reads the plugin's per-kata results and JUnit XML.
-3. Compares with what ``progress.toml`` claims, without trusting it.
-4. Writes ``results.json`` and ``junit.xml`` into the output folder (``OUT=``, default the fork's
-   root), a markdown table to ``$GITHUB_STEP_SUMMARY`` when set and, with ``--classroom``, the
-   GitHub Classroom reporter's result (partial points per kata) to ``$GITHUB_OUTPUT``.
+The student's package runs inside every process that tests it, so no verdict is taken on trust
+from such a process. This process (the judge) never imports the student's code; it:
 
-Exit status: 0 for any honest fork, however far along; 1 when a kata that ``progress.toml``
-claims green is red (a regression, or a false claim) or when the tests were tampered with; 2 when
-the run itself failed (no results).
+1. Picks the tests. Fork mode: the fork's own, after checking every file that can change how tests
+   run against the committed ``katas/MANIFEST.json`` (kata tests, curriculum, harness, reference
+   solutions, conftest files, pyproject/setup/tox/pytest config, Makefile, workflows). Upstream
+   mode (``KATAS_UPSTREAM=path``, ``--upstream``; or this checkout grading another tree with
+   ``--fork``): the upstream's harness runs (a fork's ``dojo ci`` hands over to it) and only the
+   fork's ``tinytorch/`` and ``progress.toml`` are read.
+2. Copies the fork's ``tinytorch/`` (nothing else) to a private folder and scans it for code that
+   imports or loads ``solutions/`` (``dojo.judge.scan_for_solutions``).
+3. Hashes pytest, pluggy, hypothesis, numpy, the harness and the kata tests (``dojo.judge.snapshot``).
+4. Runs every kata's probes (``dojo.probes``) on fresh inputs from a random seed, on the reference
+   and on the student's copy (under ``dojo.guard``), in separate processes.
+5. Runs every kata's tests (no gate) in pytest under ``dojo.guard``, with the ``ci`` hypothesis
+   profile, no third-party plugin autoloading, and canary tests that must fail.
+6. Hashes again; compares the probes; reads the canaries and the guard's refusals. A kata is
+   verified green only when pytest says green, its probes agree with the reference, it does not
+   load the solutions, the canaries failed and nothing was altered.
+7. Compares with what ``progress.toml`` claims, without trusting it, and writes ``results.json``
+   and ``junit.xml`` into the output folder (``OUT=``, default the fork's root), a markdown table to
+   ``$GITHUB_STEP_SUMMARY`` when set and, with ``--classroom``, the GitHub Classroom reporter's
+   result (points per kata) to ``$GITHUB_OUTPUT``.
+
+Exit status: 0 for any honest fork, however far along; 1 when a kata that ``progress.toml`` claims
+green is not verified green, when a kata loads the reference solutions, when pytest and the probes
+disagree, or when the run or the tests were tampered with; 2 when the run itself failed.
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dojo import ROOT, manifest, report
+from dojo import ROOT, judge, manifest, report
 from dojo import curriculum as curriculum_module
 from dojo.curriculum import parse_toml
 
@@ -39,21 +53,29 @@ from dojo.curriculum import parse_toml
 FORMAT_VERSION = 1
 KIND = "tinytorch-katas-ci"
 RUNNER_ID = "katas"  # GitHub Classroom reporter: `runners: katas` reads $KATAS_RESULTS
-DROPPED_ENV = ("IMPL", "UNLOCK", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "DOJO_CURRICULUM", "PYTHONDONTWRITEBYTECODE", "HYPOTHESIS_PROFILE")
+DROPPED_ENV = (
+    "IMPL", "UNLOCK", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "DOJO_CURRICULUM", "PYTHONDONTWRITEBYTECODE", "HYPOTHESIS_PROFILE",
+    "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONINSPECT", "DOJO_GUARD", "HYPOTHESIS_STORAGE_DIRECTORY",
+)
 
 
 @dataclass
 class Row:
     kata: object
-    status: str = "not run"  # green | red | broken | not run
+    status: str = "not run"  # green | red | broken | not run | unverified (pytest green, a check failed)
     passed: int = 0
     total: int = 0
     claimed: str = ""  # green | red | "" (no claim)
     claimed_passed: int | None = None
     claimed_total: int | None = None
     steps: list = field(default_factory=list)
-    message: str = ""  # broken: the import error; red: the first failing test
+    message: str = ""  # broken: the import error; red: the first failing test; unverified: why
     tests: dict = field(default_factory=dict)
+    pytest_status: str = "not run"  # what the pytest run reported, before the judge's checks
+    probes: object = None  # judge.KataProbes, or None when the kata has no probes
+    not_student_work: list = field(default_factory=list)  # code that imports or loads solutions/
+    notes: list = field(default_factory=list)  # the guard's other refusals
+    unverified: list = field(default_factory=list)  # why a pytest green is not verified
 
     @property
     def regression(self) -> bool:
@@ -68,6 +90,17 @@ class Row:
             return "green, not yet claimed"
         return "ok"
 
+    @property
+    def credited(self) -> int:
+        """Passing tests that count: those of steps whose probes agree (all, without probes)."""
+        if self.not_student_work or self.status == "unverified":
+            return 0
+        if self.probes is None:
+            return self.passed
+        if self.probes.problem:
+            return 0
+        return sum(int(s.get("passed", 0)) for s in self.steps if s.get("name") not in self.probes.steps_failing)
+
 
 @dataclass
 class Run:
@@ -75,23 +108,38 @@ class Run:
     mode: str  # fork | upstream
     tests_root: Path
     fork: Path
-    tampering: list = field(default_factory=list)
+    tampering: list = field(default_factory=list)  # fork mode: files that differ from katas/MANIFEST.json
+    altered: list = field(default_factory=list)  # the run itself: canaries reported passed, files changed during it
     claims_warning: str = ""
     error: str = ""  # the run itself failed
     seconds: float = 0.0
     upstream_commit: str = ""
     suites: list = field(default_factory=list)  # pytest's JUnit <testsuite> elements
     log: str = ""  # pytest's output
+    seed: int = 0  # the probes' seed
+    probes_note: str = ""  # why no probes ran, when none did
 
     @property
     def regressions(self) -> list:
         return [r for r in self.rows if r.regression]
 
     @property
+    def borrowed(self) -> list:
+        """Katas whose code imports or loads the reference solutions."""
+        return [r for r in self.rows if r.not_student_work]
+
+    @property
+    def disagreements(self) -> list:
+        """Katas pytest calls green whose probes disagree with the reference."""
+        return [r for r in self.rows if r.pytest_status == "green" and r.probes is not None and not r.probes.ok and not r.not_student_work]
+
+    @property
     def exit_code(self) -> int:
+        if self.tampering or self.altered:
+            return 1  # even when the run then failed: the tampering is the news
         if self.error:
             return 2
-        return 1 if (self.tampering or self.regressions) else 0
+        return 1 if (self.regressions or self.borrowed or self.disagreements) else 0
 
 
 # -- claims ----------------------------------------------------------------------------------
@@ -108,6 +156,8 @@ def read_claims(path: Path) -> tuple:
         return {}, f"progress.toml cannot be read ({error}): nothing claimed"
     if hasattr(data, "unwrap"):
         data = data.unwrap()
+    if not isinstance(data, dict):
+        return {}, "progress.toml is not a table: nothing claimed"
     if data.get("format_version") != 1:
         return {}, f"progress.toml has format_version {data.get('format_version')!r} (expected 1): nothing claimed"
     katas = data.get("katas", {})
@@ -139,26 +189,61 @@ def _environment() -> dict:
     return env
 
 
-def _pytest_once(curriculum, katas, tests_root: Path, fork: Path, out: Path, xml: Path) -> tuple:
+@dataclass
+class Session:
+    """What the pytest runs need besides the katas: where things go and the canaries."""
+
+    work: Path
+    impl: Path
+    scratch: Path
+    canaries: tuple = ()  # (first path, last path, {test name: module file name})
+    guard: dict | None = None
+    canary_problems: list = field(default_factory=list)
+
+
+def _pytest_once(curriculum, katas, tests_root: Path, session: Session, out: Path, xml: Path) -> tuple:
     """One pytest session over ``katas``: (plugin results or None when it wrote none, output)."""
+    first, last = (session.canaries[0], session.canaries[1]) if session.canaries else (None, None)
+    paths = [*([str(first)] if first else []), *[str(curriculum.kata_dir(k)) for k in katas], *([str(last)] if last else [])]
     command = [
-        sys.executable, "-m", "pytest", *[str(curriculum.kata_dir(k)) for k in katas],
+        sys.executable, "--check-hash-based-pycs", "always", "-m", "pytest", *paths,
         "-c", str(tests_root / "pyproject.toml"), "--rootdir", str(tests_root),
-        f"--impl={fork}", "--no-gate", "--dojo-progress=none", "--dojo-quiet",
+        f"--impl={session.impl}", "--no-gate", "--dojo-progress=none", "--dojo-quiet",
         f"--dojo-results={out}", f"--junitxml={xml}", "-o", "junit_family=xunit2",
-        "--hypothesis-profile=ci", "-p", "no:cacheprovider", "-q",
+        "--hypothesis-profile=ci", "-p", "no:cacheprovider", "-q", "--tb=no",
+        f"--basetemp={session.scratch / 'basetemp'}", *judge.plugin_arguments(),
     ]
+    if session.guard is not None:
+        command += ["-p", "dojo.guard"]  # after the plugins it must not refuse anything to
     timeout = os.environ.get("TIMEOUT", "").strip()
     if timeout:
         command.append(f"--timeout={timeout}")
-    proc = subprocess.run(command, cwd=tests_root, capture_output=True, text=True, env=_environment())
+    env = _environment()
+    env.update({
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only the plugins named above: none a fork installed
+        "HYPOTHESIS_NO_PLUGINS": "1",
+        "HYPOTHESIS_STORAGE_DIRECTORY": str(session.scratch / "hypothesis"),
+        "PYTHONDONTWRITEBYTECODE": "1",  # read the installed .pyc files, write none (and no refusals)
+        "TMPDIR": str(session.scratch / "tmp"), "TEMP": str(session.scratch / "tmp"), "TMP": str(session.scratch / "tmp"),
+        "DOJO_GUARD": json.dumps(session.guard) if session.guard is not None else "",
+    })
+    proc = subprocess.run(command, cwd=tests_root, capture_output=True, text=True, env=env, errors="replace")
     output = proc.stdout + proc.stderr
+    if xml.exists() and session.canaries:
+        try:
+            suites = list(ET.parse(xml).getroot().iter("testsuite"))
+        except ET.ParseError:
+            suites = []
+        session.canary_problems += judge.canary_problems(suites, session.canaries[2], Path(first).name)
     if not out.exists():
         return None, output + f"\n(pytest exit {proc.returncode}, no results written)"
-    return json.loads(out.read_text(encoding="utf-8")).get("katas", {}), output
+    try:
+        return json.loads(out.read_text(encoding="utf-8")).get("katas", {}), output
+    except ValueError:
+        return None, output + "\n(the results file cannot be read)"
 
 
-def run_tests(curriculum, katas, tests_root: Path, fork: Path, workdir: Path) -> tuple:
+def run_tests(curriculum, katas, tests_root: Path, session: Session) -> tuple:
     """Run the katas' tests; returns ({kata id: plugin result}, [junit paths], log, error).
 
     A test that times out stops a pytest session (the plugin does that so a student does not wait),
@@ -169,23 +254,25 @@ def run_tests(curriculum, katas, tests_root: Path, fork: Path, workdir: Path) ->
     results, junits, log = {}, [], []
     remaining = [k for k in katas if curriculum.kata_dir(k).is_dir()]
     attempt = 0
+    outputs = session.work / "pytest"
+    outputs.mkdir(parents=True, exist_ok=True)
 
-    def session(group):
+    def run_session(group):
         nonlocal attempt
         attempt += 1
-        out, xml = workdir / f"results-{attempt}.json", workdir / f"junit-{attempt}.xml"
-        got, output = _pytest_once(curriculum, group, tests_root, fork, out, xml)
+        out, xml = outputs / f"results-{attempt}.json", outputs / f"junit-{attempt}.xml"
+        got, output = _pytest_once(curriculum, group, tests_root, session, out, xml)
         log.append(output)
         if got is not None and xml.exists():
             junits.append(xml)
         return got, output
 
     while remaining:
-        got, output = session(remaining)
+        got, output = run_session(remaining)
         if got is None:
             crashed = {}
             for kata in remaining if len(remaining) > 1 else []:
-                alone, alone_output = session([kata])
+                alone, alone_output = run_session([kata])
                 if alone is None:
                     crashed[kata.id] = alone_output
                 else:
@@ -200,7 +287,7 @@ def run_tests(curriculum, katas, tests_root: Path, fork: Path, workdir: Path) ->
                                 "message": f"the test run died without results (os._exit, a crash or a hard timeout?): {tail}"}
             break
         # a kata the session stopped before (a timeout elsewhere) comes back with no tests
-        new = {k: v for k, v in got.items() if k not in results and (v.get("total") or v.get("status") in ("locked", "broken"))}
+        new = {k: v for k, v in got.items() if isinstance(v, dict) and k not in results and (v.get("total") or v.get("status") in ("locked", "broken"))}
         results.update(new)
         remaining = [k for k in remaining if k.id not in results]
         if not new:
@@ -213,7 +300,11 @@ def first_failures(junits) -> dict:
     """{test file::name: first line of its failure message} from JUnit XML."""
     found = {}
     for path in junits:
-        for case in ET.parse(path).getroot().iter("testcase"):
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError:
+            continue
+        for case in root.iter("testcase"):
             for child in case:
                 if child.tag in ("failure", "error"):
                     name = f"{Path(case.get('file') or '').name or case.get('classname', '').split('.')[-1] + '.py'}::{case.get('name')}"
@@ -230,8 +321,22 @@ def git_commit(path: Path) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
-def verify(fork: Path = ROOT, upstream: Path | None = None, katas_spec: str | None = None) -> Run:
-    """Everything except the output: run the tests and compare with the claims."""
+def _owner(curriculum, where: str, impl: Path):
+    """The kata that owns the student's file named in a guard finding ('/.../tinytorch/x.py:12')."""
+    path = where.rsplit(":", 1)[0] if where else ""
+    package = os.path.normcase(os.path.realpath(Path(impl) / "tinytorch"))
+    if not path.startswith(package + os.sep):
+        return None, ""
+    rel = Path(path[len(package) + 1:]).as_posix()
+    return curriculum.owner_of(rel), f"tinytorch/{rel}:{where.rsplit(':', 1)[1]}"
+
+
+def _is_reference_read(finding: dict) -> bool:
+    return "solutions" in finding["what"] or "/solutions" in finding["target"].replace("\\", "/") or "/.git" in finding["target"].replace("\\", "/")
+
+
+def verify(fork: Path = ROOT, upstream: Path | None = None, katas_spec: str | None = None, seed: int | None = None) -> Run:
+    """Everything except the output: run the checks and the tests, compare with the claims."""
     fork = Path(fork).resolve()
     tests_root = Path(upstream).resolve() if upstream else fork
     mode = "upstream" if tests_root != fork else "fork"
@@ -247,37 +352,136 @@ def verify(fork: Path = ROOT, upstream: Path | None = None, katas_spec: str | No
     else:
         run.upstream_commit = git_commit(tests_root)
     claims, run.claims_warning = read_claims(fork / "progress.toml")
+    run.seed = judge.new_seed() if seed is None else int(seed)
     started = time.perf_counter()
+    watched, installed = judge.watched_paths(tests_root)
+    before = judge.snapshot(watched, keep_pyc=installed)
+    reference, student, findings = None, None, []
     with tempfile.TemporaryDirectory(prefix="dojo-ci-") as tmp:
-        results, junits, log, error = run_tests(curriculum, katas, tests_root, fork, Path(tmp))
+        work = Path(tmp).resolve()
+        impl = judge.copy_impl(fork, work / "impl")
+        borrowed = judge.scan_for_solutions(fork / "tinytorch", curriculum, katas)
+        ids = [k.id for k in katas]
+        solutions = tests_root / "solutions"
+        if (solutions / "tinytorch" / "__init__.py").exists():
+            # the reference first, read into memory and deleted before any student code runs
+            (work / "reference-scratch").mkdir()
+            reference = judge.run_probes(tests_root, solutions, ids, run.seed, work / "reference", work / "reference-scratch")
+            shutil.rmtree(work / "reference", ignore_errors=True)
+            scratch = work / "probes-scratch"
+            scratch.mkdir()
+            config = judge.guard_config("probes", fork, tests_root, work, impl, scratch, writable=[work / "probes"])
+            student = judge.run_probes(tests_root, impl, ids, run.seed, work / "probes", scratch, guard_config=config)
+            findings += student.findings
+        else:
+            run.probes_note = f"no reference solutions in {tests_root}: katas are verified by their tests and the canaries only"
+        scratch = work / "pytest-scratch"
+        (scratch / "tmp").mkdir(parents=True)
+        session = Session(work=work, impl=impl, scratch=scratch, canaries=judge.write_canaries(work / "canaries"),
+                          guard=judge.guard_config("pytest", fork, tests_root, work, impl, scratch, writable=[work / "pytest"]))
+        results, junits, log, error = run_tests(curriculum, katas, tests_root, session)
+        findings += judge.guard_findings(scratch / "guard.log")
         failures = first_failures(junits)
-        run.suites = [suite for path in junits for suite in ET.parse(path).getroot().iter("testsuite")]
+        for path in junits:
+            try:
+                run.suites += [s for s in ET.parse(path).getroot().iter("testsuite")]
+            except ET.ParseError:
+                pass
+        run.suites = [_without_canaries(s, session.canaries[2]) for s in run.suites]
+    run.altered += sorted(set(session.canary_problems))
+    run.altered += judge.changed(before, judge.snapshot(watched, keep_pyc=installed))
     run.seconds = time.perf_counter() - started
     run.log = log
     if error:
         run.error = f"{error}\n{log[-3000:]}"
+    if reference is not None and not any(reference.katas.get(k) for k in ids):
+        run.probes_note = "the reference's probes did not run: " + (reference.log.strip().splitlines() or ["?"])[-1][:300]
+    for finding in findings:
+        owner, where = _owner(curriculum, finding.get("where", ""), impl)
+        targets = [owner] if owner is not None and owner in katas else ([] if owner is not None else list(katas))
+        target = f" ({_short(finding['target'], fork, tests_root)})" if finding["target"] else ""
+        text = (where or "the student's code") + f" {finding['what']}{target}"
+        for kata in targets:
+            row = next(r for r in run.rows if r.kata is kata)
+            if _is_reference_read(finding):
+                row.not_student_work.append(text)
+            else:
+                row.notes.append(text)
     for row in run.rows:
         claim = claims.get(row.kata.id, {})
         row.claimed = str(claim.get("status", "")) if claim.get("status") in ("green", "red") else ""
         row.claimed_passed, row.claimed_total = claim.get("passed"), claim.get("total")
+        row.not_student_work = list(dict.fromkeys(borrowed.get(row.kata.id, []) + row.not_student_work))[:10]
+        row.notes = list(dict.fromkeys(row.notes))[:10]
+        if reference is not None and reference.katas.get(row.kata.id):
+            row.probes = judge.compare(reference.katas[row.kata.id], student.katas.get(row.kata.id, {}))
+            if row.kata.id in student.problems:
+                row.probes.problem = student.problems[row.kata.id]
         got = results.get(row.kata.id)
         if got is None:
             if not curriculum.kata_dir(row.kata).is_dir():
                 row.message = f"no test folder katas/{row.kata.dirname}/"
             continue
-        row.status = got.get("status") or "not run"
-        row.passed, row.total = int(got.get("passed", 0)), int(got.get("total", 0))
-        row.steps = got.get("steps", [])
-        row.tests = got.get("tests", {})
+        row.status = row.pytest_status = got.get("status") or "not run"
+        row.passed, row.total = int(got.get("passed", 0) or 0), int(got.get("total", 0) or 0)
+        row.steps = [s for s in got.get("steps", []) if isinstance(s, dict)]
+        row.tests = got.get("tests", {}) if isinstance(got.get("tests"), dict) else {}
         if row.status == "broken":
             row.message = (got.get("message") or "").splitlines()[0] if got.get("message") else "cannot be imported"
         elif row.status == "red":
             first = next((t for t, outcome in row.tests.items() if outcome != "passed"), None)
             if first:
                 row.message = f"{first}: {failures.get(first, row.tests[first])}"
+        _judge_row(run, row)
     if not run.error and any(curriculum.kata_dir(k).is_dir() for k in katas) and all(r.status == "not run" for r in run.rows):
         run.error = "no kata ran\n" + log[-3000:]
     return run
+
+
+def _short(path: str, fork: Path, tests_root: Path) -> str:
+    for base in (tests_root, fork):
+        prefix = str(base) + os.sep
+        if path.startswith(prefix):
+            return path[len(prefix):].replace(os.sep, "/")
+    return path
+
+
+def _without_canaries(suite, names: dict):
+    """The suite without the canaries' test cases (they are reported as checks, not tests)."""
+    removed = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for case in [c for c in suite if c.tag == "testcase" and c.get("name") in names]:
+        suite.remove(case)
+        removed["tests"] += 1
+        for child in case:
+            key = {"failure": "failures", "error": "errors", "skipped": "skipped"}.get(child.tag)
+            if key:
+                removed[key] += 1
+    for key, count in removed.items():
+        if count and (suite.get(key) or "").isdigit():
+            suite.set(key, str(max(0, int(suite.get(key)) - count)))
+    return suite
+
+
+def _judge_row(run: Run, row: Row) -> None:
+    """Downgrade a pytest green that a check does not confirm to ``unverified``, saying why."""
+    if row.status != "green":
+        return
+    if run.tampering or run.altered:
+        row.unverified.append("the run or the tests were tampered with (see above): no kata is verified")
+    if row.not_student_work:
+        row.unverified.append("not the student's work: " + row.not_student_work[0])
+    if row.probes is not None and not row.probes.ok:
+        if row.probes.problem:
+            row.unverified.append(f"its probes did not run: {row.probes.problem}")
+        else:
+            first = row.probes.disagree[0] if row.probes.disagree else {"probe": "?", "step": "?", "why": "?"}
+            row.unverified.append(
+                f"pytest says green but {len(row.probes.disagree)} of {row.probes.total} probes disagree with the reference "
+                f"(first: {first['probe']} [{first['step']}]: {first['why']})"
+            )
+    if row.unverified:
+        row.status = "unverified"
+        row.message = row.unverified[0]
 
 
 # -- outputs ---------------------------------------------------------------------------------
@@ -307,7 +511,20 @@ def _dojo_suite(run: Run) -> ET.Element:
         if run.tampering:
             ET.SubElement(case, "failure", message="tampering: " + "; ".join(run.tampering[:5])).text = "\n".join(run.tampering)
         cases.append(case)
+    case = ET.SubElement(suite, "testcase", classname="dojo-ci", name="canaries fail and pytest, the harness and the tests are not altered")
+    if run.altered:
+        ET.SubElement(case, "failure", message="the run was tampered with: " + "; ".join(run.altered[:5])).text = "\n".join(run.altered)
+    cases.append(case)
     for row in run.rows:
+        if row.not_student_work:
+            case = ET.SubElement(suite, "testcase", classname="dojo-ci", name=f"kata {row.kata.id} is the student's own work")
+            ET.SubElement(case, "failure", message=f"kata {row.kata.id} loads the reference solutions: {row.not_student_work[0]}")
+            cases.append(case)
+        if row.pytest_status == "green" and row.probes is not None and not row.not_student_work:
+            case = ET.SubElement(suite, "testcase", classname="dojo-ci", name=f"kata {row.kata.id} probes agree with the reference")
+            if not row.probes.ok:
+                ET.SubElement(case, "failure", message=row.message or "its probes disagree with the reference")
+            cases.append(case)
         if row.claimed != "green":
             continue
         case = ET.SubElement(suite, "testcase", classname="dojo-ci", name=f"kata {row.kata.id} claimed green is green")
@@ -326,14 +543,25 @@ def milestones_unlocked(curriculum_milestones, rows) -> dict:
 
 
 def to_json(run: Run, milestones=()) -> dict:
+    from dojo.board import ci_run_record  # which CI run made this file (the board trusts only those)
+
     green = [r for r in run.rows if r.status == "green"]
     return {
         "format_version": FORMAT_VERSION,
         "kind": KIND,
         "generated": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "run": ci_run_record(),
         "tests_from": run.mode,
         "upstream_commit": run.upstream_commit,
-        "tampering": run.tampering,
+        "tampering": run.tampering + run.altered,
+        "checks": {
+            "seed": run.seed,
+            "probes": run.probes_note or "ran",
+            "canaries_and_files": run.altered or "ok",
+            "solutions_loaded": [r.kata.id for r in run.borrowed],
+            "probes_disagree": [r.kata.id for r in run.disagreements],
+            "no_probes": [r.kata.id for r in run.rows if r.probes is None],
+        },
         "claims_warning": run.claims_warning,
         "error": run.error.splitlines()[0] if run.error else "",
         "exit_code": run.exit_code,
@@ -349,12 +577,18 @@ def to_json(run: Run, milestones=()) -> dict:
             r.kata.id: {
                 "slug": r.kata.slug,
                 "title": r.kata.title,
-                "status": r.status,
+                "status": "red" if r.status == "unverified" else r.status,  # green means verified green
+                "verified": r.status == "green",
+                "pytest_status": r.pytest_status,
                 "passed": r.passed,
                 "total": r.total,
                 "claimed": r.claimed,
                 "verdict": r.verdict,
                 "message": r.message,
+                "not_verified": r.unverified,
+                "not_student_work": r.not_student_work,
+                "guard": r.notes,
+                "probes": r.probes.to_json() if r.probes is not None else None,
                 "steps": r.steps,
             }
             for r in run.rows
@@ -364,8 +598,8 @@ def to_json(run: Run, milestones=()) -> dict:
 
 
 def _status_text(status: str, sym: dict) -> str:
-    icon = {"green": sym["green"], "red": sym["red"], "broken": sym["broken"]}.get(status, "-")
-    return f"{icon} {status}"
+    icon = {"green": sym["green"], "red": sym["red"], "broken": sym["broken"], "unverified": sym["red"]}.get(status, "-")
+    return f"{icon} {'not verified' if status == 'unverified' else status}"
 
 
 def _claim_text(row: Row, sym: dict) -> str:
@@ -377,7 +611,7 @@ def _claim_text(row: Row, sym: dict) -> str:
 
 def _verdict_text(row: Row) -> str:
     if row.regression:
-        return f"REGRESSION: claimed green, verified {row.status}"
+        return f"REGRESSION: claimed green, verified {'not verified' if row.status == 'unverified' else row.status}".replace("verified not verified", "not verified")
     if row.verdict != "ok":
         return row.verdict
     return ""
@@ -389,9 +623,18 @@ def headline(run: Run) -> str:
         return "CI ERROR: the kata tests could not run"
     if run.tampering:
         return f"CI FAILED: the kata tests were changed ({len(run.tampering)} file(s) differ from {manifest.RELATIVE_PATH})"
+    if run.altered:
+        return f"CI FAILED: the test run was tampered with ({run.altered[0]}); no kata is verified"
+    if run.borrowed:
+        ids = ", ".join(r.kata.id for r in run.borrowed)
+        return f"CI FAILED: kata {ids} load(s) the reference solutions: not the student's work, not counted"
+    if run.disagreements:
+        ids = ", ".join(r.kata.id for r in run.disagreements)
+        return f"CI FAILED: kata {ids}: pytest reports green but the probes disagree with the reference (a tampered run?)"
     if run.regressions:
         ids = ", ".join(r.kata.id for r in run.regressions)
-        return f"CI FAILED: kata {ids} claimed green in progress.toml but verified red"
+        state = "verified red" if all(r.status == "red" for r in run.regressions) else "not verified green"
+        return f"CI FAILED: kata {ids} claimed green in progress.toml but {state}"
     return f"CI OK: {green}/{len(run.rows)} katas verified green; progress.toml claims nothing false"
 
 
@@ -405,8 +648,17 @@ def terminal_report(run: Run, sym: dict) -> str:
         lines += [f"  - {p}" for p in run.tampering[:30]]
         lines.append("  Restore them (git checkout upstream/main -- <file>) or, if you are the maintainer, run make manifest.")
         lines.append("")
+    if run.altered:
+        lines.append("TAMPERED RUN: the test run cannot be trusted, so no kata is verified:")
+        lines += [f"  - {p}" for p in run.altered[:30]]
+        lines.append("")
     if run.claims_warning:
         lines += [f"note: {run.claims_warning}", ""]
+    if run.probes_note:
+        lines += [f"note: {run.probes_note}", ""]
+    unprobed = [r.kata.id for r in run.rows if r.probes is None and r.pytest_status == "green"]
+    if unprobed and not run.probes_note:
+        lines += [f"note: kata {', '.join(unprobed)} ha{'s' if len(unprobed) == 1 else 've'} no probes yet: verified by the tests and the canaries only", ""]
     rows = [
         [r.kata.id, r.kata.title, _claim_text(r, sym), _status_text(r.status, sym), f"{r.passed}/{r.total}" if r.total else "", _verdict_text(r)]
         for r in run.rows
@@ -415,16 +667,30 @@ def terminal_report(run: Run, sym: dict) -> str:
     for r in run.rows:
         if r.status == "broken" and not r.regression:
             lines += ["", f"kata {r.kata.id} {r.kata.title} cannot run: {r.message}"]
+        if r.not_student_work:
+            lines += ["", f"kata {r.kata.id} {r.kata.title} is not counted: its code imports or loads the reference solutions/"]
+            lines += [f"  - {m}" for m in r.not_student_work]
+        elif r.status == "unverified" and not r.regression:
+            lines += ["", f"kata {r.kata.id} {r.kata.title} is not verified: {r.message}"]
+        if r.notes:
+            lines += ["", f"kata {r.kata.id}: fork CI refused what the student's code tried to do:"] + [f"  - {m}" for m in r.notes]
     for r in run.regressions:
         lines.append("")
-        lines.append(f"kata {r.kata.id} {r.kata.title}: progress.toml says green, the tests say {r.status} ({r.passed}/{r.total}).")
-        if r.message:
-            lines.append(f"  first failure: {r.message}")
+        if r.status == "unverified":
+            lines.append(f"kata {r.kata.id} {r.kata.title}: progress.toml says green, pytest says green, but it is not verified.")
+            lines += [f"  {why}" for why in r.unverified]
+        else:
+            lines.append(f"kata {r.kata.id} {r.kata.title}: progress.toml says green, the tests say {r.status} ({r.passed}/{r.total}).")
+            if r.message:
+                lines.append(f"  first failure: {r.message}")
         lines.append(f"  run it yourself: make kata N={r.kata.id}")
     if run.error:
         lines += ["", run.error]
     total = sum(r.total for r in run.rows)
-    lines += ["", f"{sum(r.passed for r in run.rows)}/{total} tests passed in {run.seconds:.1f} s", headline(run)]
+    probed = [r for r in run.rows if r.probes is not None]
+    agree = sum(r.probes.agree for r in probed)
+    checks = f"; probes: {agree}/{sum(r.probes.total for r in probed)} agree with the reference (seed {run.seed})" if probed else ""
+    lines += ["", f"{sum(r.passed for r in run.rows)}/{total} tests passed in {run.seconds:.1f} s{checks}", headline(run)]
     return "\n".join(lines)
 
 
@@ -442,6 +708,10 @@ def markdown_report(run: Run) -> str:
         lines.append(f"> **Tampering**: {len(run.tampering)} file(s) differ from the committed manifest:")
         lines += [f"> - `{p.split(':')[0]}`{p[len(p.split(':')[0]):]}" for p in run.tampering[:30]]
         lines.append("")
+    if run.altered:
+        lines.append("> **Tampered run**: no kata is verified:")
+        lines += [f"> - {p}" for p in run.altered[:30]]
+        lines.append("")
     if run.error:
         lines += [f"> **Error**: {run.error.splitlines()[0]}", ""]
     lines += ["| kata | claimed (progress.toml) | verified | tests | |", "|---|---|---|---|---|"]
@@ -451,6 +721,9 @@ def markdown_report(run: Run) -> str:
             f"| {r.kata.id} {r.kata.title} | {_claim_text(r, sym)} | {_status_text(r.status, sym)} | "
             f"{f'{r.passed}/{r.total}' if r.total else ''} | {f'**{verdict}**' if r.regression else verdict} |"
         )
+    for r in run.rows:
+        if r.status == "unverified" or r.not_student_work:
+            lines.append(f"- kata {r.kata.id}: " + "; ".join(r.unverified or r.not_student_work))
     lines += ["", f"**{headline(run)}**", ""]
     return "\n".join(lines)
 
@@ -458,17 +731,21 @@ def markdown_report(run: Run) -> str:
 def classroom_result(run: Run, points: float = 10.0) -> dict:
     """The GitHub Classroom grading reporter's format: one test per kata, partial points.
 
-    ``score`` = points × passed/total, so a kata half done earns half its points. Tampering or a
-    failed run gives ``status: error`` and no points.
+    ``score`` = points × credited/total, so a kata half done earns half its points; a passing
+    test is credited only when the probes of its step agree with the reference (``Row.credited``).
+    A kata that loads the reference solutions, or a pytest green the probes contradict, earns
+    nothing; tampering or a failed run gives ``status: error`` and no points at all.
     """
     tests = []
-    broken_run = bool(run.error or (run.mode == "fork" and run.tampering))
+    broken_run = bool(run.error or run.tampering or run.altered)
     for r in run.rows:
-        score = 0.0 if broken_run or not r.total else round(points * r.passed / r.total, 2)
+        score = 0.0 if broken_run or not r.total else round(points * min(r.credited, r.passed) / r.total, 2)
         if broken_run:
             message = "not graded: " + (headline(run))
         elif r.status == "green":
             message = f"{r.passed}/{r.total} tests pass"
+        elif r.not_student_work or r.status == "unverified":
+            message = "not counted: " + (r.unverified or r.not_student_work)[0]
         else:
             message = f"{r.status}: {r.passed}/{r.total} tests pass" + (f"; first failure {r.message}" if r.message else "")
         tests.append({
@@ -584,11 +861,13 @@ def main(args) -> int:
         print(f"error: KATAS_UPSTREAM={upstream}: no such folder (check out the upstream course there)", file=sys.stderr)
         return 2
     fork = Path(args.fork).resolve() if args.fork else ROOT
-    if args.fork and not upstream:  # a facilitator verifying someone's fork with this checkout's tests
-        upstream = str(ROOT)
     out = Path(args.out or os.environ.get("OUT", "").strip() or fork).resolve()
     points = float(args.points if args.points is not None else os.environ.get("POINTS") or 10)
     spec = args.katas or os.environ.get("KATAS", "").strip() or None
+    if upstream and Path(upstream).resolve() != ROOT.resolve():
+        return hand_over(Path(upstream).resolve(), fork, out, spec, args.classroom, points)
+    if args.fork and not upstream:  # a facilitator verifying someone's fork with this checkout's tests
+        upstream = str(ROOT)
     try:
         run = verify(fork, upstream, spec)
     except curriculum_module.UnknownKata as error:
@@ -605,6 +884,26 @@ def main(args) -> int:
     written = write_outputs(run, out, args.classroom, points, milestones)
     print("wrote " + ", ".join(_display(p) for p in written))
     return run.exit_code
+
+
+def hand_over(upstream: Path, fork: Path, out: Path, spec, classroom: bool, points: float) -> int:
+    """Upstream mode from a fork's own harness: run the *upstream's* ``dojo ci --fork`` instead.
+
+    Nothing of this fork but ``tinytorch/`` and ``progress.toml`` decides the verdict then. (This
+    process is still the fork's, built by the fork's Makefile: graded CI runs the upstream's own
+    Makefile directly, ``make -C .upstream ci FORK=$PWD``, as .github/workflows/katas.yml does.)
+    """
+    if not (upstream / "dojo" / "__main__.py").exists():
+        print(f"error: KATAS_UPSTREAM={upstream}: no dojo/ harness there (check out the upstream course there)", file=sys.stderr)
+        return 2
+    print(f"upstream mode: the upstream's harness in {upstream} grades {fork / 'tinytorch'}", flush=True)
+    command = [sys.executable, "-m", "dojo", "ci", "--fork", str(fork), "--out", str(out), "--points", str(points)]
+    if spec:
+        command += ["--katas", spec]
+    if classroom:
+        command.append("--classroom")
+    env = {k: v for k, v in os.environ.items() if k not in ("KATAS_UPSTREAM", "PYTHONPATH", "KATAS", "CLASSROOM", "OUT", "POINTS")}
+    return subprocess.run(command, cwd=upstream, env=env).returncode
 
 
 def _display(path: Path) -> str:

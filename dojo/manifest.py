@@ -1,20 +1,34 @@
-"""``katas/MANIFEST.json``: SHA-256 of every file fork CI has to trust.
+"""``katas/MANIFEST.json``: SHA-256 of every file that can change what a fork's test run says.
 
-A student's fork runs its own tests in CI (``make ci``). Those tests only mean something if they are
-the course's tests, so the manifest lists a hash of each file that decides what a test run says:
-every ``.py`` file under ``katas/`` (the tests, and any conftest or helper a fork might slip in),
-``katas/curriculum.toml``, the root ``conftest.py``, ``pyproject.toml`` (pytest's configuration) and
-the harness ``dojo/*.py``. ``make ci`` compares the fork against it; ``make test`` fails when it is
-stale; ``make manifest`` (``python -m dojo manifest``) regenerates it.
+A student's fork runs its own tests in CI (``make ci``, fork mode). Those tests only mean something
+if everything that runs or configures them is the course's, so the manifest lists a hash of:
 
-Line endings are normalised before hashing, so a Windows checkout hashes like a Linux one.
+- every ``.py`` file under ``katas/`` (the tests, and any conftest or helper a fork might slip in)
+  and ``katas/curriculum.toml``;
+- the harness, ``dojo/**/*.py`` (the plugin, the judge, the guard, the probes);
+- the reference ``solutions/**/*.py`` (fork CI compares the student's code with it);
+- every ``conftest.py``, ``pytest.ini``, ``tox.ini``, ``setup.py``, ``setup.cfg`` and
+  ``sitecustomize.py``/``usercustomize.py`` anywhere in the tree (outside ``.git``, ``.venv``,
+  ``.dojo`` and caches), so one that is added is caught too;
+- the build and run files at the root: ``pyproject.toml``, ``Makefile``, ``MANIFEST.in``, every
+  ``*.pth`` file, and every module or package whose name the run could import instead of the real
+  one (the harness's own, the standard library's, an installed distribution's): a student's
+  ``numpy.py`` at the root is caught, a ``scratch.py`` is not;
+- the workflows, ``.github/workflows/*``.
+
+``make ci`` compares the fork against it; ``make test`` fails when it is stale; ``make manifest``
+(``python -m dojo manifest``) regenerates it. Line endings are normalised before hashing, so a
+Windows checkout hashes like a Linux one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 from dojo import ROOT
@@ -22,22 +36,53 @@ from dojo import ROOT
 FORMAT_VERSION = 1
 RELATIVE_PATH = "katas/MANIFEST.json"
 ABOUT = (
-    "SHA-256 of the files fork CI trusts (kata tests, curriculum, conftest, pytest config, harness). "
+    "SHA-256 of the files that decide what a fork's test run says (kata tests, curriculum, harness, reference "
+    "solutions, conftest/pytest/tox/setup files, pyproject, Makefile, workflows). "
     "Generated: python -m dojo manifest (make manifest). Do not edit by hand."
 )
+# Root modules fork CI always tracks (the harness's own names), besides any that shadow the
+# standard library or an installed distribution.
+OWN_NAMES = {"conftest", "setup", "sitecustomize", "usercustomize", "dojo", "katas", "tests", "milestones", "solutions"}
+SKIPPED = {".git", ".venv", "venv", ".dojo", "__pycache__", ".hypothesis", ".pytest_cache", "node_modules", ".upstream", ".tox", "build", "dist"}
+ANYWHERE = {"conftest.py", "pytest.ini", "tox.ini", "setup.py", "setup.cfg", "sitecustomize.py", "usercustomize.py"}
+AT_ROOT = {"pyproject.toml", "Makefile", "MANIFEST.in", "katas/curriculum.toml"}
+STUDENT_PACKAGE = "tinytorch"
 
 
 def tracked_files(root: Path = ROOT) -> list:
     """The repository-relative POSIX paths the manifest covers, sorted."""
     root = Path(root)
     found = set()
-    for folder in ("katas", "dojo"):
+    for folder in ("katas", "dojo", "solutions"):
         if (root / folder).is_dir():
-            found.update(p for p in (root / folder).rglob("*.py") if "__pycache__" not in p.parts)
-    for name in ("katas/curriculum.toml", "conftest.py", "pyproject.toml"):
+            found.update(p for p in (root / folder).rglob("*.py") if not SKIPPED & set(p.relative_to(root).parts))
+    for name in AT_ROOT:
         if (root / name).is_file():
             found.add(root / name)
+    if root.is_dir():
+        for entry in root.iterdir():
+            if entry.is_file() and (entry.suffix == ".pth" or (entry.suffix == ".py" and _shadows(entry.stem))):
+                found.add(entry)
+            elif (entry.is_dir() and entry.name not in SKIPPED and entry.name != STUDENT_PACKAGE
+                  and (entry / "__init__.py").is_file() and _shadows(entry.name)):
+                found.add(entry / "__init__.py")
+    workflows = root / ".github" / "workflows"
+    if workflows.is_dir():
+        found.update(p for p in workflows.iterdir() if p.is_file())
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in SKIPPED]
+        found.update(Path(folder) / name for name in files if name in ANYWHERE)
     return sorted(p.relative_to(root).as_posix() for p in found if p.is_file())
+
+
+def _shadows(name: str) -> bool:
+    """Could a root module of this name be imported instead of one the run needs?"""
+    if name in OWN_NAMES or name in getattr(sys, "stdlib_module_names", ()) or name in sys.builtin_module_names:
+        return True
+    try:
+        return name in metadata.packages_distributions()
+    except Exception:  # a broken distribution's metadata: be safe
+        return True
 
 
 def digest(path: Path) -> str:
@@ -86,7 +131,7 @@ class Verdict:
         out = [self.error] if self.error else []
         out += [f"{rel}: changed (its SHA-256 differs from {RELATIVE_PATH})" for rel in self.modified]
         out += [f"{rel}: deleted (it is listed in {RELATIVE_PATH})" for rel in self.missing]
-        out += [f"{rel}: added (not in {RELATIVE_PATH}; .py files under katas/ and dojo/ decide what the tests say)" for rel in self.unexpected]
+        out += [f"{rel}: added (not in {RELATIVE_PATH}; it can change how the tests run)" for rel in self.unexpected]
         return out
 
 
@@ -110,7 +155,8 @@ def verify(root: Path = ROOT) -> Verdict:
     except (ValueError, OSError) as error:
         verdict.error = f"{RELATIVE_PATH} cannot be read ({error})"
         return verdict
-    actual = {rel: digest(root / rel) for rel in tracked_files(root)}
+    # every file the manifest lists counts wherever it is (whatever this machine would track)
+    actual = {rel: digest(root / rel) for rel in set(tracked_files(root)) | {r for r in expected if (root / r).is_file()}}
     for rel, sha in sorted(expected.items()):
         if rel not in actual:
             verdict.missing.append(rel)

@@ -3,6 +3,7 @@ kata 01 and 02 tests: honest forks pass, false claims and tampering fail, upstre
 
 import base64
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -64,7 +65,7 @@ def test_honest_fork_part_way_exits_0_and_writes_the_step_summary(repo, tmp_path
     assert "CI OK: 1/2 katas verified green" in done.stdout
     text = summary.read_text(encoding="utf-8")
     assert "| kata | claimed (progress.toml) | verified | tests | |" in text
-    assert "| 01 Tensor | ✅ green 97/97 | ✅ green | 97/97 |" in text.replace("97/97", "97/97")
+    assert re.search(r"\| 01 Tensor \| ✅ green (\d+)/\1 \| ✅ green \| \1/\1 \|", text), text
     assert "| 02 Activations | - | ❌ red | 0/" in text
     data = results(repo)
     assert data["format_version"] == 1 and data["exit_code"] == 0 and data["tests_from"] == "fork"
@@ -174,10 +175,18 @@ def test_verdicts_and_exit_codes():
     run.rows.pop()
     run.rows.append(_row("04", "green", 2, 2, "red"))
     assert run.exit_code == 0 and run.rows[2].verdict == "green, not yet claimed"
-    run.tampering = ["katas/x.py: changed"]
-    assert run.exit_code == 1
     run.error = "pytest wrote no results"
     assert run.exit_code == 2
+    run.tampering = ["katas/x.py: changed"]
+    assert run.exit_code == 1  # tampering is the news even when the run then failed
+    run.tampering, run.error = [], ""
+    run.altered = ["canary test_c1_assert, a test that fails with a plain assert, was reported passed"]
+    assert run.exit_code == 1
+    run.altered = []
+    row = _row("05", "green", 2, 2)
+    row.not_student_work = ["tinytorch/tensor.py:1: import solutions.tinytorch.tensor"]
+    run.rows.append(row)
+    assert run.exit_code == 1 and run.borrowed == [row] and row.credited == 0
 
 
 def test_classroom_scores_are_proportional_and_zero_when_tampered():
@@ -246,3 +255,189 @@ def test_a_kata_that_kills_the_test_process_is_isolated(repo):
     data = results(repo)
     assert data["katas"]["01"]["status"] == "green"
     assert data["katas"]["02"]["status"] == "broken" and "died without results" in data["katas"]["02"]["message"]
+
+
+# -- verdicts the student's code cannot forge ------------------------------------------------
+
+PATCH_PYTEST = '''
+
+# Added by a student who wants green without the work: every test reports as passed.
+import sys as _sys
+
+if "_pytest" in _sys.modules:
+    import _pytest.reports as _reports
+    import _pytest.runner as _runner
+
+    _original = _reports.TestReport.from_item_and_call.__func__
+
+    def _always_passed(cls, item, call):
+        report = _original(cls, item, call)
+        if report.when == "call" and ({only_katas} or True):
+            report.outcome = "passed"
+            report.longrepr = None
+        return report
+
+    _reports.TestReport.from_item_and_call = classmethod(_always_passed)
+    _runner.TestReport = _reports.TestReport
+'''
+
+
+def test_a_fork_that_patches_pytest_at_import_time_verifies_no_kata(repo):
+    """The attack of issue 9: ~25 lines in tinytorch/__init__.py turn every report into a pass.
+    The canaries (tests that must fail) come back passed: the run is tampered, nothing verified."""
+    claim(repo, k01="green", k02="green")
+    init = repo / "tinytorch" / "__init__.py"
+    init.write_text(init.read_text(encoding="utf-8") + PATCH_PYTEST.replace("{only_katas}", "False"), encoding="utf-8")
+    done = run_ci(repo, "--classroom", env={"CLASSROOM": "1"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "TAMPERED RUN" in done.stdout and "a test that fails with a plain assert, was reported passed" in done.stdout
+    assert "CI FAILED: the test run was tampered with" in done.stdout
+    data = results(repo)
+    assert data["summary"]["green"] == 0 and all(k["status"] != "green" and not k["verified"] for k in data["katas"].values())
+    assert data["katas"]["01"]["pytest_status"] == "green"  # what the forged run claimed
+    assert any("canary" in p for p in data["tampering"])
+    classroom = json.loads((repo / "classroom.json").read_text(encoding="utf-8"))
+    assert classroom["status"] == "error" and sum(t["score"] for t in classroom["tests"]) == 0
+
+
+def test_a_patch_that_spares_the_canaries_is_caught_by_the_probes(repo):
+    """A subtler patch passes only the tests under katas/: the canaries fail as they should, but
+    the probes, run in another process on fresh inputs, disagree with the reference."""
+    init = repo / "tinytorch" / "__init__.py"
+    patch = PATCH_PYTEST.replace("({only_katas} or True)", '"/katas/" in str(item.fspath).replace("\\\\\\\\", "/")')
+    init.write_text(init.read_text(encoding="utf-8") + patch, encoding="utf-8")
+    done = run_ci(repo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "TAMPERED RUN" not in done.stdout
+    assert "pytest reports green but the probes disagree with the reference" in done.stdout
+    data = results(repo)
+    for kid in ("01", "02"):
+        entry = data["katas"][kid]
+        assert entry["pytest_status"] == "green" and entry["status"] == "red" and not entry["verified"]
+        assert entry["probes"]["agree"] == 0 and entry["probes"]["total"] > 0
+    assert data["summary"]["green"] == 0
+
+
+@pytest.mark.parametrize("how", ["import", "importlib"])
+def test_a_tensor_that_loads_the_solutions_is_not_counted(repo, how):
+    """`from solutions.tinytorch.tensor import *` (caught by the static scan and refused at run
+    time), or the same hidden behind importlib and a computed name (refused at run time): kata 01
+    is reported as not the student's work, never verified."""
+    if how == "import":
+        source = "from solutions.tinytorch.tensor import *  # noqa\nfrom solutions.tinytorch.tensor import _check_axis, op, record_op  # noqa\n"
+    else:
+        source = (
+            "import importlib, os, sys\n"
+            "sys.path.insert(0, os.getcwd())\n"
+            "_ref = importlib.import_module('sol' + 'utions.tinytorch.tensor')\n"
+            "globals().update({k: v for k, v in vars(_ref).items() if not k.startswith('__')})\n"
+        )
+    (repo / "tinytorch" / "tensor.py").write_text(source, encoding="utf-8")
+    claim(repo, k01="green")
+    done = run_ci(repo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "kata 01 Tensor is not counted: its code imports or loads the reference solutions/" in done.stdout
+    data = results(repo)
+    entry = data["katas"]["01"]
+    assert entry["status"] != "green" and not entry["verified"] and entry["not_student_work"]
+    assert any("tinytorch/tensor.py" in m for m in entry["not_student_work"])
+    assert data["checks"]["solutions_loaded"] == ["01"]
+
+
+def test_a_hypothesis_profile_with_one_example_is_caught(repo):
+    """Kata 01 solved, but tinytorch/__init__.py loads a profile of one example per property: the
+    hypothesis canary (fails only after 20 examples) passes, so the run verifies nothing."""
+    minirepo.solve(repo, "tensor.py")
+    init = repo / "tinytorch" / "__init__.py"
+    init.write_text(
+        init.read_text(encoding="utf-8")
+        + "\nfrom hypothesis import settings as _settings\n\n_settings.register_profile('quick', max_examples=1)\n_settings.load_profile('quick')\n",
+        encoding="utf-8",
+    )
+    done = run_ci(repo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "hypothesis ran fewer examples than the ci profile" in done.stdout
+    data = results(repo)
+    assert data["katas"]["01"]["pytest_status"] == "green" and data["katas"]["01"]["status"] == "red"
+    assert data["summary"]["green"] == 0
+
+
+def test_upstream_mode_ignores_the_forks_harness_and_build_files(tmp_path):
+    """The workflow runs the upstream's own harness (`make -C .upstream ci FORK=...`): a fork whose
+    dojo/ci.py always says OK and which commits a setup.py, a Makefile and a conftest.py that
+    would install or load a plugin gets the honest verdict, and none of those files ever runs."""
+    upstream = make_repo(tmp_path / "upstream")
+    fork = make_repo(tmp_path / "fork")
+    marker = tmp_path / "fork-code-ran"
+    (fork / "dojo" / "ci.py").write_text(
+        "def add_arguments(parser):\n    pass\n\n\ndef main(args):\n    print('CI OK: 2/2 katas verified green')\n    return 0\n", encoding="utf-8"
+    )
+    for name in ("setup.py", "conftest.py", "tinytorch/conftest.py"):
+        (fork / name).write_text(f"open({str(marker)!r}, 'a').write({name!r})\n", encoding="utf-8")
+    (fork / "Makefile").write_text("ci:\n\t@echo 'CI OK: 2/2 katas verified green'\n", encoding="utf-8")
+    (fork / "pytest.ini").write_text("[pytest]\naddopts = -p no:dojo.plugin\n", encoding="utf-8")
+    claim(fork, k01="green", k02="green")
+    done = minirepo.run(upstream, "-m", "dojo", "ci", "--fork", str(fork), "--out", str(tmp_path / "out"), timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr  # both claims are false: the stubs are red
+    assert f"upstream tests from {upstream.resolve()}" in done.stdout
+    assert "CI FAILED: kata 01, 02 claimed green in progress.toml but verified red" in done.stdout
+    assert not marker.exists(), marker.read_text()
+    data = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert data["tests_from"] == "upstream" and data["summary"]["green"] == 0
+    # the same files in fork mode (the fork's own tests and harness): each one is named as tampering
+    for name in ("dojo/ci.py", "conftest.py"):
+        (fork / name).write_text((upstream / name).read_text(encoding="utf-8"), encoding="utf-8")
+    done = run_ci(fork)
+    assert done.returncode == 1, done.stdout + done.stderr
+    for name in ("setup.py: added", "tinytorch/conftest.py: added", "Makefile: added", "pytest.ini: added"):
+        assert name in done.stdout, name
+    assert "CI FAILED: the kata tests were changed" in done.stdout
+
+
+def test_the_fork_harness_hands_upstream_mode_over_to_the_upstream_harness(tmp_path):
+    """`KATAS_UPSTREAM=path make ci` from the fork: the upstream's `dojo ci --fork` decides."""
+    upstream = make_repo(tmp_path / "upstream")
+    fork = make_repo(tmp_path / "fork")
+    (upstream / "dojo" / "judge.py").write_text(
+        (upstream / "dojo" / "judge.py").read_text(encoding="utf-8") + "\nprint('UPSTREAM JUDGE')\n", encoding="utf-8"
+    )
+    done = run_ci(fork, env={"KATAS_UPSTREAM": str(upstream)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "upstream mode: the upstream's harness" in done.stdout and "UPSTREAM JUDGE" in done.stdout
+    assert results(fork)["tests_from"] == "upstream"
+
+
+def test_the_judge_never_imports_student_code(repo):
+    """`verify` runs the probes and pytest in other processes: tinytorch never enters the judge."""
+    code = (
+        "import sys\nfrom dojo import ci\nrun = ci.verify()\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in ('tinytorch', 'solutions', 'pytest', '_pytest', 'hypothesis')))\n"
+    )
+    done = minirepo.run(repo, "-c", code, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout, done.stdout
+
+
+def test_manifest_covers_what_changes_a_run_but_not_a_students_scratch_file(tmp_path):
+    root = tmp_path / "r"
+    (root / "katas").mkdir(parents=True)
+    (root / "dojo").mkdir()
+    (root / "solutions" / "tinytorch").mkdir(parents=True)
+    (root / "tinytorch").mkdir()
+    (root / "katas" / "curriculum.toml").write_text("format_version = 1\n", encoding="utf-8")
+    (root / "dojo" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
+    (root / "solutions" / "tinytorch" / "tensor.py").write_text("X = 1\n", encoding="utf-8")
+    manifest.write(root)
+    assert manifest.verify(root).ok
+    (root / "scratch.py").write_text("print('trying things')\n", encoding="utf-8")  # a student's experiment
+    (root / "tinytorch" / "tensor.py").write_text("X = 2\n", encoding="utf-8")  # the student's own work
+    assert manifest.verify(root).ok
+    for name in ("numpy.py", "setup.py", "setup.cfg", "tox.ini", "pytest.ini", "Makefile", "evil.pth",
+                 "tinytorch/conftest.py", "katas/pytest.ini", ".github/workflows/katas.yml", "hypothesis/__init__.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("# added\n", encoding="utf-8")
+    (root / "solutions" / "tinytorch" / "tensor.py").write_text("X = 3\n", encoding="utf-8")
+    verdict = manifest.verify(root)
+    assert verdict.modified == ["solutions/tinytorch/tensor.py"]
+    assert set(verdict.unexpected) == {"numpy.py", "setup.py", "setup.cfg", "tox.ini", "pytest.ini", "Makefile", "evil.pth",
+                                       "tinytorch/conftest.py", "katas/pytest.ini", ".github/workflows/katas.yml", "hypothesis/__init__.py"}

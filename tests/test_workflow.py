@@ -54,9 +54,14 @@ def test_fork_ci_workflow_does_what_the_course_promises():
     assert re.search(r"^on:\n  push:\n  pull_request:\n", text, re.M)
     assert "permissions:\n  contents: read\n" in text
     assert "cache: pip" in text and "actions/setup-python@" in text
-    assert "make ci OUT=ci-results" in text
     assert "actions/upload-artifact@" in text and "path: ci-results/" in text
-    upstream = text[text.index("Check out the upstream tests") :]
+    own = text[text.index("make ci (this fork's own tests") :]
+    assert own.splitlines()[1].strip() == "if: env.KATAS_UPSTREAM_REPO == ''" and "run: make ci OUT=ci-results" in own
+    # upstream mode: the course's own Makefile, environment and `dojo ci --fork` (never the fork's build files)
+    graded = text[text.index("make ci (the course's harness") :]
+    assert graded.splitlines()[1].strip() == "if: env.KATAS_UPSTREAM_REPO != ''"
+    assert 'run: make -C .upstream ci FORK="$GITHUB_WORKSPACE" OUT="$GITHUB_WORKSPACE/ci-results"' in graded
+    upstream = text[text.index("Check out the upstream course") :]
     assert "repository: ${{ env.KATAS_UPSTREAM_REPO }}" in upstream and "ref: ${{ env.KATAS_UPSTREAM_REF }}" in upstream
     assert "KATAS_UPSTREAM_REPO: ${{ vars.KATAS_UPSTREAM_REPO }}" in text
     assert text.count("persist-credentials: false") == 2
@@ -66,12 +71,15 @@ def test_fork_ci_workflow_does_what_the_course_promises():
 def test_classroom_recipe_feeds_the_reporter():
     text = CLASSROOM.read_text(encoding="utf-8")
     assert "make ci CLASSROOM=1" in text and "id: katas" in text
+    assert 'make -C .upstream ci FORK="$GITHUB_WORKSPACE" CLASSROOM=1' in text  # the pinned template grades, when set
+    assert "KATAS_UPSTREAM_REF == ''" in text and text.count("persist-credentials: false") == 2
     assert "KATAS_RESULTS: ${{ steps.katas.outputs.result }}" in text and "runners: katas" in text
     assert ci.RUNNER_ID == "katas"
 
 
 def test_makefile_wires_the_verbs_and_installs_lint_tools_only_for_make_test():
     make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert '$(if $(FORK),--fork "$(FORK)")' in make  # `make -C .upstream ci FORK=...` (upstream mode)
     for target in ("ci", "present", "reveal", "board", "manifest"):
         assert re.search(rf"^{target}: \$\(STAMP\)", make, re.M), target
     assert re.search(r"^test: \$\(STAMP\) \$\(LINT_STAMP\)", make, re.M)
@@ -94,9 +102,10 @@ def test_the_lint_passes_here_and_catches_injection_and_schema_errors(tmp_path):
     shutil.copy2(ROOT / ".github" / "zizmor.yml", root / ".github" / "zizmor.yml")
     shutil.copy2(CLASSROOM, root / "docs" / "classroom.yml")
     unsafe = KATAS.read_text(encoding="utf-8").replace(
-        "          make ci OUT=ci-results\n",
-        '          echo "${{ github.event.head_commit.message }}"\n          make ci OUT=ci-results\n',
+        "        run: make ci OUT=ci-results\n",
+        '        run: |\n          echo "${{ github.event.head_commit.message }}"\n          make ci OUT=ci-results\n',
     )
+    assert unsafe != KATAS.read_text(encoding="utf-8")
     (root / ".github" / "workflows" / "katas.yml").write_text(unsafe, encoding="utf-8")
     problems, _ = ci.lint_workflows(root)
     assert any("template-injection" in p for p in problems), problems
