@@ -37,3 +37,91 @@ def test_a_causal_mask_that_lets_one_future_position_through_turns_kata_12_red(t
     assert outcomes.tests, outcomes.output[-2000:]
     assert "test_01_masks.py::test_causal_mask_lets_nothing_from_the_future_through" in failed
     assert len(failed) < len(outcomes.tests), "only the tests that depend on the mask should fail"
+
+
+# Plausible wrong implementations that once passed every kata test (issue 9, sections 5 and 6).
+# Each must now turn its kata red under the derandomized ci profile: through an explicit
+# @example or a dedicated test, never through a lucky random draw. Only the step file that
+# must catch the bug runs (the kata holds it), which keeps this file fast.
+# id: (file in tinytorch/, pattern, replacement, kata test file, the test that must fail)
+ESCAPES = {
+    "sum ignores keepdims when axis is None (kata 01)": (
+        "tensor.py", r"return np\.sum\(self\.data, axis=axis, keepdims=keepdims\)",
+        "return np.sum(self.data) if axis is None else np.sum(self.data, axis=axis, keepdims=keepdims)",
+        "01_tensor/test_05_reductions.py", "test_reductions_match_numpy",
+    ),
+    "sum drops negative axes inside a tuple (kata 01)": (
+        "tensor.py", r"return np\.sum\(self\.data, axis=axis, keepdims=keepdims\)",
+        "axis = (tuple(a for a in axis if a >= 0) or axis) if isinstance(axis, tuple) else axis\n"
+        "        return np.sum(self.data, axis=axis, keepdims=keepdims)",
+        "01_tensor/test_05_reductions.py", "test_reductions_match_numpy",
+    ),
+    "mean of float64 returns float32 (kata 01)": (
+        "tensor.py", r"return np\.mean\(self\.data, axis=axis, keepdims=keepdims\)",
+        "return np.mean(self.data, axis=axis, keepdims=keepdims, dtype=np.float32)",
+        "01_tensor/test_05_reductions.py", "test_reductions_keep_the_float_dtype[mean-float64]",
+    ),
+    "permute rejects negative dims (kata 01)": (
+        "tensor.py", r"if sorted\(d % self\.ndim for d in dims\) != list\(range\(self\.ndim\)\):",
+        "if sorted(dims) != list(range(self.ndim)):",
+        "01_tensor/test_04_shape.py", "test_permute_accepts_negative_dims",
+    ),
+    "BCE gradient without the 1e-12 floor at p in {0, 1} (kata 05)": (
+        "autograd.py", r"np\.maximum\(p \* \(1 - p\), 1e-12\)", "(p * (1 - p))",
+        "05_autograd/test_06_losses.py", "test_bce_gradient_at_probabilities_0_and_1_uses_the_documented_floor[mean]",
+    ),
+    "clip_grad_norm also scales at norm == max_norm (kata 07)": (
+        "training.py", r"if norm > max_norm:", "if norm >= max_norm:",
+        "07_training/test_02_clipping.py", "test_direction_is_kept_and_norm_is_capped",
+    ),
+    "EarlyStopping counts a tie as an improvement (kata 07)": (
+        "training.py", r"improved = value < self\.best - self\.min_delta", "improved = value <= self.best - self.min_delta",
+        "07_training/test_05_early_stopping.py", "test_a_tie_is_not_an_improvement",
+    ),
+    "RandomCrop draws the left edge from the height (kata 08)": (
+        "data.py", r"generator\.integers\(0, w - size \+ 1\)", "generator.integers(0, h - size + 1)",
+        "08_dataloader/test_05_augment.py", "test_every_window_position_is_used_on_a_non_square_image[tall]",
+    ),
+    "im2col uses the height stride across the width (kata 09)": (
+        "spatial.py", r"j : j \+ sw \* wo : sw\]", "j : j + sh * wo : sh]",
+        "09_spatial/test_01_im2col.py", "test_im2col_matches_patches_copied_one_by_one",
+    ),
+    "col2im uses the height stride across the width (kata 09)": (
+        "spatial.py", r"j : j \+ sw \* wo : sw\] \+= cols", "j : j + sh * wo : sh] += cols",
+        "09_spatial/test_03_conv_backward.py", "test_col2im_is_the_adjoint_of_im2col[s(2,1)-p(0,1)]",
+    ),
+    "max-pool backward numbers window offsets with the kernel height (kata 09)": (
+        "spatial.py", r"ctx\.arg == i \* kw \+ j", "ctx.arg == i * kh + j",
+        "09_spatial/test_04_max_pool.py", "test_max_pool_backward_equals_the_naive_loop",
+    ),
+    "avg-pool divides by kh * kh (kata 09)": (
+        "spatial.py", r"return out / x\.dtype\.type\(kh \* kw\)", "return out / x.dtype.type(kh * kh)",
+        "09_spatial/test_05_avg_pool.py", "test_avg_pool_forward_equals_the_naive_loop",
+    ),
+    "MLP dropout on the hidden layer instead of the output (kata 13)": (
+        "transformer.py", r"return self\.drop\(self\.proj\(gelu\(self\.fc\(x\)\)\)\)", "return self.proj(self.drop(gelu(self.fc(x))))",
+        "13_transformers/test_02_mlp.py", "test_dropout_is_applied_to_the_output",
+    ),
+    "block dropout on the residual sum instead of the attention branch (kata 13)": (
+        "transformer.py", r"x = x \+ self\.drop\(self\.attn\(self\.ln1\(x\), mask\)\)", "x = self.drop(x + self.attn(self.ln1(x), mask))",
+        "13_transformers/test_03_block.py", "test_attention_dropout_sits_on_the_attention_branch",
+    ),
+    "GPT dropout on the token embeddings only (kata 13)": (
+        "transformer.py", r"x = self\.drop\(self\.tok_emb\(ids\) \+ self\.pos_emb\(T\)\)", "x = self.drop(self.tok_emb(ids)) + self.pos_emb(T)",
+        "13_transformers/test_04_gpt.py", "test_embedding_dropout_sits_between_the_embeddings_and_the_blocks",
+    ),
+}
+
+
+@pytest.mark.parametrize("escape", list(ESCAPES))
+def test_a_bug_that_once_escaped_turns_its_kata_red_under_the_ci_profile(tmp_path, escape):
+    """Each wrong implementation above passed every kata test (or only failed on some random draws)
+    before issue 9; planted into a complete solutions tree, it must fail its named test under the
+    derandomized ci profile, and only tests of the step it breaks may fail."""
+    filename, pattern, replacement, test_file, must_fail = ESCAPES[escape]
+    tree = mutant_tree(tmp_path, filename, pattern, replacement)
+    outcomes = run_pytest([ROOT / "katas" / test_file], tree)
+    failed = {name.split("::", 1)[1] for name, outcome in outcomes.tests.items() if outcome == "failed"}
+    assert outcomes.tests, outcomes.output[-2000:]
+    assert must_fail in failed, f"{escape}: {must_fail} passed; failing: {sorted(failed)}"
+    assert len(failed) < len(outcomes.tests), f"{escape}: every test of {test_file} failed; the mutant is too crude"

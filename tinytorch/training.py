@@ -145,10 +145,11 @@ def clip_grad_norm(parameters, max_norm: float) -> float:
     """Rescale the gradients of ``parameters`` together so that their global norm is at most ``max_norm``.
 
     The global norm is ``sqrt(Σ_p Σ p.grad²)`` over every parameter that has a gradient
-    (computed in float64). When it exceeds ``max_norm``, every gradient is multiplied by the same
-    factor ``max_norm / (norm + 1e-6)`` (PyTorch's), so the direction of the whole gradient
-    vector is kept and only its length shrinks; otherwise nothing changes. Gradients keep their
-    dtype. Parameters whose ``grad`` is None are skipped.
+    (computed in float64). When it exceeds ``max_norm`` (``norm > max_norm``), every gradient is
+    multiplied by the same factor ``max_norm / (norm + 1e-6)`` (PyTorch's), so the direction of
+    the whole gradient vector is kept and only its length shrinks; otherwise, a norm equal to
+    ``max_norm`` included, nothing changes. Gradients keep their dtype. Parameters whose ``grad``
+    is None are skipped.
 
     Returns the norm **before** clipping (a float): worth logging, it tells you how often you clip.
 

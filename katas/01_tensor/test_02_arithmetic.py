@@ -4,7 +4,7 @@ import operator
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, broadcastable_pairs, nonzero_floats
@@ -49,17 +49,30 @@ def test_exp_and_log_match_numpy():
     assert_close(Tensor(b).log(), np.log(b), dtype=np.float64, what="t.log()")
 
 
-@given(shapes=broadcastable_pairs(), symbol=st.sampled_from(list(BINARY)), data=st.data())
-def test_binary_ops_broadcast_like_numpy(shapes, symbol, data):
+@st.composite
+def broadcast_operands(draw):
+    """Two arrays whose shapes broadcast together (the divisor b kept away from 0)."""
+    shape_a, shape_b, _ = draw(broadcastable_pairs(), label="shapes")
+    return draw(arrays(shape_a), label="a"), draw(arrays(shape_b, elements=nonzero_floats()), label="b")
+
+
+# The edge cases the property is about: rank extension, a 0-d operand, size-1 axes on both
+# sides, same shapes; asymmetric ops (- and /) so that swapped operands show.
+@given(operands=broadcast_operands(), symbol=st.sampled_from(list(BINARY)))
+@example(operands=(np.array([[0.0], [1.0], [2.0]]), np.array([1.0, -2.0, 3.0, 0.5])), symbol="-")
+@example(operands=(np.array([[0.0], [1.0], [2.0]]), np.array([1.0, -2.0, 3.0, 0.5])), symbol="/")
+@example(operands=(np.array(2.5), np.array([[1.0, -2.0], [0.5, 3.0]])), symbol="-")
+@example(operands=(np.array([[1.0, -2.0]]), np.array([[0.5], [2.0], [-3.0]])), symbol="/")
+@example(operands=(np.array([[1.0, -2.0], [0.5, 3.0]]), np.array(-1.5)), symbol="+")
+@example(operands=(np.array([[1.0, 2.0, 3.0]]), np.array([[2.0, 2.0, 2.0]])), symbol="*")
+def test_binary_ops_broadcast_like_numpy(operands, symbol):
     """Binary ops broadcast: shapes are aligned from the right, sizes must match or be 1, and a
     missing leading dimension counts as 1 ((3, 1) + (4,) gives (3, 4))."""
-    shape_a, shape_b, result = shapes
-    a = data.draw(arrays(shape_a), label="a")
-    b = data.draw(arrays(shape_b, elements=nonzero_floats()), label="b")
+    a, b = operands
     f = BINARY[symbol]
     out = f(Tensor(a), Tensor(b))
-    assert_close(out, f(a, b), what=f"{shape_a} {symbol} {shape_b}")
-    assert out.shape == result
+    assert_close(out, f(a, b), what=f"{a.shape} {symbol} {b.shape}")
+    assert out.shape == np.broadcast_shapes(a.shape, b.shape)
 
 
 def test_rank_extension_example():

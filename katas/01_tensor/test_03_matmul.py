@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close
@@ -50,14 +50,23 @@ def test_matmul_broadcasts_batch_dimensions():
     assert_close(out, np.matmul(a, b), what="(2, 1, 3, 4) @ (5, 4, 2)")
 
 
-@given(
-    batch=st.lists(st.integers(1, 2), max_size=2), m=st.integers(1, 3), n=st.integers(1, 3),
-    p=st.integers(1, 3), data=st.data(),
-)
-def test_matmul_matches_numpy(batch, m, n, p, data):
+@st.composite
+def matmul_operands(draw):
+    """(*batch, m, n) and (n, p) arrays: batch of 0 to 2 dimensions, sizes 1 to 3."""
+    batch = draw(st.lists(st.integers(1, 2), max_size=2), label="batch")
+    m, n, p = draw(st.integers(1, 3), label="m"), draw(st.integers(1, 3), label="n"), draw(st.integers(1, 3), label="p")
+    return draw(arrays((*batch, m, n)), label="a"), draw(arrays((n, p)), label="b")
+
+
+# Edge cases: no batch, sizes of 1 (an outer product, a dot product), a non-square batch.
+@given(operands=matmul_operands())
+@example(operands=(_random(2, 3, seed=1), _random(3, 1, seed=2)))
+@example(operands=(_random(3, 1, seed=1), _random(1, 2, seed=2)))
+@example(operands=(_random(1, 3, seed=1), _random(3, 1, seed=2)))
+@example(operands=(_random(2, 1, 3, 2, seed=1), _random(2, 3, seed=2)))
+def test_matmul_matches_numpy(operands):
     """For any batch shape and sizes, (*batch, m, n) @ (n, p) equals np.matmul."""
-    a = data.draw(arrays((*batch, m, n)), label="a")
-    b = data.draw(arrays((n, p)), label="b")
+    a, b = operands
     assert_close(Tensor(a) @ Tensor(b), np.matmul(a, b), what=f"{a.shape} @ {b.shape}")
 
 

@@ -68,6 +68,23 @@ def test_permute_reorders_dims():
     assert_close(Tensor(x).permute((1, 2, 0)), np.transpose(x, (1, 2, 0)), what="permute((1, 2, 0))")
 
 
+def test_permute_accepts_negative_dims():
+    """Negative dims count from the end, as everywhere else: for (2, 3, 4), permute(-1, 0, 1) is
+    permute(2, 0, 1) and permute(1, -1, 0) is permute(1, 2, 0)."""
+    x = _grid()
+    assert_close(Tensor(x).permute(-1, 0, 1), np.transpose(x, (2, 0, 1)), what="permute(-1, 0, 1)")
+    assert_close(Tensor(x).permute((1, -1, 0)), np.transpose(x, (1, 2, 0)), what="permute((1, -1, 0))")
+
+
+def test_permute_that_is_not_a_permutation_is_a_value_error():
+    """Each dim exactly once: permute(0, 0, 1), permute(0, -3, 1) (-3 is 0 again) and
+    permute(0, 1) on a 3-D tensor raise a ValueError."""
+    t = Tensor(_grid())
+    for dims in [(0, 0, 1), (0, -3, 1), (0, 1)]:
+        with pytest.raises(ValueError):
+            t.permute(*dims)
+
+
 def test_T_reverses_all_dims():
     """t.T reverses every dimension (a matrix's transpose; (2, 3, 4) → (4, 3, 2))."""
     x = _grid()

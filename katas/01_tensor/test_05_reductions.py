@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, small_shapes
@@ -34,13 +34,66 @@ def _axis_cases(draw):
     return x, axis
 
 
+def _cube():
+    """A (2, 3, 4) float64 array with distinct values: every axis form gives a different result."""
+    return np.random.default_rng(1).uniform(-3, 3, size=(2, 3, 4))
+
+
+# The axis forms the property is about, each pinned for sum, mean and max so that every profile
+# (random or derandomized) checks them: no axis with keepdims (a 1x1x1 result, not a 0-d one),
+# negative ints, tuples mixing signs, tuples of negative axes only, a 1-D array.
+AXIS_EDGE_CASES = [
+    (None, True), (None, False), (-1, False), (-3, True), ((0, -1), False), ((0, -1), True),
+    ((-1, -3), False), ((-2,), True), ((2, 0, -2), False),
+]
+
+
+def _with_edge_cases(test):
+    for name in REDUCTIONS:
+        for axis, keepdims in AXIS_EDGE_CASES:
+            test = example(case=(_cube(), axis), keepdims=keepdims, name=name)(test)
+        test = example(case=(np.array([2.0, -1.0, 0.5]), (-1,)), keepdims=True, name=name)(test)
+    return test
+
+
 @given(case=_axis_cases(), keepdims=st.booleans(), name=st.sampled_from(list(REDUCTIONS)))
+@_with_edge_cases
 def test_reductions_match_numpy(case, keepdims, name):
-    """t.sum / t.mean / t.max(axis, keepdims) equal NumPy's, for every axis form and keepdims."""
+    """t.sum / t.mean / t.max(axis, keepdims) equal NumPy's, shape and dtype included, for every
+    axis form (None, an int, a negative int, a tuple mixing signs) and keepdims."""
     x, axis = case
     out = getattr(Tensor(x), name)(axis=axis, keepdims=keepdims)
     want = REDUCTIONS[name](x, axis=axis, keepdims=keepdims)
-    assert_close(out, want, what=f"{name}(axis={axis}, keepdims={keepdims}) of shape {x.shape}")
+    assert_close(out, want, dtype=want.dtype, what=f"{name}(axis={axis}, keepdims={keepdims}) of shape {x.shape}")
+
+
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_negative_axes_inside_a_tuple_count_from_the_end(name):
+    """Every axis in a tuple may be negative: for shape (2, 3, 4), axis=(0, -1) is axis (0, 2)
+    and gives shape (3,); axis=(-1, -3) is (2, 0)."""
+    x = _cube()
+    for axis, same in [((0, -1), (0, 2)), ((-1, -3), (2, 0))]:
+        assert_close(getattr(Tensor(x), name)(axis=axis), REDUCTIONS[name](x, axis=same), what=f"{name}(axis={axis})")
+
+
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_no_axis_with_keepdims_keeps_every_axis_with_size_1(name):
+    """axis=None with keepdims=True reduces everything but keeps the rank: (2, 3, 4) gives a
+    (1, 1, 1) tensor, not a 0-d one."""
+    x = _cube()
+    out = getattr(Tensor(x), name)(keepdims=True)
+    assert_close(out, REDUCTIONS[name](x, keepdims=True), what=f"{name}(keepdims=True)")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_reductions_keep_the_float_dtype(name, dtype):
+    """A reduction keeps the tensor's float dtype: float64 in gives float64 out (that is how a
+    gradient check keeps its precision), float32 gives float32, with or without an axis."""
+    x = _cube().astype(dtype)
+    for axis in (None, 1, (0, -1)):
+        out = getattr(Tensor(x), name)(axis=axis)
+        assert out.dtype == dtype, f"{name}(axis={axis}) of a {np.dtype(dtype)} tensor has dtype {out.dtype}"
 
 
 @pytest.mark.parametrize("name", list(REDUCTIONS))

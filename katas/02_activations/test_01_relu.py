@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 
 from dojo.testing import arrays, assert_close, small_shapes
 from tinytorch.activations import ReLU, relu
@@ -16,6 +16,9 @@ def test_relu_known_values():
 
 
 @given(x=arrays(small_shapes()))
+@example(x=np.array(-1.5))  # 0-d
+@example(x=np.array(2.0))
+@example(x=np.array([[-3.0, -0.0, 0.0], [1e-300, -1e-300, 3.0]]))  # zeros of both signs, tiny values
 def test_relu_matches_numpy(x):
     """relu(x) equals np.maximum(x, 0) for any shape, including 0-d."""
     assert_close(relu(Tensor(x)), np.maximum(x, 0), what="relu(x)")

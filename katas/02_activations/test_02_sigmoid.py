@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 
 from dojo.testing import arrays, assert_close, floats, small_shapes
 from tinytorch.activations import Sigmoid, sigmoid
@@ -18,6 +18,8 @@ def test_sigmoid_known_values():
 
 
 @given(x=arrays(small_shapes(), elements=floats(-20, 20)))
+@example(x=np.array(0.0))  # 0-d, the midpoint
+@example(x=np.array([-20.0, -1.0, 0.0, 1.0, 20.0]))  # both ends of the range
 def test_sigmoid_matches_closed_form(x):
     """sigmoid(x) equals 1 / (1 + exp(-x)) for moderate x, any shape."""
     assert_close(sigmoid(Tensor(x)), 1 / (1 + np.exp(-x)), what="sigmoid(x)")
@@ -37,12 +39,15 @@ def test_sigmoid_is_exactly_0_and_1_at_plus_minus_1000_without_warnings(dtype):
 
 
 @given(x=arrays(small_shapes(), elements=floats(-50, 50)))
+@example(x=np.array([-50.0, -36.5, -0.5, 0.0, 0.5, 36.5, 50.0]))  # far tails, where 1 - s(x) cancels
 def test_sigmoid_is_symmetric(x):
     """sigmoid(-x) = 1 - sigmoid(x) for every x (the curve is point-symmetric around (0, 0.5))."""
     assert_close(sigmoid(Tensor(-x)), 1 - sigmoid(Tensor(x)).data, atol=1e-12, what="sigmoid(-x)")
 
 
 @given(x=arrays(small_shapes(), elements=floats(-1e4, 1e4)))
+@example(x=np.array([-1e4, -800.0, 0.0, 800.0, 1e4]))  # where np.exp overflows
+@example(x=np.array(-1e4))
 def test_sigmoid_stays_in_0_1(x):
     """For any finite input, even ±1e4, every output is finite and in [0, 1] (and no warning)."""
     out = sigmoid(Tensor(x)).data

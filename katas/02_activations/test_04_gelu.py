@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 
 from dojo.testing import arrays, assert_close, floats, small_shapes
 from tinytorch.activations import GELU, gelu
@@ -25,6 +25,8 @@ def test_gelu_known_values():
 
 
 @given(x=arrays(small_shapes(), elements=floats(-6, 6)))
+@example(x=np.array(0.0))
+@example(x=np.array([-6.0, -1.0, 0.0, 1.0, 6.0]))
 def test_gelu_matches_formula(x):
     """gelu(x) = 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))), any shape."""
     assert_close(gelu(Tensor(x)), _gelu(x), what="gelu(x)")

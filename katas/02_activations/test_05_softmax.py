@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, floats, small_shapes
@@ -26,6 +26,20 @@ def array_and_axis(draw, low=-5.0, high=5.0):
     return x, axis
 
 
+def _cube(scale=1.0):
+    """A (2, 3, 4) array with distinct values: every axis gives different slices."""
+    return np.random.default_rng(3).uniform(-scale, scale, size=(2, 3, 4))
+
+
+def axis_edge_cases(test, scale=4.0):
+    """Pin the axes the property is about: the first, a middle one, the last, each negative form
+    (-1, -2, -3), a 1-D array, and an axis of size 1."""
+    for axis in (0, 1, 2, -1, -2, -3):
+        test = example(case=(_cube(scale), axis))(test)
+    test = example(case=(np.array([scale, -scale, 0.0]), -1))(test)
+    return example(case=(np.full((2, 1, 3), scale), 1))(test)
+
+
 def test_softmax_known_values():
     """softmax([0, ln 2, ln 3]) = [1/6, 2/6, 3/6]: exponentiate, then divide by the total."""
     out = softmax(Tensor(np.log(np.array([[1.0, 2.0, 3.0]]))))
@@ -33,6 +47,7 @@ def test_softmax_known_values():
 
 
 @given(case=array_and_axis())
+@axis_edge_cases
 def test_softmax_matches_reference(case):
     """softmax(x, axis) = exp(x) / sum(exp(x), axis) for any shape and any axis (negative too)."""
     x, axis = case
@@ -40,6 +55,8 @@ def test_softmax_matches_reference(case):
 
 
 @given(case=array_and_axis(-50.0, 50.0))
+@axis_edge_cases
+@example(case=(_cube(50.0), -2))
 def test_softmax_sums_to_one_along_axis(case):
     """Every slice along `axis` is a probability distribution: entries in [0, 1] that sum to 1."""
     x, axis = case
@@ -49,6 +66,8 @@ def test_softmax_sums_to_one_along_axis(case):
 
 
 @given(case=array_and_axis(), shift=floats(-100, 100))
+@example(case=(_cube(5.0), -2), shift=100.0)
+@example(case=(_cube(5.0), 0), shift=-100.0)
 def test_softmax_is_shift_invariant(case, shift):
     """softmax(x + c) = softmax(x) for any constant c: only differences between logits matter."""
     x, axis = case
@@ -98,6 +117,8 @@ def test_softmax_default_axis_is_last():
 
 
 @given(case=array_and_axis(-30.0, 30.0))
+@axis_edge_cases
+@example(case=(_cube(30.0), 1))
 def test_log_softmax_is_log_of_softmax(case):
     """log_softmax(x, axis) equals log(softmax(x, axis)) wherever that is finite."""
     x, axis = case

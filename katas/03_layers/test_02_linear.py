@@ -1,7 +1,7 @@
 """Step 2: linear — Linear's weight shapes, its seeded uniform initialisation and its forward."""
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import assert_close, assert_shape
@@ -79,6 +79,10 @@ def test_two_layers_after_one_seed_differ():
 
 
 @given(n=st.integers(1, 4), fan_in=st.integers(1, 5), fan_out=st.integers(1, 5), seed=st.integers(0, 1000))
+@example(n=1, fan_in=1, fan_out=1, seed=0)  # everything of size 1
+@example(n=4, fan_in=5, fan_out=2, seed=1)  # more inputs than outputs: weight is (2, 5), not (5, 2)
+@example(n=2, fan_in=2, fan_out=5, seed=2)  # more outputs than inputs
+@example(n=3, fan_in=3, fan_out=3, seed=3)  # square: weight and weight.T differ in value only
 def test_linear_forward_matches_numpy(n, fan_in, fan_out, seed):
     """Linear(in, out)(x) equals x @ weight.T + bias for x of shape (N, in); the result is (N, out)."""
     rng.manual_seed(seed)

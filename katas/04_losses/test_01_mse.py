@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, small_shapes
@@ -23,6 +23,9 @@ def test_mse_known_value():
 
 
 @given(case=pred_and_target())
+@example(case=(np.array(2.5), np.array(-1.0)))  # 0-d
+@example(case=(np.array([[1.0, -2.0, 3.0], [0.5, 0.0, -3.0]]), np.array([[0.0, 1.0, -3.0], [0.5, 2.0, 3.0]])))
+@example(case=(np.array([1.0, 2.0]), np.array([1.0, 2.0])))  # a perfect prediction
 def test_mse_matches_closed_form(case):
     """mse_loss(pred, target) = mean((pred - target)²) over every element, as a 0-d tensor."""
     pred, target = case
@@ -36,6 +39,9 @@ def test_mse_of_perfect_prediction_is_zero():
 
 
 @given(case=pred_and_target())
+@example(case=(np.array(2.5), np.array(-1.0)))  # 0-d
+@example(case=(np.array([[1.0, -2.0, 3.0], [0.5, 0.0, -3.0]]), np.array([[0.0, 1.0, -3.0], [0.5, 2.0, 3.0]])))
+@example(case=(np.array([1.0, 2.0]), np.array([1.0, 2.0])))  # a perfect prediction
 def test_mse_sum_reduction(case):
     """reduction="sum" adds the squared errors instead of averaging them: sum = mean · (number of elements)."""
     pred, target = case

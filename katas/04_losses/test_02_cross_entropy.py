@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -36,6 +36,9 @@ def test_cross_entropy_known_value():
 
 
 @given(case=logits_and_targets())
+@example(case=(np.array([[5.0, -5.0]]), np.array([1])))  # one row, confidently wrong
+@example(case=(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-5.0, 5.0, 0.5]]), np.array([2, 0, 0])))  # N != C
+@example(case=(np.array([[0.5, -1.0, 2.0, 4.0, -3.0], [1.0, 1.0, 1.0, 1.0, 1.0]]), np.array([4, 0])))  # last class; equal logits
 def test_cross_entropy_matches_definition(case):
     """cross_entropy = mean over rows of -log(softmax(row)[target])."""
     logits, targets = case
@@ -44,6 +47,9 @@ def test_cross_entropy_matches_definition(case):
 
 
 @given(case=logits_and_targets())
+@example(case=(np.array([[5.0, -5.0]]), np.array([1])))  # one row, confidently wrong
+@example(case=(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-5.0, 5.0, 0.5]]), np.array([2, 0, 0])))  # N != C
+@example(case=(np.array([[0.5, -1.0, 2.0, 4.0, -3.0], [1.0, 1.0, 1.0, 1.0, 1.0]]), np.array([4, 0])))  # last class; equal logits
 def test_cross_entropy_sum_reduction(case):
     """reduction="sum" adds the per-row losses instead of averaging them."""
     logits, targets = case

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, floats, small_shapes
@@ -39,6 +39,8 @@ def test_bce_known_value():
 
 
 @given(case=probs_and_targets())
+@example(case=(np.array([0.01, 0.99, 0.5]), np.array([1.0, 0.0, 0.25])))  # both ends of the range, a soft target
+@example(case=(np.array([[0.2, 0.7], [0.99, 0.01]]), np.array([[0.0, 1.0], [1.0, 0.0]])))  # 2-D
 def test_bce_matches_closed_form(case):
     """binary_cross_entropy(p, t) = mean(-(t·log p + (1-t)·log(1-p)))."""
     p, t = case
@@ -46,6 +48,8 @@ def test_bce_matches_closed_form(case):
 
 
 @given(case=probs_and_targets())
+@example(case=(np.array([0.01, 0.99, 0.5]), np.array([1.0, 0.0, 0.25])))  # both ends of the range, a soft target
+@example(case=(np.array([[0.2, 0.7], [0.99, 0.01]]), np.array([[0.0, 1.0], [1.0, 0.0]])))  # 2-D
 def test_bce_sum_reduction(case):
     """reduction="sum" adds the per-element losses instead of averaging them."""
     p, t = case
@@ -83,6 +87,8 @@ def test_bce_shape_mismatch_names_both_shapes(fn):
 
 
 @given(case=logits_and_targets())
+@example(case=(np.array([-10.0, 0.0, 10.0]), np.array([1.0, 0.5, 0.0])))  # both ends, z = 0
+@example(case=(np.array([[-10.0, 10.0], [3.0, -3.0]]), np.array([[0.0, 1.0], [0.25, 0.75]])))
 def test_bce_with_logits_equals_bce_of_sigmoid(case):
     """binary_cross_entropy_with_logits(z, t) = binary_cross_entropy(sigmoid(z), t) where the
     latter is accurate (|z| <= 10)."""

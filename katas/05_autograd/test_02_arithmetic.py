@@ -6,7 +6,7 @@ Every gradient is checked against float64 central differences with a random upst
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dojo.testing import (
@@ -84,14 +84,25 @@ def test_unbroadcast_to_a_scalar_shape():
     assert_close(unbroadcast(grad, ()), np.array(15.0), what="unbroadcast(grad (2, 3), ())")
 
 
+@st.composite
+def operand_and_upstream(draw):
+    """An operand a and an upstream gradient g of the shape a was broadcast to."""
+    shape_a, _, result = draw(broadcastable_pairs(), label="shapes")
+    return draw(arrays(shape_a), label="a"), draw(arrays(result), label="g")
+
+
 @settings(max_examples=LIGHT)
-@given(shapes=broadcastable_pairs(), data=st.data())
-def test_unbroadcast_is_the_adjoint_of_broadcasting(shapes, data):
+@given(case=operand_and_upstream())
+@example(case=(_values((), 1), _values((2, 3), 2)))  # a 0-d operand
+@example(case=(_values((3,), 1), _values((4, 2, 3), 2)))  # new leading axes
+@example(case=(_values((2, 1), 1), _values((2, 3), 2)))  # a size-1 axis, kept
+@example(case=(_values((2, 1), 1), _values((4, 2, 3), 2)))  # both at once
+@example(case=(_values((1, 3), 1), _values((1, 3), 2)))  # nothing broadcast
+def test_unbroadcast_is_the_adjoint_of_broadcasting(case):
     """For every broadcastable pair: sum(unbroadcast(g, shape_a) * a) equals
     sum(g * broadcast_to(a, result)) — unbroadcast gives exactly the gradient of broadcasting."""
-    shape_a, _, result = shapes
-    a = data.draw(arrays(shape_a), label="a")
-    g = data.draw(arrays(result), label="g")
+    a, g = case
+    shape_a, result = a.shape, g.shape
     reduced = unbroadcast(g, shape_a)
     assert_shape(reduced, shape_a, what=f"unbroadcast(g {result}, {shape_a})")
     assert_close(np.sum(reduced * a), np.sum(g * np.broadcast_to(a, result)), what="sum(unbroadcast(g) * a)")
@@ -111,14 +122,30 @@ def test_binary_op_gradients_with_broadcasting(name, case):
     gradcheck(BINARY[name], [a, b])
 
 
-@given(name=st.sampled_from(list(BINARY)), shapes=broadcastable_pairs(), data=st.data())
-def test_binary_op_gradients_on_drawn_shapes(name, shapes, data):
+@st.composite
+def binary_case(draw):
+    """An op name and two operands of broadcastable shapes, with values in that op's domain."""
+    name = draw(st.sampled_from(list(BINARY)), label="op")
+    shape_a, shape_b, _ = draw(broadcastable_pairs(), label="shapes")
+    elements_a, elements_b = ELEMENTS[name]
+    return name, draw(arrays(shape_a, elements_a), label="a"), draw(arrays(shape_b, elements_b), label="b")
+
+
+def _binary_edge_cases(test):
+    """Pin every op on the broadcasting forms the rules must undo: a 0-d operand on either side,
+    rank extension, size-1 axes on both sides."""
+    for name in BINARY:
+        for shape_a, shape_b in [((), (2, 3)), ((2, 3), ()), ((3, 1), (4,)), ((1, 3), (2, 1))]:
+            test = example(case=(name, _values(shape_a, 1), _values(shape_b, 2, positive=name == "div")))(test)
+    return test
+
+
+@given(case=binary_case())
+@_binary_edge_cases
+def test_binary_op_gradients_on_drawn_shapes(case):
     """a op b on hypothesis-drawn broadcastable shapes and values (divisors positive): both
     gradients equal central differences."""
-    shape_a, shape_b, _ = shapes
-    elements_a, elements_b = ELEMENTS[name]
-    a = data.draw(arrays(shape_a, elements_a), label="a")
-    b = data.draw(arrays(shape_b, elements_b), label="b")
+    name, a, b = case
     gradcheck(BINARY[name], [a, b])
 
 
@@ -165,13 +192,29 @@ def test_unary_op_gradient(name):
     gradcheck(f, [_values((2, 3), seed=6, positive=domain == "positive")])
 
 
+@st.composite
+def unary_case(draw):
+    """A unary op's name and an input of a drawn shape (0-d to 3-d) in that op's domain."""
+    name = draw(st.sampled_from(list(UNARY)), label="op")
+    shape = draw(small_shapes(max_side=3), label="shape")
+    return name, draw(arrays(shape, DOMAIN[UNARY[name][1]]), label="x")
+
+
+def _unary_edge_cases(test):
+    """Pin every op on a 0-d input and on a 3-d one (negative values wherever the domain allows)."""
+    for name, (_, domain) in UNARY.items():
+        for shape in [(), (2, 1, 2)]:
+            test = example(case=(name, _values(shape, 6, positive=domain == "positive")))(test)
+    return test
+
+
 @settings(max_examples=LIGHT)
-@given(name=st.sampled_from(list(UNARY)), data=st.data())
-def test_unary_op_gradients_on_drawn_shapes(name, data):
+@given(case=unary_case())
+@_unary_edge_cases
+def test_unary_op_gradients_on_drawn_shapes(case):
     """The unary rules on hypothesis-drawn shapes (0-d to 3-d) and values in each op's domain."""
-    f, domain = UNARY[name]
-    x = data.draw(arrays(data.draw(small_shapes(max_side=3), label="shape"), DOMAIN[domain]), label="x")
-    gradcheck(f, [x])
+    name, x = case
+    gradcheck(UNARY[name][0], [x])
 
 
 def test_rules_compose_through_a_formula():

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -40,14 +40,23 @@ def test_matmul_gradients_for_every_rank(case):
     gradcheck(lambda a, b: a @ b, [_values(shape_a, 1), _values(shape_b, 2)])
 
 
-@settings(max_examples=LIGHT)
-@given(shapes=hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=1, max_side=3), data=st.data())
-def test_matmul_gradients_on_drawn_shapes(shapes, data):
-    """a @ b on hypothesis-drawn shapes that matmul accepts (any ranks, one batch dimension)."""
+@st.composite
+def matmul_operands(draw):
+    """Two arrays whose shapes matmul accepts (any ranks, one batch dimension), values away from 0."""
+    shapes = draw(hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=1, max_side=3), label="shapes")
     shape_a, shape_b = shapes.input_shapes
-    a = data.draw(arrays(shape_a, nonzero_floats()), label="a")
-    b = data.draw(arrays(shape_b, nonzero_floats()), label="b")
-    gradcheck(lambda a, b: a @ b, [a, b])
+    return draw(arrays(shape_a, nonzero_floats()), label="a"), draw(arrays(shape_b, nonzero_floats()), label="b")
+
+
+@settings(max_examples=LIGHT)
+@given(operands=matmul_operands())
+@example(operands=(_values((3,), 1), _values((3,), 2)))  # vector @ vector: a 0-d result
+@example(operands=(_values((3,), 1), _values((2, 3, 2), 2)))  # vector @ batch
+@example(operands=(_values((2, 2, 3), 1), _values((3,), 2)))  # batch @ vector
+@example(operands=(_values((1, 2, 3), 1), _values((2, 3, 1), 2)))  # a size-1 batch that broadcasts
+def test_matmul_gradients_on_drawn_shapes(operands):
+    """a @ b on hypothesis-drawn shapes that matmul accepts (any ranks, one batch dimension)."""
+    gradcheck(lambda a, b: a @ b, list(operands))
 
 
 def test_matmul_of_a_constant_and_a_tensor():
@@ -67,14 +76,23 @@ def test_reshape_gradient(shape, new_shape):
     gradcheck(lambda t: t.reshape(*new_shape), [_values(shape, 5)])
 
 
+@st.composite
+def transpose_case(draw):
+    """An array of 2 or 3 dimensions and two of its axes (negative ones too, maybe the same)."""
+    x = draw(arrays(draw(small_shapes(min_dims=2, max_side=3), label="shape")), label="x")
+    axes = st.integers(-x.ndim, x.ndim - 1)
+    return x, draw(axes, label="dim0"), draw(axes, label="dim1")
+
+
 @settings(max_examples=LIGHT)
-@given(data=st.data())
-def test_transpose_gradient(data):
+@given(case=transpose_case())
+@example(case=(_values((2, 3, 2), 1), 0, -1))  # a negative dim
+@example(case=(_values((2, 3, 2), 1), -3, -2))  # two negative dims
+@example(case=(_values((2, 3), 1), 1, -1))  # the same axis twice: nothing moves
+def test_transpose_gradient(case):
     """x.transpose(dim0, dim1) for any two axes (negative ones too): swapping them back undoes it."""
-    shape = data.draw(small_shapes(min_dims=2, max_side=3), label="shape")
-    dim0 = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim0")
-    dim1 = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim1")
-    gradcheck(lambda t: t.transpose(dim0, dim1), [data.draw(arrays(shape), label="x")])
+    x, dim0, dim1 = case
+    gradcheck(lambda t: t.transpose(dim0, dim1), [x])
 
 
 def test_transpose_default_swaps_the_last_two_axes():
@@ -82,13 +100,27 @@ def test_transpose_default_swaps_the_last_two_axes():
     gradcheck(lambda t: t.transpose(), [_values((2, 3, 2), 6)])
 
 
+@st.composite
+def permute_case(draw):
+    """An array of 1 to 3 dimensions and a permutation of its dims, each written as a
+    non-negative or a negative dim (-1 is the last)."""
+    x = draw(arrays(draw(small_shapes(min_dims=1, max_side=3), label="shape")), label="x")
+    dims = draw(st.permutations(range(x.ndim)), label="dims")
+    signs = draw(st.lists(st.booleans(), min_size=x.ndim, max_size=x.ndim), label="negative")
+    return x, tuple(d - x.ndim if negative else d for d, negative in zip(dims, signs))
+
+
 @settings(max_examples=LIGHT)
-@given(data=st.data())
-def test_permute_gradient(data):
-    """x.permute(*dims) for any permutation: the inverse permutation (np.argsort(dims)) undoes it."""
-    shape = data.draw(small_shapes(min_dims=1, max_side=3), label="shape")
-    dims = data.draw(st.permutations(range(len(shape))), label="dims")
-    gradcheck(lambda t: t.permute(*dims), [data.draw(arrays(shape), label="x")])
+@given(case=permute_case())
+@example(case=(_values((2, 3, 2), 1), (2, 0, 1)))
+@example(case=(_values((2, 3, 2), 1), (-1, 0, -2)))  # negative dims
+@example(case=(_values((2, 3), 1), (-1, -2)))  # only negative dims
+@example(case=(_values((3,), 1), (0,)))  # 1-D: the identity
+def test_permute_gradient(case):
+    """x.permute(*dims) for any permutation, negative dims included: the inverse permutation
+    (np.argsort of the dims counted from the front) undoes it."""
+    x, dims = case
+    gradcheck(lambda t: t.permute(*dims), [x])
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, gradcheck, nonzero_floats, small_shapes
@@ -28,16 +28,33 @@ def test_elementwise_activation_gradient(name):
     gradcheck(f, [_values((2, 3), 1)])
 
 
-@settings(max_examples=LIGHT)
-@given(name=st.sampled_from(list(ELEMENTWISE)), data=st.data())
-def test_elementwise_activation_gradients_on_drawn_shapes(name, data):
-    """The elementwise rules on hypothesis-drawn shapes and values in [-3, 3] (relu: |x| >= 0.1,
-    and its first element positive, so some gradient flows)."""
-    f, elements = ELEMENTWISE[name]
-    x = data.draw(arrays(data.draw(small_shapes(max_side=3), label="shape"), elements), label="x")
+@st.composite
+def elementwise_case(draw):
+    """An activation's name and an input of a drawn shape in [-3, 3] (relu: |x| >= 0.1, and its
+    first element positive, so some gradient flows)."""
+    name = draw(st.sampled_from(list(ELEMENTWISE)), label="activation")
+    x = draw(arrays(draw(small_shapes(max_side=3), label="shape"), ELEMENTWISE[name][1]), label="x")
     if name == "relu":
         x.flat[0] = abs(x.flat[0])
-    gradcheck(f, [x])
+    return name, x
+
+
+def _elementwise_edge_cases(test):
+    """Pin every activation on a 0-d input and on both signs, out to the ends of [-3, 3]."""
+    for name in ELEMENTWISE:
+        test = example(case=(name, np.array(1.5)))(test)
+        test = example(case=(name, np.array([[3.0, -3.0, 0.25], [-0.25, 1.0, -1.0]])))(test)
+    return test
+
+
+@settings(max_examples=LIGHT)
+@given(case=elementwise_case())
+@_elementwise_edge_cases
+def test_elementwise_activation_gradients_on_drawn_shapes(case):
+    """The elementwise rules on hypothesis-drawn shapes and values in [-3, 3] (relu: |x| >= 0.1,
+    and its first element positive, so some gradient flows)."""
+    name, x = case
+    gradcheck(ELEMENTWISE[name][0], [x])
 
 
 def test_relu_gradient_at_zero_is_zero():
@@ -56,15 +73,30 @@ def test_softmax_gradients_along_any_axis(name, shape, axis):
     gradcheck(lambda t: f(t, axis=axis), [_values(shape, 2)])
 
 
+@st.composite
+def softmax_case(draw):
+    """An input of a drawn shape (every side >= 2, so no slice is trivially 1) and one of its axes."""
+    x = draw(arrays(draw(small_shapes(min_dims=1, min_side=2, max_side=3), label="shape")), label="x")
+    return x, draw(st.integers(-x.ndim, x.ndim - 1), label="axis")
+
+
+def _softmax_edge_cases(test):
+    """Pin both functions on the first, a middle and the last axis, each also written negatively."""
+    for name in ("softmax", "log_softmax"):
+        for axis in (0, 1, 2, -1, -2, -3):
+            test = example(name=name, case=(_values((2, 3, 2), 3), axis))(test)
+    return test
+
+
 @settings(max_examples=LIGHT)
-@given(name=st.sampled_from(["softmax", "log_softmax"]), data=st.data())
-def test_softmax_gradients_on_drawn_shapes(name, data):
+@given(name=st.sampled_from(["softmax", "log_softmax"]), case=softmax_case())
+@_softmax_edge_cases
+def test_softmax_gradients_on_drawn_shapes(name, case):
     """softmax / log_softmax on drawn shapes (every side >= 2, so no slice is trivially 1) and
     a drawn axis."""
-    shape = data.draw(small_shapes(min_dims=1, min_side=2, max_side=3), label="shape")
-    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    x, axis = case
     f = softmax if name == "softmax" else log_softmax
-    gradcheck(lambda t: f(t, axis=axis), [data.draw(arrays(shape), label="x")])
+    gradcheck(lambda t: f(t, axis=axis), [x])
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "gelu", "softmax", "log_softmax"])

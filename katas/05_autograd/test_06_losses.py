@@ -1,8 +1,10 @@
 """Step 6: rules for the losses of kata 04 — mse, cross-entropy, BCE and BCE with logits."""
 
+import warnings
+
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, floats, gradcheck
@@ -46,13 +48,24 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot(reduction):
     assert_close(logits.grad, expected, what=f"d cross_entropy(reduction={reduction!r}) / d logits")
 
 
+@st.composite
+def logits_and_targets(draw):
+    """(N, C) logits in [-3, 3] (N in 1..3, C in 2..3) and N integer targets in [0, C)."""
+    n, c = draw(st.integers(1, 3), label="N"), draw(st.integers(2, 3), label="C")
+    z = draw(arrays((n, c)), label="logits")
+    return z, np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n), label="targets"))
+
+
 @settings(max_examples=LIGHT)
-@given(n=st.integers(1, 3), c=st.integers(2, 3), reduction=st.sampled_from(REDUCTIONS), data=st.data())
-def test_cross_entropy_gradient_on_drawn_batches(n, c, reduction, data):
+@given(case=logits_and_targets(), reduction=st.sampled_from(REDUCTIONS))
+@example(case=(np.array([[1.5, -2.0]]), np.array([1])), reduction="mean")  # one row: mean and sum agree
+@example(case=_logits_and_targets(seed=5, n=3, c=2), reduction="mean")  # N != C: divide by N, not C
+@example(case=_logits_and_targets(seed=6, n=2, c=3), reduction="sum")
+def test_cross_entropy_gradient_on_drawn_batches(case, reduction):
     """cross_entropy on drawn (N, C) logits and targets, with a random upstream gradient (the
     loss is a 0-d tensor: its upstream is one number, which the rule must multiply in)."""
-    z = data.draw(arrays((n, c)), label="logits")
-    y = Tensor(np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n), label="targets")))
+    z, targets = case
+    y = Tensor(targets)
     gradcheck(lambda logits: cross_entropy(logits, y, reduction=reduction), [z])
 
 
@@ -73,14 +86,38 @@ def test_bce_gradient(reduction):
     gradcheck(lambda p: binary_cross_entropy(p, t, reduction=reduction), [p])
 
 
+@st.composite
+def probs_and_targets(draw):
+    """Probabilities in [0.05, 0.95] and targets from {0, 0.25, 1}, of shape (1,), (3,) or (2, 2)."""
+    shape = draw(st.sampled_from([(1,), (3,), (2, 2)]), label="shape")
+    return draw(arrays(shape, floats(0.05, 0.95)), label="p"), draw(arrays(shape, st.sampled_from([0.0, 0.25, 1.0])), label="t")
+
+
 @settings(max_examples=LIGHT)
-@given(data=st.data())
-def test_bce_gradient_on_drawn_values(data):
+@given(case=probs_and_targets())
+@example(case=(np.array([0.05, 0.95, 0.5]), np.array([1.0, 0.0, 0.25])))  # both ends of the range
+@example(case=(np.array([[0.05, 0.95], [0.3, 0.7]]), np.array([[0.0, 1.0], [0.25, 0.25]])))
+def test_bce_gradient_on_drawn_values(case):
     """binary_cross_entropy on drawn probabilities in [0.05, 0.95] and soft targets in [0, 1]."""
-    shape = data.draw(st.sampled_from([(1,), (3,), (2, 2)]), label="shape")
-    p = data.draw(arrays(shape, floats(0.05, 0.95)), label="p")
-    t = Tensor(data.draw(arrays(shape, st.sampled_from([0.0, 0.25, 1.0])), label="t"))
+    p, targets = case
+    t = Tensor(targets)
     gradcheck(lambda p: binary_cross_entropy(p, t), [p])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_gradient_at_probabilities_0_and_1_uses_the_documented_floor(reduction):
+    """At p exactly 0 or 1 the denominator p (1 - p) is 0: the rule keeps it >= 1e-12 (PyTorch's
+    floor), so the gradient is finite and exact, with no divide-by-zero warning:
+    (p - t) / 1e-12 / N, i.e. -1e12 / N for p = 0, t = 1 and +1e12 / N for p = 1, t = 0, and 0
+    where p equals its target."""
+    p = Tensor(np.array([0.0, 1.0, 0.0, 1.0]), requires_grad=True)
+    t = Tensor(np.array([1.0, 0.0, 0.0, 1.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        binary_cross_entropy(p, t, reduction=reduction).backward()
+    n = 4 if reduction == "mean" else 1
+    assert_close(p.grad, np.array([-1e12, 1e12, 0.0, 0.0]) / n, rtol=1e-9, atol=0,
+                 what=f"d bce(reduction={reduction!r}) / dp at p = [0, 1, 0, 1], t = [1, 0, 0, 1]")
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

@@ -1,7 +1,9 @@
 """Step 2: clipping — clip_grad_norm rescales all gradients together to a maximum global norm."""
 
+import math
+
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, small_shapes
@@ -32,20 +34,39 @@ def test_clipping_scales_every_gradient_by_the_same_factor():
     assert_close(params[1].grad, [1.2], rtol=1e-6, what="second gradient")
 
 
-@given(shapes=st.lists(small_shapes(min_dims=1, max_side=3), min_size=1, max_size=3), data=st.data(),
-       max_norm=st.floats(0.1, 5.0))
-def test_direction_is_kept_and_norm_is_capped(shapes, data, max_norm):
+def documented_factor(norm, max_norm):
+    """The documented rule: scale by max_norm / (norm + 1e-6) only when norm EXCEEDS max_norm;
+    a norm equal to max_norm (or below it) is left alone."""
+    return max_norm / (norm + 1e-6) if norm > max_norm else 1.0
+
+
+@st.composite
+def grads_and_max_norm(draw):
+    """One to three gradients of small shapes, and a max_norm in [0.1, 5]."""
+    shapes = draw(st.lists(small_shapes(min_dims=1, max_side=3), min_size=1, max_size=3), label="shapes")
+    grads = [draw(arrays(shape), label=f"grad {i}") for i, shape in enumerate(shapes)]
+    return grads, draw(st.floats(0.1, 5.0), label="max_norm")
+
+
+@given(case=grads_and_max_norm())
+@example(case=([np.array([3.0, 4.0])], 5.0))  # the boundary: norm == max_norm exactly, nothing changes
+@example(case=([np.array([1.0])], 1.0))  # the same boundary at norm 1
+@example(case=([np.array([3.0, 4.0])], 4.999999))  # just above the boundary: clipped
+@example(case=([np.array([3.0]), np.array([[4.0]])], 2.5))  # one global norm (5) for two gradients
+@example(case=([np.zeros(3)], 0.1))  # a zero gradient stays zero
+def test_direction_is_kept_and_norm_is_capped(case):
     """For any gradients, afterwards the global norm is min(norm, max_norm) and each gradient is the
-    original times one shared factor (the direction of the whole vector is unchanged)."""
-    grads = [data.draw(arrays(shape), label=f"grad {i}") for i, shape in enumerate(shapes)]
-    norm = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+    original times one shared factor (the direction of the whole vector is unchanged). Scaling
+    happens only when the norm exceeds max_norm: at norm == max_norm nothing changes."""
+    grads, max_norm = case
+    norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
     params = with_grads(*grads)
     assert np.isclose(clip_grad_norm(params, max_norm), norm, rtol=1e-12)
     after = float(np.sqrt(sum(np.sum(p.grad**2) for p in params)))
     assert np.isclose(after, min(norm, max_norm), rtol=1e-5, atol=1e-9)
-    factor = min(1.0, max_norm / (norm + 1e-6))
+    factor = documented_factor(norm, max_norm)
     for p, g in zip(params, grads):
-        assert_close(p.grad, g * factor, rtol=1e-9, atol=1e-12, what="clipped gradient")
+        assert_close(p.grad, g * factor, rtol=1e-9, atol=1e-12, what=f"clipped gradient (norm {norm!r}, max_norm {max_norm!r})")
 
 
 def test_small_gradients_are_left_alone_and_none_is_skipped():

@@ -41,6 +41,16 @@ def test_min_delta_ignores_tiny_improvements():
     assert stopper.best == 1.0
 
 
+def test_a_tie_is_not_an_improvement():
+    """Improving means beating the best by MORE than min_delta: the best value again (min_delta 0),
+    or a gain of exactly min_delta (1.0 then 0.75 with min_delta 0.25), does not reset the count;
+    likewise in mode='max'."""
+    assert run(EarlyStopping(patience=1), [1.0, 1.0]) == [False, True]
+    assert run(EarlyStopping(patience=1, min_delta=0.25), [1.0, 0.75]) == [False, True]
+    assert run(EarlyStopping(patience=1, mode="max"), [0.5, 0.5]) == [False, True]
+    assert run(EarlyStopping(patience=1, min_delta=0.25, mode="max"), [0.5, 0.75]) == [False, True]
+
+
 def test_max_mode_for_accuracies():
     """mode='max' treats higher values as better."""
     stopper = EarlyStopping(patience=2, mode="max")

@@ -3,7 +3,7 @@
 import math
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import assert_close, raises
@@ -12,6 +12,12 @@ from tinytorch.tensor import Tensor
 
 
 @given(n=st.integers(1, 60), batch_size=st.integers(1, 20), drop_last=st.booleans())
+@example(n=1, batch_size=1, drop_last=False)
+@example(n=3, batch_size=5, drop_last=False)  # fewer samples than one batch: one short batch
+@example(n=3, batch_size=5, drop_last=True)  # ... or none at all
+@example(n=12, batch_size=4, drop_last=True)  # divides evenly: nothing to drop
+@example(n=13, batch_size=4, drop_last=False)  # one sample left over
+@example(n=13, batch_size=4, drop_last=True)
 def test_number_of_batches(n, batch_size, drop_last):
     """len(loader) = ceil(N / B), or floor(N / B) with drop_last, and iterating yields exactly that many batches."""
     loader = DataLoader(TensorDataset(np.arange(n)), batch_size=batch_size, drop_last=drop_last)
@@ -21,6 +27,12 @@ def test_number_of_batches(n, batch_size, drop_last):
 
 
 @given(n=st.integers(1, 60), batch_size=st.integers(1, 20), drop_last=st.booleans())
+@example(n=1, batch_size=1, drop_last=False)
+@example(n=3, batch_size=5, drop_last=False)  # fewer samples than one batch: one short batch
+@example(n=3, batch_size=5, drop_last=True)  # ... or none at all
+@example(n=12, batch_size=4, drop_last=True)  # divides evenly: nothing to drop
+@example(n=13, batch_size=4, drop_last=False)  # one sample left over
+@example(n=13, batch_size=4, drop_last=True)
 def test_batches_cover_the_data_in_order(n, batch_size, drop_last):
     """Without shuffling, the batches concatenated are rows 0..N-1 in order (the first N - N % B with
     drop_last); every batch has B rows except possibly the last."""

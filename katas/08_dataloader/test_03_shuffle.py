@@ -1,7 +1,7 @@
 """Step 3: shuffle — every index exactly once per epoch, a new order each epoch, the same orders for the same seed."""
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tinytorch import rng
@@ -14,6 +14,9 @@ def epoch(loader):
 
 
 @given(n=st.integers(1, 60), batch_size=st.integers(1, 20), seed=st.integers(0, 2**16))
+@example(n=1, batch_size=1, seed=0)
+@example(n=3, batch_size=5, seed=1)  # one short batch
+@example(n=13, batch_size=4, seed=2)  # a leftover sample
 def test_each_index_exactly_once_per_epoch(n, batch_size, seed):
     """With shuffle=True, one epoch serves every index of the dataset exactly once, in ceil(N/B) batches."""
     loader = DataLoader(TensorDataset(np.arange(n)), batch_size=batch_size, shuffle=True, seed=seed)
@@ -22,6 +25,8 @@ def test_each_index_exactly_once_per_epoch(n, batch_size, seed):
 
 
 @given(n=st.integers(10, 60), batch_size=st.integers(1, 20), seed=st.integers(0, 2**16))
+@example(n=10, batch_size=20, seed=0)  # the whole epoch in one batch: its order still changes
+@example(n=10, batch_size=1, seed=1)
 def test_epochs_differ_but_runs_repeat(n, batch_size, seed):
     """Two epochs of one loader come in different orders; a second loader with the same seed repeats
     exactly the same sequence of orders."""
@@ -60,6 +65,9 @@ def test_without_seed_the_library_generator_decides():
 
 
 @given(n=st.integers(1, 60), batch_size=st.integers(1, 20))
+@example(n=3, batch_size=5)  # fewer samples than one batch: no batch at all
+@example(n=13, batch_size=4)  # one left over, dropped
+@example(n=12, batch_size=4)  # nothing to drop
 def test_drop_last_with_shuffle_serves_full_batches_of_distinct_indices(n, batch_size):
     """With shuffle and drop_last, every batch is full and no index repeats within the epoch."""
     loader = DataLoader(TensorDataset(np.arange(n)), batch_size=batch_size, shuffle=True, drop_last=True, seed=0)

@@ -1,7 +1,8 @@
 """Step 5: augment — RandomCrop with padding and RandomHorizontalFlip, seeded."""
 
 import numpy as np
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import assert_close, raises
@@ -17,13 +18,27 @@ def offsets_of(crop, padded):
             if np.array_equal(padded[..., t : t + size, l : l + size], crop)]
 
 
-@given(c=st.integers(1, 3), h=st.integers(2, 8), padding=st.integers(0, 3), data=st.data())
-def test_crop_is_a_window_of_the_padded_image(c, h, padding, data):
+@st.composite
+def crop_case(draw):
+    """(C, H, W) with H and W drawn apart (non-square images too), a padding, a window size that
+    fits in the padded image, and a seed."""
+    c, h, w = draw(st.integers(1, 3), label="C"), draw(st.integers(2, 8), label="H"), draw(st.integers(2, 8), label="W")
+    padding = draw(st.integers(0, 3), label="padding")
+    size = draw(st.integers(1, min(h, w) + 2 * padding), label="size")
+    return (c, h, w), padding, size, draw(st.integers(0, 1000), label="seed")
+
+
+@given(case=crop_case())
+@example(case=((1, 8, 2), 0, 2, 3))  # a tall image: the window moves down only
+@example(case=((2, 2, 8), 1, 4, 5))  # a wide image, padded
+@example(case=((3, 4, 4), 2, 8, 0))  # the window is the whole padded image
+@example(case=((1, 5, 3), 0, 1, 7))  # a 1x1 window
+def test_crop_is_a_window_of_the_padded_image(case):
     """RandomCrop(size, padding) returns (C, size, size): a window of the image zero-padded by
-    `padding`, the same window for every channel."""
-    size = data.draw(st.integers(1, h + 2 * padding), label="size")
-    seed = data.draw(st.integers(0, 1000), label="seed")
-    x = np.random.default_rng(seed).uniform(1, 2, size=(c, h, h))  # never 0: padding is recognisable
+    `padding`, the same window for every channel (square or not)."""
+    shape, padding, size, seed = case
+    x = np.random.default_rng(seed).uniform(1, 2, size=shape)  # never 0: padding is recognisable
+    c = shape[0]
     crop = RandomCrop(size, padding, seed=seed)(x)
     assert crop.shape == (c, size, size)
     padded = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
@@ -41,6 +56,21 @@ def test_every_window_position_is_used():
         counts[position] = counts.get(position, 0) + 1
     assert len(counts) == 16, f"positions used: {sorted(counts)}"
     assert max(counts.values()) < 3 * 400 / 16
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 5), (1, 5, 2)], ids=["wide", "tall"])
+def test_every_window_position_is_used_on_a_non_square_image(shape):
+    """Top and left have their own ranges: a 2×2 window in a 2×5 image has 4 positions (left 0..3,
+    top 0 only), in a 5×2 image 4 others (top 0..3, left 0 only); over 200 crops each comes up."""
+    x = np.arange(1.0, 11.0).reshape(shape)
+    crop = RandomCrop(2, seed=1)
+    seen = set()
+    for _ in range(200):
+        out = crop(x)
+        assert out.shape == (1, 2, 2), f"a crop of a {shape} image has shape {out.shape}, expected (1, 2, 2)"
+        seen.update(offsets_of(out, x))
+    expected = {(0, left) for left in range(4)} if shape[2] == 5 else {(top, 0) for top in range(4)}
+    assert seen == expected, f"positions used: {sorted(seen)}, expected {sorted(expected)}"
 
 
 def test_crop_is_seeded_and_leaves_the_input_alone():

@@ -1,24 +1,30 @@
 """Step 1: conv_output_size and im2col — how many windows fit, and every patch as a column."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dojo.testing import assert_close, assert_shape, raises
 from tinytorch.spatial import conv_output_size, im2col
 
 
+def pair(v):
+    return tuple(v) if isinstance(v, tuple) else (v, v)
+
+
 def naive_patches(x, kh, kw, stride, padding):
-    """The reference: walk every output position with Python loops and copy its patch."""
+    """The reference: walk every output position with Python loops and copy its patch.
+    ``stride`` and ``padding`` are an int or a (height, width) pair."""
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
     n, c, h, w = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    ho = (h + 2 * padding - kh) // stride + 1
-    wo = (w + 2 * padding - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ho = (h + 2 * ph - kh) // sh + 1
+    wo = (w + 2 * pw - kw) // sw + 1
     cols = np.zeros((n, c * kh * kw, ho * wo), dtype=x.dtype)
     for b in range(n):
         for y in range(ho):
             for x0 in range(wo):
-                patch = xp[b, :, y * stride : y * stride + kh, x0 * stride : x0 * stride + kw]
+                patch = xp[b, :, y * sh : y * sh + kh, x0 * sw : x0 * sw + kw]
                 cols[b, :, y * wo + x0] = patch.reshape(-1)
     return cols
 
@@ -34,6 +40,11 @@ def axis_settings(draw):
 
 
 @given(settings=axis_settings())
+@example(settings=(5, 5, 1, 0))  # the kernel fills the axis: one position
+@example(settings=(1, 5, 1, 2))  # ... only thanks to the padding
+@example(settings=(7, 2, 2, 0))  # a leftover element no window covers
+@example(settings=(4, 1, 4, 0))  # a stride as long as the axis
+@example(settings=(6, 3, 4, 3))  # padding larger than the stride
 def test_output_size_counts_the_window_positions(settings):
     """conv_output_size equals the number of start positions 0, s, 2s, ... at which a window
     of the kernel's size still fits inside the padded axis: (size + 2p - k) // s + 1."""
@@ -80,15 +91,24 @@ def test_im2col_keeps_one_matrix_per_sample():
     assert_close(cols[1, :, 0], x[1].reshape(-1), what="cols[1] (sample 1, both channels)")
 
 
+def int_or_pair(low, high):
+    """An int, or a (height, width) pair of ints (they may differ)."""
+    return st.integers(low, high) | st.tuples(st.integers(low, high), st.integers(low, high))
+
+
 @settings(max_examples=15)  # a Python-loop reference per example: keep the kata fast
 @given(
     n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(3, 7), w=st.integers(3, 7),
-    kh=st.integers(1, 3), kw=st.integers(1, 3), stride=st.integers(1, 3), padding=st.integers(0, 2),
+    kh=st.integers(1, 3), kw=st.integers(1, 3), stride=int_or_pair(1, 3), padding=int_or_pair(0, 2),
 )
+@example(n=1, c=1, h=4, w=5, kh=2, kw=3, stride=1, padding=0)  # a non-square kernel
+@example(n=2, c=2, h=5, w=6, kh=3, kw=2, stride=(1, 2), padding=1)  # a different stride per axis
+@example(n=1, c=2, h=3, w=4, kh=2, kw=2, stride=(2, 1), padding=(0, 2))  # a different padding per axis
+@example(n=1, c=1, h=3, w=3, kh=3, kw=3, stride=2, padding=0)  # one window
 def test_im2col_matches_patches_copied_one_by_one(n, c, h, w, kh, kw, stride, padding):
-    """For any shape, kernel, stride and padding, im2col equals the patches copied with loops over
-    every sample and output position: cols[n, :, p] is sample n's patch at position p, flattened in
-    (channel, row, column) order, zeros where padding was."""
+    """For any shape, kernel, stride and padding (an int, or one per axis: (height, width)), im2col
+    equals the patches copied with loops over every sample and output position: cols[n, :, p] is
+    sample n's patch at position p, flattened in (channel, row, column) order, zeros where padding was."""
     x = np.random.default_rng(0).normal(size=(n, c, h, w))
     assert_close(im2col(x, (kh, kw), stride, padding), naive_patches(x, kh, kw, stride, padding), what="im2col(x)")
 

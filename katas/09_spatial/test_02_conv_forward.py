@@ -1,7 +1,7 @@
 """Step 2: conv_forward — Conv2d's weights, and its forward as im2col plus one matmul."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dojo.testing import assert_close, assert_shape, raises
@@ -10,31 +10,46 @@ from tinytorch.spatial import Conv2d, conv2d, conv_output_size
 from tinytorch.tensor import Tensor
 
 
+def pair(v):
+    return tuple(v) if isinstance(v, tuple) else (v, v)
+
+
 def naive_conv(x, weight, bias, stride, padding):
-    """The reference: out[n, o, y, x] = b[o] + Σ w[o] · patch, one output value at a time."""
+    """The reference: out[n, o, y, x] = b[o] + Σ w[o] · patch, one output value at a time.
+    ``stride`` and ``padding`` are an int or a (height, width) pair."""
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
     n, _, h, w = x.shape
     o, _, kh, kw = weight.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    ho, wo = (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     out = np.zeros((n, o, ho, wo))
     for b in range(n):
         for f in range(o):
             for y in range(ho):
                 for x0 in range(wo):
-                    patch = xp[b, :, y * stride : y * stride + kh, x0 * stride : x0 * stride + kw]
+                    patch = xp[b, :, y * sh : y * sh + kh, x0 * sw : x0 * sw + kw]
                     out[b, f, y, x0] = np.sum(patch * weight[f]) + (bias[f] if bias is not None else 0.0)
     return out
+
+
+def int_or_pair(low, high):
+    """An int, or a (height, width) pair of ints (they may differ)."""
+    return st.integers(low, high) | st.tuples(st.integers(low, high), st.integers(low, high))
 
 
 @settings(max_examples=15)  # a Python-loop reference per example: keep the kata fast
 @given(
     n=st.integers(1, 2), c=st.integers(1, 3), o=st.integers(1, 3), h=st.integers(3, 6), w=st.integers(3, 6),
-    kh=st.integers(1, 3), kw=st.integers(1, 3), stride=st.integers(1, 3), padding=st.integers(0, 2),
+    kh=st.integers(1, 3), kw=st.integers(1, 3), stride=int_or_pair(1, 3), padding=int_or_pair(0, 2),
     with_bias=st.booleans(),
 )
+@example(n=1, c=2, o=3, h=4, w=5, kh=3, kw=2, stride=1, padding=0, with_bias=True)  # a non-square kernel
+@example(n=2, c=1, o=2, h=5, w=6, kh=2, kw=3, stride=(2, 1), padding=1, with_bias=False)  # a stride per axis
+@example(n=1, c=1, o=1, h=3, w=4, kh=3, kw=3, stride=(1, 2), padding=(1, 0), with_bias=True)  # a padding per axis
 def test_conv_forward_equals_the_naive_loop(n, c, o, h, w, kh, kw, stride, padding, with_bias):
     """conv2d(x, weight, bias, stride, padding) equals the convolution computed one output value
-    at a time with Python loops (the reference is in this test), for any shape and setting."""
+    at a time with Python loops (the reference is in this test), for any shape and setting:
+    stride and padding are an int or one value per axis, (height, width)."""
     r = np.random.default_rng(1)
     x, weight, bias = r.normal(size=(n, c, h, w)), r.normal(size=(o, c, kh, kw)), r.normal(size=o)
     bias = bias if with_bias else None
@@ -46,6 +61,8 @@ def test_conv_forward_equals_the_naive_loop(n, c, o, h, w, kh, kw, stride, paddi
     h=st.integers(5, 12), w=st.integers(5, 12), k=st.integers(1, 5),
     stride=st.integers(1, 3), padding=st.integers(0, 2),
 )
+@example(h=5, w=12, k=5, stride=1, padding=0)  # the kernel fills the height: one row of outputs
+@example(h=12, w=5, k=2, stride=3, padding=2)  # a leftover row and column
 def test_conv_layer_output_shape_follows_the_formula(h, w, k, stride, padding):
     """Conv2d(3, 4, k, stride, padding) maps (2, 3, H, W) to (2, 4, Ho, Wo) with Ho, Wo from conv_output_size."""
     layer = Conv2d(3, 4, k, stride=stride, padding=padding)

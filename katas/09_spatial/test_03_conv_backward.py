@@ -9,7 +9,9 @@ from tinytorch.optim import SGD
 from tinytorch.spatial import Conv2d, col2im, conv2d, im2col
 from tinytorch.tensor import Tensor
 
-SETTINGS = [(1, 0), (1, 1), (2, 1), (3, 2)]  # (stride, padding)
+# (stride, padding): an int, or one value per axis (height, width)
+SETTINGS = [(1, 0), (1, 1), (2, 1), (3, 2), ((2, 1), (0, 1)), ((1, 3), (2, 0))]
+IDS = ["s1-p0", "s1-p1", "s2-p1", "s3-p2", "s(2,1)-p(0,1)", "s(1,3)-p(2,0)"]
 
 
 def tiny(seed, stride):
@@ -20,28 +22,28 @@ def tiny(seed, stride):
     return x, weight, bias
 
 
-@pytest.mark.parametrize("stride, padding", SETTINGS)
+@pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_input_gradient(stride, padding):
     """d(conv)/dx matches float64 central differences for every input pixel (tiny shapes, random upstream gradient)."""
     x, weight, bias = tiny(0, stride)
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), [x, weight, bias], wrt=[0])
 
 
-@pytest.mark.parametrize("stride, padding", SETTINGS)
+@pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_weight_gradient(stride, padding):
     """d(conv)/dweight matches central differences for every weight."""
     x, weight, bias = tiny(1, stride)
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), [x, weight, bias], wrt=[1])
 
 
-@pytest.mark.parametrize("stride, padding", SETTINGS)
+@pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_bias_gradient(stride, padding):
     """d(conv)/dbias matches central differences: each output channel's gradient summed over batch and positions."""
     x, weight, bias = tiny(2, stride)
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), [x, weight, bias], wrt=[2])
 
 
-@pytest.mark.parametrize("stride, padding", SETTINGS)
+@pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_input_gradient_is_the_adjoint_of_the_convolution(stride, padding):
     """Without bias the convolution is linear in x, so its input gradient is its adjoint:
     <conv(x), g> == <x, conv_input_grad(g)> for random x and g."""
@@ -55,7 +57,7 @@ def test_input_gradient_is_the_adjoint_of_the_convolution(stride, padding):
     assert np.isclose(lhs, rhs, rtol=1e-10), f"<conv(x), g> = {lhs} but <x, x.grad> = {rhs}"
 
 
-@pytest.mark.parametrize("stride, padding", SETTINGS)
+@pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_col2im_is_the_adjoint_of_im2col(stride, padding):
     """<im2col(x), c> == <x, col2im(c)>: col2im adds every column entry back to the pixel it came from."""
     r = np.random.default_rng(4)

@@ -1,7 +1,7 @@
 """Step 4: max_pool — the maximum of each window forward, the gradient to the argmax only."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dojo.testing import assert_close, assert_shape, gradcheck
@@ -9,14 +9,36 @@ from tinytorch.spatial import MaxPool2d, max_pool2d
 from tinytorch.tensor import Tensor
 
 
+def pair(v):
+    return tuple(v) if isinstance(v, tuple) else (v, v)
+
+
+def windows(x_shape, k, s):
+    """Every window as (y, x0, row slice, column slice); ``k`` and ``s`` are an int or (height, width)."""
+    (kh, kw), (sh, sw) = pair(k), pair(s)
+    ho, wo = (x_shape[2] - kh) // sh + 1, (x_shape[3] - kw) // sw + 1
+    return [(y, x0, slice(y * sh, y * sh + kh), slice(x0 * sw, x0 * sw + kw)) for y in range(ho) for x0 in range(wo)]
+
+
 def naive_max_pool(x, k, s):
+    (kh, kw), (sh, sw) = pair(k), pair(s)
     n, c, h, w = x.shape
-    ho, wo = (h - k) // s + 1, (w - k) // s + 1
-    out = np.zeros((n, c, ho, wo))
-    for y in range(ho):
-        for x0 in range(wo):
-            out[:, :, y, x0] = x[:, :, y * s : y * s + k, x0 * s : x0 * s + k].max(axis=(2, 3))
+    out = np.zeros((n, c, (h - kh) // sh + 1, (w - kw) // sw + 1))
+    for y, x0, rows, cols in windows(x.shape, k, s):
+        out[:, :, y, x0] = x[:, :, rows, cols].max(axis=(2, 3))
     return out
+
+
+def naive_max_pool_grad(x, k, s, g):
+    """The reference backward: each window's upstream gradient to its first largest input (row-major)."""
+    dx = np.zeros(x.shape)
+    for y, x0, rows, cols in windows(x.shape, k, s):
+        for b in range(x.shape[0]):
+            for ch in range(x.shape[1]):
+                window = x[b, ch, rows, cols]
+                i, j = np.unravel_index(np.argmax(window), window.shape)
+                dx[b, ch, rows.start + i, cols.start + j] += g[b, ch, y, x0]
+    return dx
 
 
 def distinct_values(shape, seed):
@@ -25,22 +47,67 @@ def distinct_values(shape, seed):
     return (r.permutation(int(np.prod(shape))) * 0.1 - 2.0).reshape(shape)
 
 
+@st.composite
+def pool_case(draw):
+    """An input shape, a kernel and a stride, each an int or a (height, width) pair; the kernel fits."""
+    n, c = draw(st.integers(1, 2), label="N"), draw(st.integers(1, 3), label="C")
+    h, w = draw(st.integers(2, 7), label="H"), draw(st.integers(2, 7), label="W")
+    kh, kw = draw(st.integers(1, min(3, h)), label="kh"), draw(st.integers(1, min(3, w)), label="kw")
+    k = draw(st.sampled_from([(kh, kw), kh]) if kh <= w else st.just((kh, kw)), label="kernel")
+    s = draw(st.integers(1, 3) | st.tuples(st.integers(1, 3), st.integers(1, 3)), label="stride")
+    return (n, c, h, w), k, s
+
+
+# Non-square kernels and strides, overlapping windows, a leftover row or column, one window.
+POOL_EDGE_CASES = [
+    ((1, 1, 4, 6), (2, 3), (2, 3)), ((2, 2, 5, 4), (3, 2), (1, 2)), ((1, 2, 6, 5), 2, (2, 1)),
+    ((1, 1, 7, 5), 3, 2), ((1, 1, 3, 3), 3, 1),
+]
+
+
+def pool_edge_cases(test):
+    for case in POOL_EDGE_CASES:
+        test = example(case=case)(test)
+    return test
+
+
 @settings(max_examples=15)  # a Python-loop reference per example: keep the kata fast
-@given(
-    n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(2, 7), w=st.integers(2, 7),
-    k=st.integers(1, 3), s=st.integers(1, 3),
-)
-def test_max_pool_forward_equals_the_naive_loop(n, c, h, w, k, s):
+@given(case=pool_case())
+@pool_edge_cases
+def test_max_pool_forward_equals_the_naive_loop(case):
     """max_pool2d(x, k, s) equals the window maxima computed with loops, overlapping (s < k) or not,
-    dropping a leftover row or column that no window covers."""
-    k = min(k, h, w)
-    x = np.random.default_rng(0).normal(size=(n, c, h, w))
-    assert_close(max_pool2d(Tensor(x), k, s), naive_max_pool(x, k, s), what="max_pool2d(x)")
+    dropping a leftover row or column that no window covers; k and s are an int or (height, width)."""
+    shape, k, s = case
+    x = np.random.default_rng(0).normal(size=shape)
+    assert_close(max_pool2d(Tensor(x), k, s), naive_max_pool(x, k, s), what=f"max_pool2d(x, {k}, {s})")
+
+
+@settings(max_examples=15)  # a Python-loop reference per example: keep the kata fast
+@given(case=pool_case())
+@pool_edge_cases
+def test_max_pool_backward_equals_the_naive_loop(case):
+    """For any kernel and stride (square or not, overlapping or not), each window's upstream
+    gradient lands on its largest input, summed over the windows an input wins; the rest get 0."""
+    shape, k, s = case
+    x = distinct_values(shape, seed=7)
+    t = Tensor(x, requires_grad=True)
+    out = max_pool2d(t, k, s)
+    g = np.random.default_rng(8).normal(size=out.shape)
+    out.backward(g)
+    assert_close(t.grad, naive_max_pool_grad(x, k, s, g), what=f"x.grad of max_pool2d(x, {k}, {s})")
 
 
 def test_maxpool_layer_defaults_stride_to_kernel():
     """MaxPool2d(2) halves height and width (stride defaults to the kernel size); an odd 7 becomes 3."""
     assert_shape(MaxPool2d(2)(Tensor(np.zeros((2, 3, 8, 7)))), (2, 3, 4, 3))
+
+
+def test_max_pool_keeps_the_dtype():
+    """float32 in gives float32 out, float64 gives float64 (a running maximum started from a
+    float64 -inf array would turn float32 into float64)."""
+    for dtype in (np.float32, np.float64):
+        out = max_pool2d(Tensor(distinct_values((1, 2, 4, 4), seed=9).astype(dtype)), 2)
+        assert out.dtype == dtype, f"max_pool2d of a {np.dtype(dtype)} input has dtype {out.dtype}"
 
 
 def test_gradient_goes_to_the_argmax_only():
@@ -84,3 +151,17 @@ def test_overlapping_windows_add_their_gradients():
 def test_max_pool_gradcheck():
     """Central differences agree with the max-pool gradient (distinct inputs, overlapping 3×3 windows, stride 2)."""
     gradcheck(lambda x: max_pool2d(x, 3, 2), [distinct_values((2, 2, 7, 5), seed=3)])
+
+
+def test_max_pool_gradcheck_with_a_non_square_kernel_and_stride():
+    """Central differences agree with the max-pool gradient for 2×3 windows moving (1, 2): the
+    window offset i·kw + j must use the kernel's width, and each axis its own stride."""
+    gradcheck(lambda x: max_pool2d(x, (2, 3), (1, 2)), [distinct_values((1, 2, 4, 7), seed=4)])
+    gradcheck(lambda x: max_pool2d(x, (3, 1), (2, 1)), [distinct_values((1, 1, 7, 3), seed=5)])
+
+
+def test_maxpool_layer_takes_a_kernel_and_a_stride_per_axis():
+    """MaxPool2d((2, 3), (2, 1)) on (1, 1, 4, 6) pools 2×3 windows moving 2 down and 1 across: (1, 1, 2, 4)."""
+    x = distinct_values((1, 1, 4, 6), seed=6)
+    out = MaxPool2d((2, 3), (2, 1))(Tensor(x))
+    assert_close(out, naive_max_pool(x, (2, 3), (2, 1)), what="MaxPool2d((2, 3), (2, 1))(x)")

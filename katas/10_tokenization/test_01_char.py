@@ -1,6 +1,6 @@
 """Step 1: char — CharTokenizer: a sorted vocabulary of characters, an unknown token, encode and decode."""
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import raises
@@ -42,6 +42,9 @@ def test_decode_gives_known_text():
 
 
 @given(text=st.text(alphabet=sorted(set(CORPUS)), max_size=40))
+@example(text="")
+@example(text=CORPUS)  # every character the vocabulary knows
+@example(text="  ,,..:: tttt")  # repeats, punctuation, the first and last characters
 def test_decode_inverts_encode_on_covered_text(text):
     """decode(encode(s)) == s for any text made of characters the vocabulary knows."""
     tok = CharTokenizer(CORPUS)

@@ -1,6 +1,6 @@
 """Step 2: merges — pair_counts (overlapping adjacent pairs) and merge_pair (left to right, no overlap)."""
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tinytorch.tokenization import merge_pair, pair_counts
@@ -24,6 +24,9 @@ def test_pair_counts_of_short_sequences_is_empty():
 
 
 @given(ids=id_lists)
+@example(ids=[])
+@example(ids=[3])
+@example(ids=[4, 4, 4, 4])  # overlapping pairs count each time
 def test_pair_counts_add_up_to_length_minus_one(ids):
     """A sequence of n ids has n - 1 adjacent pairs, counted with repetition."""
     assert sum(pair_counts(ids).values()) == max(len(ids) - 1, 0)
@@ -49,6 +52,11 @@ def test_merge_pair_without_occurrence_changes_nothing():
 
 
 @given(ids=id_lists, pair=st.tuples(st.integers(0, 4), st.integers(0, 4)))
+@example(ids=[1, 1, 1], pair=(1, 1))  # no overlap: [99, 1]
+@example(ids=[2, 2, 2, 2, 2], pair=(2, 2))
+@example(ids=[1, 2, 1, 2], pair=(1, 2))  # at the very start and end
+@example(ids=[0, 3], pair=(3, 0))  # the pair reversed is not the pair
+@example(ids=[], pair=(0, 0))
 def test_merge_pair_can_be_undone(ids, pair):
     """Expanding every new id back into the pair restores the original ids, and each merge
     shortens the sequence by one."""

@@ -1,7 +1,7 @@
 """Step 3: bpe — train to a vocabulary size with a deterministic merge order, encode, decode."""
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import raises
@@ -98,6 +98,10 @@ def test_encode_without_merges_gives_the_utf8_bytes():
 
 
 @given(text=st.text(max_size=30))
+@example(text="")
+@example(text="é")  # two bytes
+@example(text="🎉 hé\n\ttoken")  # four bytes, a newline, a tab
+@example(text="the the the ")  # text the merges compress
 def test_decode_inverts_encode_for_any_text(trained, text):
     """Byte-level BPE covers every string (accents, emoji, newlines): decode(encode(s)) == s."""
     assert trained.decode(trained.encode(text)) == text
@@ -121,3 +125,12 @@ def test_vocab_size_below_256_is_refused():
     """The 256 byte values are the base vocabulary: vocab_size=100 raises ValueError."""
     with raises(ValueError):
         BPETokenizer().train("abc", 100)
+
+
+def test_vocab_size_256_is_the_boundary():
+    """vocab_size=256 is allowed and learns no merge (encode gives the UTF-8 bytes); 255 is refused."""
+    bpe = BPETokenizer()
+    bpe.train("abab abab", 256)
+    assert bpe.merges == {} and bpe.encode("ab") == [97, 98]
+    with raises(ValueError):
+        BPETokenizer().train("abab", 255)

@@ -1,6 +1,6 @@
 """Step 4: special_tokens — never split, one id each after the merges, decode to themselves."""
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.testing import raises
@@ -78,6 +78,11 @@ def test_empty_special_token_is_refused():
 
 
 @given(parts=st.lists(st.one_of(st.sampled_from([EOT, "<pad>"]), st.text(alphabet="hel owrd<|>", max_size=8)), max_size=8))
+@example(parts=[])
+@example(parts=[EOT])
+@example(parts=[EOT, EOT, "<pad>"])  # special tokens back to back
+@example(parts=["hello", EOT, "world", "<pad>"])
+@example(parts=["<|endoftext|", "<pa", "d", "|>"])  # almost special tokens: plain text
 def test_decode_inverts_encode_with_special_tokens(parts):
     """Any mix of text and special tokens survives encode then decode."""
     bpe = trained()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -18,6 +18,9 @@ def table(n=6, d=3, dtype=np.float32):
 
 
 @given(ids=hnp.arrays(np.int64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), elements=st.integers(0, 5)))
+@example(ids=np.array([5, 0, 5]))  # the first and last rows, a repeat
+@example(ids=np.array([[1, 2, 3], [3, 2, 1]]))  # (B, T), as a language model uses it
+@example(ids=np.zeros((2, 1, 2), dtype=np.int64))  # 3-d, all the same id
 def test_forward_gathers_rows(ids):
     """embedding(weight, ids) has shape ids.shape + (dim,) and row [...] equals weight[ids[...]]."""
     w = table()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, floats, gradcheck
@@ -43,6 +43,9 @@ def attention_inputs(draw):
 
 
 @given(inputs=attention_inputs())
+@example(inputs=qkv((1, 2, 4), T_k=3, d_v=1, seed=1))  # T_q != T_k, d != d_v: scale by sqrt(d) = 2
+@example(inputs=qkv((2, 1, 1), T_k=1, d_v=2, seed=2))  # one key: every weight is 1
+@example(inputs=qkv((1, 3, 3), seed=3))  # T == d: sqrt(T) and sqrt(d) agree here only
 def test_matches_the_definition(inputs):
     """Without a mask, the output and the weights equal softmax(q kᵀ / √d) v computed in float64."""
     q, k, v = inputs
@@ -111,6 +114,9 @@ def test_no_gradient_reaches_future_keys_and_values(t):
 
 @pytest.mark.parametrize("masked", [False, True])
 @given(T=st.integers(1, 4), d=st.integers(1, 4), seed=st.integers(0, 2**16))
+@example(T=1, d=1, seed=0)  # one token: the causal mask hides nothing
+@example(T=4, d=1, seed=1)
+@example(T=2, d=4, seed=2)
 @settings(max_examples=10)
 def test_gradcheck_q_k_v(masked, T, d, seed):
     """Autograd's gradients with respect to q, k and v equal central differences (float64, T, d <= 4)."""
@@ -152,6 +158,7 @@ def test_fully_masked_rows_pass_no_gradient():
 
 
 @given(scale=floats(100, 1000))
+@example(scale=1000.0)  # the largest scores: exp overflows without the max subtracted
 @settings(max_examples=5)
 def test_large_scores_stay_finite(scale):
     """Scores in the thousands (peaked attention) give finite weights that still sum to 1."""

@@ -1,7 +1,7 @@
 """Step 1: layernorm — each vector to mean 0 and variance 1, then a learned scale and shift."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dojo.testing import arrays, assert_close, floats, gradcheck
@@ -29,6 +29,11 @@ def test_known_value():
 
 
 @given(x=arrays((3, 5), elements=floats(-3, 3)), w=arrays(5, elements=floats(-2, 2)), b=arrays(5, elements=floats(-2, 2)))
+@example(  # a row with a tiny spread (where eps inside the square root matters), a constant row, a wide one
+    x=np.array([[0.01, -0.01, 0.0, 0.02, -0.02], [1.5] * 5, [-3.0, 3.0, 0.0, 1.0, -1.0]]),
+    w=np.array([0.5, 1.0, 1.5, 2.0, -2.0]), b=np.array([-1.0, 0.0, 1.0, 0.5, -0.5]),
+)
+@example(x=np.arange(15.0).reshape(3, 5) / 5, w=np.ones(5), b=np.zeros(5))  # divide by n, not n - 1
 def test_matches_the_definition(x, w, b):
     """(x - mean) / sqrt(var + eps) * weight + bias, with the biased (divide by n) variance."""
     assert_close(layer_norm(Tensor(x), Tensor(w), Tensor(b)), reference(x, w, b), rtol=1e-5, atol=1e-5,
@@ -44,6 +49,7 @@ def test_rows_have_mean_zero_and_variance_one():
 
 
 @given(shift=arrays((4, 1), elements=floats(-50, 50)))
+@example(shift=np.array([[50.0], [-50.0], [0.0], [12.5]]))
 @settings(max_examples=10)
 def test_invariant_to_adding_a_constant_per_row(shift):
     """layer_norm(x + c) == layer_norm(x) when c is constant along each row."""

@@ -64,6 +64,22 @@ def test_dropout_in_training_only():
     assert_close(a, plain(x), rtol=1e-6, atol=1e-6, what="MLP in eval mode vs the same MLP without dropout")
 
 
+def test_dropout_is_applied_to_the_output():
+    """Dropout comes last, on the output: dropout(proj(gelu(fc(x)))). In training mode every
+    output element is either exactly 0 or the dropout-free output divided by (1 - p), both cases
+    present. (Dropout on the hidden layer would change the output values instead.)"""
+    rng.manual_seed(5)
+    mlp = MLP(8, dropout=0.5)
+    x = Tensor(x_of((6, 8), seed=4))
+    mlp.eval()
+    clean = mlp(x).data.astype(np.float64)
+    mlp.train()
+    out = mlp(x).data
+    kept = out != 0
+    assert kept.any() and (~kept).any(), f"{int((~kept).sum())} of {out.size} outputs are 0: expected about half"
+    assert_close(out[kept], clean[kept] / 0.5, rtol=1e-5, atol=1e-6, what="outputs kept by dropout (clean / (1 - p))")
+
+
 def test_gradients_reach_all_parameters():
     """After backward every weight and bias of both layers has a non-zero gradient."""
     rng.manual_seed(4)

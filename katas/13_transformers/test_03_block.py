@@ -5,6 +5,7 @@ import numpy as np
 from dojo.testing import assert_close
 from tinytorch import rng
 from tinytorch.attention import MultiHeadAttention
+from tinytorch.layers import Module
 from tinytorch.tensor import Tensor
 from tinytorch.transformer import MLP, LayerNorm, TransformerBlock
 
@@ -83,3 +84,21 @@ def test_dropout_only_in_training():
     assert not np.allclose(block(x, tril(4)).data, block(x, tril(4)).data)
     block.eval()
     assert np.array_equal(block(x, tril(4)).data, block(x, tril(4)).data)
+
+
+class DropEverything(Module):
+    """Stands in for a Dropout that drops every element: its output is all zeros."""
+
+    def forward(self, x):
+        return x * 0.0
+
+
+def test_attention_dropout_sits_on_the_attention_branch():
+    """x = x + drop(attn(ln1(x), mask)), then x + mlp(ln2(x)): with block.drop replaced by a
+    module that drops everything, the attention branch vanishes and the block gives exactly
+    x + mlp(ln2(x)) (not dropout on the sum, not on the MLP branch)."""
+    block = make(seed=7)
+    block.drop = DropEverything()
+    x = Tensor(x_of((2, 3, 8), seed=8))
+    expected = x.data + block.mlp(block.ln2(x)).data
+    assert_close(block(x, tril(3)), expected, rtol=1e-5, atol=1e-6, what="block(x) with its attention dropout dropping everything")

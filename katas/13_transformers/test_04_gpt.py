@@ -6,6 +6,7 @@ from dojo.testing import assert_close, raises
 from tinytorch import rng
 from tinytorch.attention import causal_mask
 from tinytorch.embeddings import Embedding, PositionalEmbedding
+from tinytorch.layers import Module
 from tinytorch.losses import cross_entropy
 from tinytorch.optim import AdamW
 from tinytorch.tensor import Tensor
@@ -119,3 +120,32 @@ def test_dropout_zero_is_deterministic_in_training_mode():
     model = make(seed=6)
     ids = Tensor(ids_of((2, 4), seed=7))
     assert np.array_equal(model(ids).data, model(ids).data)
+
+
+class Recorder(Module):
+    """Stands in for the embedding Dropout: records what it is given and drops everything."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.data.copy())
+        return x * 0.0
+
+
+def test_embedding_dropout_sits_between_the_embeddings_and_the_blocks():
+    """x = drop(tok_emb(ids) + pos_emb(T)) feeds the blocks: model.drop receives the sum of both
+    embeddings, once, and what it returns is what the blocks read (here zeros, so the logits are
+    head(ln_f(blocks(0))))."""
+    model = make(seed=9)
+    probe = model.drop = Recorder()
+    ids = ids_of((2, 5), seed=9)
+    logits = model(Tensor(ids))
+    assert len(probe.seen) == 1, f"model.drop was called {len(probe.seen)} times, expected once"
+    embedded = model.tok_emb.weight.data[ids] + model.pos_emb.weight.data[:5]
+    assert_close(probe.seen[0], embedded, rtol=1e-6, atol=1e-6, what="the input of model.drop")
+    x = Tensor(np.zeros((2, 5, 16), dtype=np.float32))
+    for block in model.blocks:
+        x = block(x, causal_mask(5))
+    assert_close(logits, model.head(model.ln_f(x)).data, rtol=1e-5, atol=1e-6, what="logits when model.drop drops everything")

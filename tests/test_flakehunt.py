@@ -1,0 +1,115 @@
+"""The flake hunt (dojo.flakehunt): random seeds find what the derandomized ci profile never draws."""
+
+import shutil
+
+import pytest
+
+from dojo import ROOT, curriculum, flakehunt
+from dojo.integrity import Part
+
+# Kata 07's clipping property as it was before issue 9: its oracle scaled by
+# min(1, max_norm / (norm + 1e-6)) while the documented rule (and the solution) leave a norm equal
+# to max_norm alone, so a draw of grad [1.0] with max_norm 1.0 failed on the reference solution.
+# The ci profile never drew it; students' dev runs did, about one seed in three. (Verbatim: the
+# ci profile derandomizes from the test's source, so the text decides what ci draws.)
+OLD_CLIPPING_TEST = '''
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dojo.testing import arrays, assert_close, small_shapes
+from tinytorch.layers import Parameter
+from tinytorch.training import clip_grad_norm
+
+
+def with_grads(*grads):
+    params = []
+    for g in grads:
+        p = Parameter(np.zeros_like(g))
+        p.grad = np.array(g)
+        params.append(p)
+    return params
+
+
+@given(shapes=st.lists(small_shapes(min_dims=1, max_side=3), min_size=1, max_size=3), data=st.data(),
+       max_norm=st.floats(0.1, 5.0))
+def test_direction_is_kept_and_norm_is_capped(shapes, data, max_norm):
+    """For any gradients, afterwards the global norm is min(norm, max_norm) and each gradient is the
+    original times one shared factor (the direction of the whole vector is unchanged)."""
+    grads = [data.draw(arrays(shape), label=f"grad {i}") for i, shape in enumerate(shapes)]
+    norm = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+    params = with_grads(*grads)
+    assert np.isclose(clip_grad_norm(params, max_norm), norm, rtol=1e-12)
+    after = float(np.sqrt(sum(np.sum(p.grad**2) for p in params)))
+    assert np.isclose(after, min(norm, max_norm), rtol=1e-5, atol=1e-9)
+    factor = min(1.0, max_norm / (norm + 1e-6))
+    for p, g in zip(params, grads):
+        assert_close(p.grad, g * factor, rtol=1e-9, atol=1e-12, what="clipped gradient")
+'''
+
+
+def test_junit_names_map_to_kata_and_test():
+    """A JUnit classname and test name become (kata id, 'file.py::test[params]')."""
+    got = flakehunt._kata_and_test("katas.07_training.test_02_clipping", "test_x[a-b]", {"07", "13"})
+    assert got == ("07", "test_02_clipping.py::test_x[a-b]")
+
+
+def test_fresh_seeds_are_distinct_and_flake_seeds_replays(monkeypatch):
+    """Without FLAKE_SEEDS every seed is new and distinct; FLAKE_SEEDS=3,17 replays exactly those."""
+    monkeypatch.delenv("FLAKE_SEEDS", raising=False)
+    seeds = flakehunt.fresh_seeds(16)
+    assert len(set(seeds)) == 16 and all(0 <= s < 2**32 for s in seeds)
+    monkeypatch.setenv("FLAKE_SEEDS", "3,17")
+    assert flakehunt.fresh_seeds(16) == [3, 17]
+
+
+def test_each_failing_test_is_one_line_with_kata_seeds_and_replay():
+    """One line per failing test: its kata, its test, every seed it failed with, and a command
+    that replays the first seed under the same profile."""
+    result = flakehunt.HuntResult(profile="dev", seeds=[5, 9, 11])
+    result.runs = [
+        flakehunt.SeedRun(5, failed=[("07", "test_02_clipping.py::test_direction_is_kept_and_norm_is_capped")]),
+        flakehunt.SeedRun(9),
+        flakehunt.SeedRun(11, failed=[("07", "test_02_clipping.py::test_direction_is_kept_and_norm_is_capped")]),
+    ]
+    (line,) = result.lines()
+    assert line.startswith("kata 07 · test_02_clipping.py::test_direction_is_kept_and_norm_is_capped · failed with seed 5, 11 (2 of 3 seeds")
+    assert "'katas/07_training/test_02_clipping.py::test_direction_is_kept_and_norm_is_capped'" in line
+    assert "--hypothesis-profile=dev --hypothesis-seed=5" in line and "--impl=solutions" in line
+
+
+def test_a_budget_stops_new_seeds_and_says_so(monkeypatch):
+    """With the budget already spent, no seed starts: the part reports that nothing ran (a problem)
+    and the note says the budget was spent; a green hunt has no problem at all."""
+    monkeypatch.setenv("FLAKE_BUDGET", "0")
+    part = Part("flake hunt")
+    flakehunt.part_flake_hunt(curriculum.load(), part)
+    assert part.problems == ["no seed ran within the budget"]
+    assert "budget spent" in part.note
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_hunt_catches_kata_07s_old_boundary_flake(tmp_path):
+    """With kata 07's old clipping test restored, a hunt of 8 seeds (dev profile) against the
+    reference solutions reports it: kata 07, the test, the seeds, and the seed replays the failure.
+    (The ci profile passed the same test every time.)"""
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "dojo", root / "dojo", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy2(ROOT / name, root / name)
+    (root / "katas" / "07_training").mkdir(parents=True)
+    shutil.copy2(ROOT / "katas" / "curriculum.toml", root / "katas" / "curriculum.toml")
+    (root / "katas" / "07_training" / "test_02_clipping.py").write_text(OLD_CLIPPING_TEST, encoding="utf-8")
+    c = curriculum.load(root / "katas" / "curriculum.toml")
+
+    ci = flakehunt.run_seed(0, [c.kata_dir("07")], "ci", ROOT / "solutions", {"07"}, root=root)
+    assert ci.finished and ci.passed == 1 and not ci.failed, f"the ci profile should miss the flake:\n{ci.output}"
+
+    result = flakehunt.hunt(c, list(range(1, 9)), profile="dev", katas=["07"], root=root)
+    lines = result.lines(root / "katas")
+    assert len(lines) == 1, f"expected one failing test, got {lines}\n{[r.output for r in result.runs]}"
+    assert lines[0].startswith("kata 07 · test_02_clipping.py::test_direction_is_kept_and_norm_is_capped · failed with seed ")
+    seed = result.failures()[("07", "test_02_clipping.py::test_direction_is_kept_and_norm_is_capped")][0]
+    replay = flakehunt.run_seed(seed, [c.kata_dir("07")], "dev", ROOT / "solutions", {"07"}, root=root)
+    assert replay.failed, f"seed {seed} did not fail again:\n{replay.output}"
