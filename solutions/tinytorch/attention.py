@@ -21,7 +21,8 @@ Combine masks with ``&``: ``causal_mask(T) & padding_mask(lengths, T)``.
 
 A query whose mask row is all False has nothing to attend to: by this library's convention its
 attention weights are all 0 and its output is the zero vector (and no gradient flows through
-that row). PyTorch returns NaN there.
+that row), as ``F.scaled_dot_product_attention`` gives; ``nn.MultiheadAttention`` returns NaN
+there when it also returns the weights (its default ``need_weights=True``).
 
 Example
 -------
