@@ -30,7 +30,11 @@ def logits_and_targets(draw):
 
 
 def test_cross_entropy_known_value():
-    """logits [2, 0, 0], target 0: log(e² + 1 + 1) - 2 = log(1 + 2e⁻²) ≈ 0.23954."""
+    """logits [2, 0, 0], target 0: log(e² + 1 + 1) - 2 = log(1 + 2e⁻²) ≈ 0.23954.
+
+    Hint: For logits [2, 0, 0] and target 0 the loss is logsumexp(row) - row[0] ≈ 0.2395: check the sign (the
+    loss is positive) and that you pick the target's logit, not the row's maximum.
+    """
     assert_close(cross_entropy(Tensor([[2.0, 0.0, 0.0]]), Tensor([0])), 0.23954476622188453,
                  what="cross_entropy([[2, 0, 0]], [0])")
 
@@ -40,7 +44,11 @@ def test_cross_entropy_known_value():
 @example(case=(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-5.0, 5.0, 0.5]]), np.array([2, 0, 0])))  # N != C
 @example(case=(np.array([[0.5, -1.0, 2.0, 4.0, -3.0], [1.0, 1.0, 1.0, 1.0, 1.0]]), np.array([4, 0])))  # last class; equal logits
 def test_cross_entropy_matches_definition(case):
-    """cross_entropy = mean over rows of -log(softmax(row)[target])."""
+    """cross_entropy = mean over rows of -log(softmax(row)[target]).
+
+    Hint: Each row must use its own target: pick z[np.arange(N), targets] (fancy indexing), not z[:, targets],
+    which makes an (N, N) array and is wrong as soon as N differs from C.
+    """
     logits, targets = case
     assert_close(cross_entropy(Tensor(logits), Tensor(targets)), _cross_entropy(logits, targets).mean(),
                  what="cross_entropy(logits, targets)")
@@ -51,7 +59,11 @@ def test_cross_entropy_matches_definition(case):
 @example(case=(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-5.0, 5.0, 0.5]]), np.array([2, 0, 0])))  # N != C
 @example(case=(np.array([[0.5, -1.0, 2.0, 4.0, -3.0], [1.0, 1.0, 1.0, 1.0, 1.0]]), np.array([4, 0])))  # last class; equal logits
 def test_cross_entropy_sum_reduction(case):
-    """reduction="sum" adds the per-row losses instead of averaging them."""
+    """reduction="sum" adds the per-row losses instead of averaging them.
+
+    Hint: reduction="sum" must add the N per-row losses: compute a (N,) vector of row losses first and pass it
+    to _reduce(values, reduction), rather than averaging before the reduction is applied.
+    """
     logits, targets = case
     assert_close(cross_entropy(Tensor(logits), Tensor(targets), reduction="sum"), _cross_entropy(logits, targets).sum(),
                  what='cross_entropy(logits, targets, reduction="sum")')
@@ -59,7 +71,11 @@ def test_cross_entropy_sum_reduction(case):
 
 @pytest.mark.parametrize("classes", [2, 3, 10])
 def test_cross_entropy_of_uniform_logits_is_log_c(classes):
-    """A model that knows nothing (all C logits equal) pays log(C) per example, whatever the target."""
+    """A model that knows nothing (all C logits equal) pays log(C) per example, whatever the target.
+
+    Hint: All-equal logits must cost log(C) per row: check that logsumexp sums exp(z - m) over the class axis
+    (axis=1), not over the rows, and that m is added back per row.
+    """
     logits = np.full((4, classes), 1.5)
     targets = np.arange(4) % classes
     assert_close(cross_entropy(Tensor(logits), Tensor(targets)), np.log(classes), what=f"cross_entropy of uniform logits, C={classes}")
@@ -71,7 +87,11 @@ def test_cross_entropy_is_finite_and_right_at_large_logits(dtype):
     wrong and confident costs the gap (1e4 or 2e4).
 
     np.exp(1e4) overflows and log(softmax) can be log(0): use logsumexp(z) - z[target] with
-    logsumexp(z) = m + log(sum(exp(z - m))), m = max(z)."""
+    logsumexp(z) = m + log(sum(exp(z - m))), m = max(z).
+
+    Hint: np.exp(1e4) overflows and log(softmax) hits log(0): in cross_entropy compute logsumexp as m +
+    log(sum(exp(z - m))) with m the row maximum (keepdims=True), then subtract the target's logit.
+    """
     logits = np.array([[1e4, 0.0, -1e4]] * 3, dtype=dtype)
     targets = np.array([0, 1, 2])
     with warnings.catch_warnings():
@@ -84,7 +104,11 @@ def test_cross_entropy_is_finite_and_right_at_large_logits(dtype):
     "logits_shape, targets_shape", [((3, 4), (2,)), ((4,), (1,)), ((3, 4), (3, 1))], ids=["wrong_N", "1d_logits", "2d_targets"]
 )
 def test_cross_entropy_checks_shapes(logits_shape, targets_shape):
-    """logits must be (N, C) and targets (N,): any other pair raises a ValueError naming both shapes."""
+    """logits must be (N, C) and targets (N,): any other pair raises a ValueError naming both shapes.
+
+    Hint: cross_entropy must raise ValueError, naming both shapes, unless logits.ndim == 2 and targets.shape
+    == (N,): check both conditions before any indexing, including 2-D (N, 1) targets.
+    """
     with pytest.raises(ValueError) as error:
         cross_entropy(Tensor(np.zeros(logits_shape)), Tensor(np.zeros(targets_shape, dtype=np.int64)))
     message = str(error.value)
@@ -92,7 +116,11 @@ def test_cross_entropy_checks_shapes(logits_shape, targets_shape):
 
 
 def test_cross_entropy_requires_integer_targets():
-    """Targets are class ids: float targets like [0.0, 1.0] raise a ValueError."""
+    """Targets are class ids: float targets like [0.0, 1.0] raise a ValueError.
+
+    Hint: A float target 1.0 is not a class id: test targets.data.dtype.kind (integer kinds are "i" and "u")
+    and raise ValueError, before NumPy gets to index with it.
+    """
     with pytest.raises(ValueError):
         cross_entropy(Tensor(np.zeros((2, 3))), Tensor([0.0, 1.0]))
 
@@ -100,14 +128,22 @@ def test_cross_entropy_requires_integer_targets():
 @pytest.mark.parametrize("bad", [3, -1])
 def test_cross_entropy_rejects_out_of_range_targets(bad):
     """With C = 3 classes, target 3 raises a ValueError, and so does -1 (NumPy would quietly
-    read it as "the last class")."""
+    read it as "the last class").
+
+    Hint: NumPy reads index -1 as the last class and raises IndexError (not ValueError) for 3: check
+    targets.min() >= 0 and targets.max() < C yourself and raise ValueError.
+    """
     with pytest.raises(ValueError):
         cross_entropy(Tensor(np.zeros((2, 3))), Tensor([0, bad]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cross_entropy_returns_a_0d_tensor_of_the_logits_dtype(dtype):
-    """The loss is a 0-d tensor (shape ()) of the logits' dtype: float32 logits give a float32 loss."""
+    """The loss is a 0-d tensor (shape ()) of the logits' dtype: float32 logits give a float32 loss.
+
+    Hint: float32 logits must give a 0-d float32 loss: avoid casting the logits to float64 (np.asarray(...,
+    dtype=float)) and return the NumPy result of _reduce, not a Python float.
+    """
     logits = np.random.default_rng(0).normal(size=(3, 4)).astype(dtype)
     targets = np.array([3, 0, 1])
     assert_close(cross_entropy(Tensor(logits), Tensor(targets)), _cross_entropy(logits, targets).mean(),
@@ -115,7 +151,11 @@ def test_cross_entropy_returns_a_0d_tensor_of_the_logits_dtype(dtype):
 
 
 def test_cross_entropy_loss_class():
-    """CrossEntropyLoss()(logits, targets) is cross_entropy(logits, targets); reduction="sum" sums."""
+    """CrossEntropyLoss()(logits, targets) is cross_entropy(logits, targets); reduction="sum" sums.
+
+    Hint: CrossEntropyLoss is already written and calls cross_entropy with its reduction: if this fails,
+    cross_entropy itself is wrong on [[2, 0, 0], [0, 0, 0]] with targets [0, 2].
+    """
     logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     targets = np.array([0, 2])
     per_row = _cross_entropy(logits, targets)

@@ -52,34 +52,54 @@ def _values(shape, seed, positive=False):
 
 
 def test_unbroadcast_same_shape_is_unchanged():
-    """Nothing was broadcast: unbroadcast returns the gradient as it is."""
+    """Nothing was broadcast: unbroadcast returns the gradient as it is.
+
+    Hint: When grad.shape already equals shape, unbroadcast in tinytorch/autograd.py must return grad
+    untouched: check that your axis search finds nothing to sum in that case.
+    """
     grad = np.arange(6.0).reshape(2, 3)
     assert_close(unbroadcast(grad, (2, 3)), grad, what="unbroadcast(grad (2, 3), (2, 3))")
 
 
 def test_unbroadcast_sums_new_leading_axes():
     """A (3,) operand broadcast to (4, 2, 3) was copied along two new leading axes: its gradient
-    is the sum over them."""
+    is the sum over them.
+
+    Hint: A (3,) operand broadcast to (4, 2, 3) gained grad.ndim - len(shape) leading axes: sum grad over
+    exactly those first axes (axis=tuple(range(extra))), without keepdims.
+    """
     grad = np.arange(24.0).reshape(4, 2, 3)
     assert_close(unbroadcast(grad, (3,)), grad.sum(axis=(0, 1)), what="unbroadcast(grad (4, 2, 3), (3,))")
 
 
 def test_unbroadcast_sums_size_one_axes_and_keeps_them():
     """A (2, 1) operand broadcast to (2, 3) was copied along axis 1: sum over it, keeping the
-    axis, so the result has shape (2, 1) again."""
+    axis, so the result has shape (2, 1) again.
+
+    Hint: Where the target shape has 1 and grad does not, sum over that axis with keepdims=True, so (2, 3)
+    comes back as (2, 1) (or (1, 3)), not (2,).
+    """
     grad = np.arange(6.0).reshape(2, 3)
     assert_close(unbroadcast(grad, (2, 1)), [[3.0], [12.0]], what="unbroadcast(grad (2, 3), (2, 1))")
     assert_close(unbroadcast(grad, (1, 3)), [[3.0, 5.0, 7.0]], what="unbroadcast(grad (2, 3), (1, 3))")
 
 
 def test_unbroadcast_leading_and_size_one_axes_together():
-    """(4, 2, 3) down to (2, 1): sum the new axis 0, then axis 2 (size 1 in the target)."""
+    """(4, 2, 3) down to (2, 1): sum the new axis 0, then axis 2 (size 1 in the target).
+
+    Hint: Do the two sums in order in unbroadcast: first drop the extra leading axes, then compare the
+    remaining axes with shape (indices now line up) and sum size-1 ones with keepdims=True.
+    """
     grad = np.arange(24.0).reshape(4, 2, 3)
     assert_close(unbroadcast(grad, (2, 1)), grad.sum(axis=0).sum(axis=1, keepdims=True), what="unbroadcast(grad (4, 2, 3), (2, 1))")
 
 
 def test_unbroadcast_to_a_scalar_shape():
-    """A 0-d operand was copied everywhere: its gradient is the sum of all of grad, shape ()."""
+    """A 0-d operand was copied everywhere: its gradient is the sum of all of grad, shape ().
+
+    Hint: For shape () every axis of grad is a new leading axis: unbroadcast must sum all of them and return a
+    0-d array (shape ()), not a (1,) or (1, 1) array.
+    """
     grad = np.arange(6.0).reshape(2, 3)
     assert_close(unbroadcast(grad, ()), np.array(15.0), what="unbroadcast(grad (2, 3), ())")
 
@@ -100,7 +120,11 @@ def operand_and_upstream(draw):
 @example(case=(_values((1, 3), 1), _values((1, 3), 2)))  # nothing broadcast
 def test_unbroadcast_is_the_adjoint_of_broadcasting(case):
     """For every broadcastable pair: sum(unbroadcast(g, shape_a) * a) equals
-    sum(g * broadcast_to(a, result)) — unbroadcast gives exactly the gradient of broadcasting."""
+    sum(g * broadcast_to(a, result)) — unbroadcast gives exactly the gradient of broadcasting.
+
+    Hint: The failure prints the shapes: unbroadcast must give exactly shape_a for every broadcastable pair,
+    so sum the leading extra axes, then each axis where shape_a has 1 and grad does not (keepdims=True).
+    """
     a, g = case
     shape_a, result = a.shape, g.shape
     reduced = unbroadcast(g, shape_a)
@@ -115,7 +139,12 @@ def test_unbroadcast_is_the_adjoint_of_broadcasting(case):
 @pytest.mark.parametrize("name", list(BINARY))
 def test_binary_op_gradients_with_broadcasting(name, case):
     """a op b for each way of broadcasting (new leading axes, size-1 axes, a 0-d operand): each
-    input's gradient has its own shape and equals central differences."""
+    input's gradient has its own shape and equals central differences.
+
+    Hint: Each of the add, sub, mul and div rules must end with unbroadcast(..., input.shape) on both
+    gradients; for mul and div multiply by the other operand first, then unbroadcast (not the other way
+    round).
+    """
     shape_a, shape_b = BROADCAST_CASES[case]
     a = _values(shape_a, seed=1)
     b = _values(shape_b, seed=2, positive=name == "div")
@@ -144,7 +173,11 @@ def _binary_edge_cases(test):
 @_binary_edge_cases
 def test_binary_op_gradients_on_drawn_shapes(case):
     """a op b on hypothesis-drawn broadcastable shapes and values (divisors positive): both
-    gradients equal central differences."""
+    gradients equal central differences.
+
+    Hint: The failure names the op and shapes: check that rule's formula (sub: -grad for b; div: -grad · a /
+    b² for b) and that each gradient is unbroadcast to its own input's shape.
+    """
     name, a, b = case
     gradcheck(BINARY[name], [a, b])
 
@@ -161,7 +194,12 @@ NUMBER_OPERANDS = {
 @pytest.mark.parametrize("name", list(NUMBER_OPERANDS))
 def test_python_number_operands(name):
     """With a Python number operand (x * 2.5, 2 / x, ...) the number is a constant input that
-    needs no gradient: the rule may return None for it (or a gradient the engine ignores)."""
+    needs no gradient: the rule may return None for it (or a gradient the engine ignores).
+
+    Hint: x * 2.5, 1 - x and 2 / x record the number as a lifted constant input that needs no gradient: the
+    rule may return None for it, but x's gradient must still be right (for 2 / x, x is the divisor: -grad · a
+    / b²).
+    """
     gradcheck(NUMBER_OPERANDS[name], [_values((2, 3), seed=3, positive=True)])
 
 
@@ -187,7 +225,11 @@ DOMAIN = {"any": nonzero_floats(0.3, 3.0), "positive": positive_floats()}
 @pytest.mark.parametrize("name", list(UNARY))
 def test_unary_op_gradient(name):
     """-x, exp, log (x > 0) and x ** p (integer p: any x away from 0; fractional p: x > 0):
-    d(-x) = -1, d exp(x) = exp(x), d log(x) = 1/x, d x^p = p · x^(p-1)."""
+    d(-x) = -1, d exp(x) = exp(x), d log(x) = 1/x, d x^p = p · x^(p-1).
+
+    Hint: The failure names the op: neg returns (-grad,), exp uses node.out, log divides by the input, and pow
+    uses node.args["exponent"] p as grad · p · a ** (p - 1); each rule returns a 1-tuple.
+    """
     f, domain = UNARY[name]
     gradcheck(f, [_values((2, 3), seed=6, positive=domain == "positive")])
 
@@ -212,13 +254,21 @@ def _unary_edge_cases(test):
 @given(case=unary_case())
 @_unary_edge_cases
 def test_unary_op_gradients_on_drawn_shapes(case):
-    """The unary rules on hypothesis-drawn shapes (0-d to 3-d) and values in each op's domain."""
+    """The unary rules on hypothesis-drawn shapes (0-d to 3-d) and values in each op's domain.
+
+    Hint: The unary rules must work on 0-d and 3-d inputs: stay elementwise (no .sum, no indexing, no reshape
+    to 1-D) and return a 1-tuple holding an array of the input's shape.
+    """
     name, x = case
     gradcheck(UNARY[name][0], [x])
 
 
 def test_rules_compose_through_a_formula():
-    """Rules chain: f(a, b) = log(a * b + 10) / (a - b) ** 2 - exp(-a) on broadcast shapes."""
+    """Rules chain: f(a, b) = log(a * b + 10) / (a - b) ** 2 - exp(-a) on broadcast shapes.
+
+    Hint: Every single rule passes but their combination fails: look for a rule that ignores grad (uses 1
+    instead) or that misses unbroadcast when b (3,) broadcasts against a (2, 3).
+    """
     a = _values((2, 3), seed=4, positive=True)
     b = -_values((3,), seed=5, positive=True)
     gradcheck(lambda a, b: (a * b + 10).log() / (a - b) ** 2 - (-a).exp(), [a, b])

@@ -43,14 +43,22 @@ def shape_and_axis(draw):
 
 def test_expand_reduced_puts_back_the_reduced_axis():
     """A (2,) gradient of x.sum(axis=1) for x of shape (2, 3) goes back to (2, 3): each row gets
-    its own value (re-insert the axis, then broadcast)."""
+    its own value (re-insert the axis, then broadcast).
+
+    Hint: expand_reduced must first re-insert the summed axis (np.expand_dims(grad, 1)) and only then
+    broadcast to shape; broadcasting (2,) straight to (2, 3) lines it up with the wrong axis.
+    """
     got = expand_reduced(np.array([1.0, 2.0]), (2, 3), axis=1, keepdims=False)
     assert_close(got, [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]], what="expand_reduced(..., axis=1)")
 
 
 def test_expand_reduced_with_negative_axes_tuple_keepdims_and_none():
     """axis=-1 (counts from the end), axis=(0, 2), keepdims=True (axes already there) and
-    axis=None (a scalar spread everywhere) all come back to the input's shape."""
+    axis=None (a scalar spread everywhere) all come back to the input's shape.
+
+    Hint: In expand_reduced turn each axis into a % len(shape) before np.expand_dims, accept a tuple of axes,
+    and skip the expand step when keepdims is True or axis is None (then np.broadcast_to alone is enough).
+    """
     g = np.array([[1.0], [2.0]])
     assert_close(expand_reduced(np.array([1.0, 2.0]), (2, 3), axis=-1, keepdims=False), np.repeat(g, 3, axis=1), what="axis=-1")
     assert_close(expand_reduced(g, (2, 3), axis=1, keepdims=True), np.repeat(g, 3, axis=1), what="axis=1, keepdims=True")
@@ -88,7 +96,12 @@ def _sum_mean_edge_cases(test):
 @_sum_mean_edge_cases
 def test_sum_and_mean_gradients(name, case, keepdims):
     """x.sum(axis, keepdims) spreads each output's gradient over the elements it summed;
-    x.mean(...) also divides by their number. Any axis: None, an int, negative, or a tuple."""
+    x.mean(...) also divides by their number. Any axis: None, an int, negative, or a tuple.
+
+    Hint: sum's rule is expand_reduced(grad, x.shape, axis, keepdims) with axis and keepdims from node.args;
+    mean's also divides by the number of elements averaged (the product of the reduced sizes, all of them for
+    axis=None).
+    """
     x, axis = case
     gradcheck(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), [x])
 
@@ -103,20 +116,32 @@ def _max_edge_cases(test):
 @given(case=shape_and_axis(), keepdims=st.booleans(), seed=st.integers(0, 2**16))
 @_max_edge_cases
 def test_max_gradient_without_ties(case, keepdims, seed):
-    """x.max(axis, keepdims) on distinct values: the whole gradient goes to the maximum."""
+    """x.max(axis, keepdims) on distinct values: the whole gradient goes to the maximum.
+
+    Hint: The max rule must send grad only to the maximum: compare x with node.out expanded back to x's shape
+    (expand_reduced with the same axis and keepdims) and multiply the mask by the expanded grad.
+    """
     shape, axis = case
     gradcheck(lambda t: t.max(axis=axis, keepdims=keepdims), [_distinct(shape, seed)])
 
 
 def test_max_tie_rule_splits_equally():
-    """Ties share equally: max([1, 3, 3, 2]) sends half of the gradient to each 3."""
+    """Ties share equally: max([1, 3, 3, 2]) sends half of the gradient to each 3.
+
+    Hint: With two tied maxima each must get half: divide the winners mask by its count along the reduced axes
+    (winners.sum(axis=axis, keepdims=True)), instead of giving the whole gradient to each or to the first.
+    """
     x = Tensor(np.array([1.0, 3.0, 3.0, 2.0]), requires_grad=True)
     x.max().backward(np.array(4.0))
     assert_close(x.grad, [0.0, 2.0, 2.0, 0.0], what="x.grad")
 
 
 def test_max_tie_rule_three_way_tie():
-    """Three tied maxima get a third each."""
+    """Three tied maxima get a third each.
+
+    Hint: Three tied maxima get a third each: divide the boolean winners mask by the number of winners, and do
+    not use np.argmax (it picks only the first).
+    """
     x = Tensor(np.array([5.0, 5.0, 5.0]), requires_grad=True)
     x.max().backward(np.array(3.0))
     assert_close(x.grad, [1.0, 1.0, 1.0], what="x.grad")
@@ -125,7 +150,11 @@ def test_max_tie_rule_three_way_tie():
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_max_tie_rule_along_an_axis(keepdims):
     """Along axis 1 each row shares its own gradient among its own ties:
-    [[1, 3, 3], [2, 2, 0]] with upstream [4, 6] gives [[0, 2, 2], [3, 3, 0]]."""
+    [[1, 3, 3], [2, 2, 0]] with upstream [4, 6] gives [[0, 2, 2], [3, 3, 0]].
+
+    Hint: Each row shares its own gradient among its own ties: count the winners along axis=1 with
+    keepdims=True, and expand the upstream (2,) or (2, 1) grad back to (2, 3) before multiplying.
+    """
     x = Tensor(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]), requires_grad=True)
     upstream = np.array([[4.0], [6.0]]) if keepdims else np.array([4.0, 6.0])
     x.max(axis=1, keepdims=keepdims).backward(upstream)
@@ -133,7 +162,11 @@ def test_max_tie_rule_along_an_axis(keepdims):
 
 
 def test_max_tie_rule_along_a_negative_axis():
-    """axis=-2 of a (2, 2) tensor: column 0 is a tie, column 1 is not."""
+    """axis=-2 of a (2, 2) tensor: column 0 is a tie, column 1 is not.
+
+    Hint: axis=-2 must be handled the same way as axis=0: turn negative axes into axis % ndim in
+    expand_reduced and use the same axis when counting winners.
+    """
     x = Tensor(np.array([[7.0, 1.0], [7.0, 4.0]]), requires_grad=True)
     x.max(axis=-2).backward(np.array([2.0, 5.0]))
     assert_close(x.grad, [[1.0, 0.0], [1.0, 5.0]], what="x.grad")
@@ -149,13 +182,21 @@ def test_max_tie_rule_along_a_negative_axis():
 )
 def test_getitem_gradient(index):
     """x[index] with ints, slices, steps, ..., None and an int list: the gradient lands on the
-    picked elements, zero elsewhere."""
+    picked elements, zero elsewhere.
+
+    Hint: The getitem rule starts from np.zeros_like(x.data) and puts grad at node.args["index"]; that works
+    for ints, slices, ... and None alike, as long as you index with the recorded index unchanged.
+    """
     gradcheck(lambda t: t[index], [_values((3, 3), 11)])
 
 
 def test_getitem_repeated_indices_add_up():
     """x[[0, 0, 1]] picks x[0] twice, so x[0] gets both gradients (scatter-add):
-    upstream [1, 1, 1] gives x.grad = [2, 1, 0]."""
+    upstream [1, 1, 1] gives x.grad = [2, 1, 0].
+
+    Hint: out[index] += grad keeps only one of the two contributions to x[0]: use np.add.at(out, index, grad),
+    which adds at repeated positions.
+    """
     x = Tensor(np.array([10.0, 20.0, 30.0]), requires_grad=True)
     x[[0, 0, 1]].backward(np.ones(3))
     assert_close(x.grad, [2.0, 1.0, 0.0], what="x.grad")
@@ -163,7 +204,11 @@ def test_getitem_repeated_indices_add_up():
 
 def test_getitem_repeated_rows_add_up():
     """x[[2, 0, 2]] on a matrix picks row 2 twice: it receives the sum of both rows of the
-    upstream gradient."""
+    upstream gradient.
+
+    Hint: Row 2 is picked twice, so it must receive the sum of both upstream rows: np.add.at(out, index, grad)
+    accumulates whole rows, where a plain assignment or += does not.
+    """
     x = Tensor(_values((3, 2), 12), requires_grad=True)
     upstream = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     x[[2, 0, 2]].backward(upstream)
@@ -171,7 +216,11 @@ def test_getitem_repeated_rows_add_up():
 
 
 def test_getitem_with_an_integer_tensor_index():
-    """An index that is itself a Tensor (as embeddings use) works the same: x[Tensor([1, 1])]."""
+    """An index that is itself a Tensor (as embeddings use) works the same: x[Tensor([1, 1])].
+
+    Hint: node.args["index"] already holds the Tensor's array, so use it directly with np.add.at; the repeated
+    index 1 must receive 0.5 + 0.25.
+    """
     x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     x[Tensor([1, 1])].backward(np.array([0.5, 0.25]))
     assert_close(x.grad, [0.0, 0.75, 0.0], what="x.grad")
@@ -179,7 +228,11 @@ def test_getitem_with_an_integer_tensor_index():
 
 def test_getitem_with_a_boolean_mask():
     """x[mask] picks the True positions in order: they receive the upstream gradient, the other
-    positions 0."""
+    positions 0.
+
+    Hint: With a boolean mask, grad has one entry per True position: scatter it into zeros of x's shape at
+    that mask (np.add.at or out[mask] = grad), never reshape grad to x's shape.
+    """
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     mask = np.array([[True, False, True], [False, True, False]])
     x[mask].backward(np.array([1.0, 2.0, 3.0]))

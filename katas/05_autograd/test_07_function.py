@@ -51,7 +51,11 @@ def _leaf(values):
 
 def test_no_grad_context_manager_records_nothing():
     """Inside `with no_grad():` results have requires_grad False and node None, even from
-    inputs that require grad; after the block, recording is back on."""
+    inputs that require grad; after the block, recording is back on.
+
+    Hint: no_grad.__enter__ must turn recording off with set_grad_enabled(False) and keep the mode it returns
+    on self; __exit__ sets that mode back.
+    """
     x = _leaf([1.0, 2.0])
     with no_grad():
         y = x * 2 + 1
@@ -62,7 +66,11 @@ def test_no_grad_context_manager_records_nothing():
 
 
 def test_no_grad_as_a_decorator():
-    """@no_grad() on a function: its results are not recorded, and recording is on again after."""
+    """@no_grad() on a function: its results are not recorded, and recording is on again after.
+
+    Hint: The decorator (__call__) is already written on top of __enter__ and __exit__: if this fails, one of
+    them does not switch recording off on entry or back on at exit.
+    """
 
     @no_grad()
     def evaluate(t):
@@ -77,7 +85,11 @@ def test_no_grad_as_a_decorator():
 
 def test_no_grad_restores_the_mode_after_an_exception():
     """An exception inside the block propagates, and recording is back on afterwards (also for
-    the decorator)."""
+    the decorator).
+
+    Hint: __exit__ runs even when the block raises: it must restore the previous mode and return False (or
+    None), so the exception still propagates; returning True swallows it.
+    """
     with pytest.raises(ValueError):
         with no_grad():
             raise ValueError("boom")
@@ -94,7 +106,11 @@ def test_no_grad_restores_the_mode_after_an_exception():
 
 def test_nested_no_grad_restores_the_previous_mode():
     """Leaving an inner no_grad inside an outer one keeps recording off: each block restores the
-    mode it found, not simply 'on'."""
+    mode it found, not simply 'on'.
+
+    Hint: __exit__ must restore the mode saved in __enter__ (set_grad_enabled returns the previous one), not
+    always set_grad_enabled(True): the inner block found recording already off.
+    """
     with no_grad():
         with no_grad():
             pass
@@ -107,7 +123,11 @@ def test_nested_no_grad_restores_the_previous_mode():
 
 def test_function_apply_records_a_node_named_after_the_class():
     """Cube.apply(x) returns a Tensor with x³, requires_grad True, and node.op == 'Cube' whose
-    inputs are (x,)."""
+    inputs are (x,).
+
+    Hint: Function.apply must return record_op(out, cls.__name__, tensor_inputs, kwargs, backward_fn): the op
+    name is the class's name and the inputs are the Tensor arguments themselves.
+    """
     x = _leaf([1.0, -2.0])
     y = Cube.apply(x)
     assert isinstance(y, Tensor), f"apply must return a Tensor, got {type(y).__name__}"
@@ -118,7 +138,11 @@ def test_function_apply_records_a_node_named_after_the_class():
 
 
 def test_function_forward_receives_arrays():
-    """forward gets NumPy arrays (each Tensor's .data), never Tensors."""
+    """forward gets NumPy arrays (each Tensor's .data), never Tensors.
+
+    Hint: Before calling cls.forward, replace every Tensor argument by its .data (leave other arguments as
+    they are): forward works on NumPy arrays.
+    """
     seen = []
 
     class Spy(Function):
@@ -136,7 +160,11 @@ def test_function_forward_receives_arrays():
 
 
 def test_function_backward_gives_gradients():
-    """y = Cube.apply(x): y.backward(g) gives x.grad = 3x² · g (the class's own backward runs)."""
+    """y = Cube.apply(x): y.backward(g) gives x.grad = 3x² · g (the class's own backward runs).
+
+    Hint: The node's backward function must call cls.backward(ctx, grad) with the same ctx that forward filled
+    (ctx.saved), and wrap a single returned gradient in a 1-tuple for the engine.
+    """
     x = _leaf([1.0, -2.0, 0.5])
     g = np.array([1.0, 2.0, -1.0])
     Cube.apply(x).backward(g)
@@ -145,14 +173,22 @@ def test_function_backward_gives_gradients():
 
 def test_function_inside_a_larger_graph():
     """A custom op composes with built-in ones: (Cube(x * w) + x).sum() — gradients for x and w
-    flow through Cube's backward and the built-in rules."""
+    flow through Cube's backward and the built-in rules.
+
+    Hint: Cube's input is x * w, an intermediate tensor: the gradients your backward function returns must
+    line up with node.inputs so the engine passes them on through mul and add.
+    """
     rng = np.random.default_rng(0)
     gradcheck(lambda x, w: Cube.apply(x * w) + x, [rng.normal(size=(2, 3)), rng.normal(size=(3,))])
 
 
 def test_function_non_tensor_argument_gets_none():
     """Scale.apply(x, 2.5): the number 2.5 is not a tensor, so backward returns None for it; x
-    gets grad · 2.5, and ctx.needs_input_grad is (True, False)."""
+    gets grad · 2.5, and ctx.needs_input_grad is (True, False).
+
+    Hint: Only Tensor arguments become node inputs: keep the positions of the Tensor arguments and return only
+    their gradients (dropping the None for 2.5); set ctx.needs_input_grad to one bool per positional argument.
+    """
     x = _leaf([1.0, 2.0])
     y = Scale.apply(x, 2.5)
     assert len(y.node.inputs) == 1, "only Tensor arguments are node inputs"
@@ -173,7 +209,11 @@ def test_function_non_tensor_argument_gets_none():
 
 
 def test_function_keyword_arguments_reach_forward_and_node_args():
-    """Keyword arguments of apply go to forward and are recorded in node.args."""
+    """Keyword arguments of apply go to forward and are recorded in node.args.
+
+    Hint: apply must pass **kwargs on to cls.forward and record them as node.args (the args of record_op), so
+    y.node.args == {'p': 3}.
+    """
 
     class Power(Function):
         @staticmethod
@@ -197,7 +237,11 @@ def test_function_keyword_arguments_reach_forward_and_node_args():
 
 def test_function_backward_with_wrong_number_of_gradients_raises():
     """A backward that returns two gradients for a one-argument forward is a bug: backward()
-    raises a RuntimeError instead of silently dropping one."""
+    raises a RuntimeError instead of silently dropping one.
+
+    Hint: In the backward function apply builds, compare len(grads) with the number of positional forward
+    arguments and raise RuntimeError when they differ, rather than zipping and dropping the extra one.
+    """
 
     class Broken(Function):
         @staticmethod
@@ -215,7 +259,11 @@ def test_function_backward_with_wrong_number_of_gradients_raises():
 
 def test_function_without_grad_inputs_or_under_no_grad_records_nothing():
     """No input requires grad, or apply runs under no_grad: the result is a plain Tensor
-    (requires_grad False, node None)."""
+    (requires_grad False, node None).
+
+    Hint: Go through record_op: it already makes a plain Tensor (requires_grad False, node None) when no input
+    requires grad or recording is off; building the node yourself skips that check.
+    """
     plain = Cube.apply(Tensor(np.array([2.0])))
     assert plain.requires_grad is False and plain.node is None, "no input requires grad: nothing to record"
     with no_grad():
@@ -225,7 +273,11 @@ def test_function_without_grad_inputs_or_under_no_grad_records_nothing():
 
 
 def test_function_forward_records_nothing_inside():
-    """Recording is off while forward runs (it works on arrays) and back on after apply."""
+    """Recording is off while forward runs (it works on arrays) and back on after apply.
+
+    Hint: Turn recording off around cls.forward (previous = set_grad_enabled(False)) and restore it in a
+    finally block, before calling record_op.
+    """
     modes = []
 
     class Probe(Function):

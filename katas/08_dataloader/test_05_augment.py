@@ -35,7 +35,11 @@ def crop_case(draw):
 @example(case=((1, 5, 3), 0, 1, 7))  # a 1x1 window
 def test_crop_is_a_window_of_the_padded_image(case):
     """RandomCrop(size, padding) returns (C, size, size): a window of the image zero-padded by
-    `padding`, the same window for every channel (square or not)."""
+    `padding`, the same window for every channel (square or not).
+
+    Hint: RandomCrop must pad H and W (not the channels) with zeros by padding on each side, then cut the same
+    size × size window from every channel (x[..., top:top+size, left:left+size]).
+    """
     shape, padding, size, seed = case
     x = np.random.default_rng(seed).uniform(1, 2, size=shape)  # never 0: padding is recognisable
     c = shape[0]
@@ -46,7 +50,12 @@ def test_crop_is_a_window_of_the_padded_image(case):
 
 
 def test_every_window_position_is_used():
-    """Over 400 crops of size 2 from a 3×3 image padded by 1 (16 positions), every position comes up, none more than 3× its share."""
+    """Over 400 crops of size 2 from a 3×3 image padded by 1 (16 positions), every position comes up, none
+    more than 3× its share.
+
+    Hint: top and left must each range over all of 0..H + 2p - size inclusive: generator.integers(low, high)
+    excludes high, so pass high + 1, or the last row and column of positions never come up.
+    """
     x = np.arange(1.0, 10.0).reshape(1, 3, 3)
     crop = RandomCrop(2, padding=1, seed=0)
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
@@ -61,7 +70,11 @@ def test_every_window_position_is_used():
 @pytest.mark.parametrize("shape", [(1, 2, 5), (1, 5, 2)], ids=["wide", "tall"])
 def test_every_window_position_is_used_on_a_non_square_image(shape):
     """Top and left have their own ranges: a 2×2 window in a 2×5 image has 4 positions (left 0..3,
-    top 0 only), in a 5×2 image 4 others (top 0..3, left 0 only); over 200 crops each comes up."""
+    top 0 only), in a 5×2 image 4 others (top 0..3, left 0 only); over 200 crops each comes up.
+
+    Hint: Draw top from the padded height's range and left from the padded width's range separately: using one
+    range (say from H) for both breaks tall and wide images.
+    """
     x = np.arange(1.0, 11.0).reshape(shape)
     crop = RandomCrop(2, seed=1)
     seen = set()
@@ -74,7 +87,11 @@ def test_every_window_position_is_used_on_a_non_square_image(shape):
 
 
 def test_crop_is_seeded_and_leaves_the_input_alone():
-    """The same seed gives the same sequence of crops; the input image is not modified."""
+    """The same seed gives the same sequence of crops; the input image is not modified.
+
+    Hint: Use self.generator when set, else rng.generator() at call time; pad into a new array (np.zeros plus
+    a slice assignment) and return a copy, never write into x.
+    """
     x = np.arange(25.0).reshape(1, 5, 5)
     a, b = RandomCrop(3, 2, seed=11), RandomCrop(3, 2, seed=11)
     for _ in range(5):
@@ -88,20 +105,32 @@ def test_crop_is_seeded_and_leaves_the_input_alone():
 
 
 def test_crop_larger_than_the_padded_image_is_refused():
-    """A 9×9 window cannot fit in a 4×4 image padded by 2 (8×8): ValueError."""
+    """A 9×9 window cannot fit in a 4×4 image padded by 2 (8×8): ValueError.
+
+    Hint: Before drawing a position, check that size fits in the padded height and width (H + 2p and W + 2p)
+    and raise ValueError otherwise.
+    """
     with raises(ValueError):
         RandomCrop(9, padding=2, seed=0)(np.zeros((1, 4, 4)))
 
 
 def test_flip_mirrors_the_last_axis():
-    """p=1 always mirrors left-right (each row reversed, channels and rows in place); p=0 never does."""
+    """p=1 always mirrors left-right (each row reversed, channels and rows in place); p=0 never does.
+
+    Hint: A horizontal flip reverses the last axis only (x[..., ::-1]); np.flip(x) without axis or x[::-1]
+    reverses the channels or rows instead.
+    """
     x = np.arange(12.0).reshape(2, 2, 3)
     assert_close(RandomHorizontalFlip(p=1.0, seed=0)(x), x[:, :, ::-1], what="p=1 flip")
     assert_close(RandomHorizontalFlip(p=0.0, seed=0)(x), x, what="p=0 flip")
 
 
 def test_flip_happens_with_probability_p():
-    """With p=0.3, about 30% of 2,000 calls flip (between 26% and 34%); the same seed flips the same calls."""
+    """With p=0.3, about 30% of 2,000 calls flip (between 26% and 34%); the same seed flips the same calls.
+
+    Hint: Make exactly one draw per call from the transform's generator and flip when generator.random() < p;
+    > p, or several draws per call, changes the rate or the sequence.
+    """
     x = np.array([[[0.0, 1.0]]])
     f = RandomHorizontalFlip(0.3, seed=5)
     results = [f(x)[0, 0, 0] == 1.0 for _ in range(2000)]
@@ -111,7 +140,11 @@ def test_flip_happens_with_probability_p():
 
 
 def test_flip_returns_a_copy():
-    """Changing the output never changes the input (a flipped view would)."""
+    """Changing the output never changes the input (a flipped view would).
+
+    Hint: x[..., ::-1] is a view of the input, and so is returning x itself: return .copy() in both the flip
+    and the no-flip case.
+    """
     x = np.zeros((1, 2, 2))
     for p in (0.0, 1.0):
         out = RandomHorizontalFlip(p, seed=0)(x)
@@ -120,7 +153,11 @@ def test_flip_returns_a_copy():
 
 
 def test_augmentation_pipeline():
-    """Compose([RandomCrop(32, 4), RandomHorizontalFlip()]) keeps a CIFAR-sized (3, 32, 32) image (3, 32, 32)."""
+    """Compose([RandomCrop(32, 4), RandomHorizontalFlip()]) keeps a CIFAR-sized (3, 32, 32) image (3, 32, 32).
+
+    Hint: RandomCrop(32, 4) on a 32×32 image must give back (3, 32, 32) float32: pad with zeros of x's dtype
+    (np.zeros(..., dtype=x.dtype)) and cut size rows and columns, so the dtype and shape survive.
+    """
     pipeline = Compose([RandomCrop(32, padding=4, seed=0), RandomHorizontalFlip(seed=1)])
     out = pipeline(np.ones((3, 32, 32), dtype=np.float32))
     assert out.shape == (3, 32, 32) and out.dtype == np.float32

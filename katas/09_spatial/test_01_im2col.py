@@ -47,7 +47,11 @@ def axis_settings(draw):
 @example(settings=(6, 3, 4, 3))  # padding larger than the stride
 def test_output_size_counts_the_window_positions(settings):
     """conv_output_size equals the number of start positions 0, s, 2s, ... at which a window
-    of the kernel's size still fits inside the padded axis: (size + 2p - k) // s + 1."""
+    of the kernel's size still fits inside the padded axis: (size + 2p - k) // s + 1.
+
+    Hint: conv_output_size in tinytorch/spatial.py is (size + 2·padding - kernel) // stride + 1: pad both
+    sides (2·padding), use floor division, and add the 1 for the first position outside the division.
+    """
     size, kernel, stride, padding = settings
     positions = len(range(0, size + 2 * padding - kernel + 1, stride))
     assert conv_output_size(size, kernel, stride, padding) == positions
@@ -55,7 +59,12 @@ def test_output_size_counts_the_window_positions(settings):
 
 def test_output_size_examples():
     """'Same' padding keeps the size (28, k=3, p=1 → 28), no padding shrinks it (28 → 26),
-    stride 2 halves it (32, k=3, s=2, p=1 → 16), and a leftover that a window cannot cover is dropped (7, k=2, s=2 → 3)."""
+    stride 2 halves it (32, k=3, s=2, p=1 → 16), and a leftover that a window cannot cover is dropped (7, k=2,
+    s=2 → 3).
+
+    Hint: 28 with k=3, p=1 must stay 28 and 7 with k=2, s=2 give 3: check that padding counts twice and that
+    the division floors (//), never rounds up a leftover no window covers.
+    """
     assert conv_output_size(28, 3, 1, 1) == 28
     assert conv_output_size(28, 3) == 26
     assert conv_output_size(32, 3, 2, 1) == 16
@@ -63,7 +72,12 @@ def test_output_size_examples():
 
 
 def test_output_size_rejects_impossible_settings():
-    """A stride below 1, negative padding, or a kernel larger than the padded input are ValueErrors."""
+    """A stride below 1, negative padding, or a kernel larger than the padded input are ValueErrors.
+
+    Hint: Before the formula, raise ValueError for stride < 1, padding < 0, and a kernel larger than the
+    padded size (size + 2·padding < kernel_size); otherwise stride 0 divides by zero and the rest give
+    nonsense sizes.
+    """
     with raises(ValueError):
         conv_output_size(8, 3, stride=0)
     with raises(ValueError):
@@ -74,7 +88,12 @@ def test_output_size_rejects_impossible_settings():
 
 def test_im2col_top_left_patch():
     """On a 4×4 image with 2×2 windows and stride 2 there are 4 patches; the first column is the
-    top-left patch [0, 1, 4, 5], the last the bottom-right [10, 11, 14, 15]."""
+    top-left patch [0, 1, 4, 5], the last the bottom-right [10, 11, 14, 15].
+
+    Hint: Column p of im2col is the patch at output position p = oy·Wo + ox, rows of the patch first: with
+    cols shaped (N, C, kh, kw, Ho, Wo), fill cols[:, :, i, j] from the strided slice at offset (i, j), then
+    reshape to (N, C·kh·kw, Ho·Wo).
+    """
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     cols = im2col(x, 2, stride=2)
     assert_shape(cols, (1, 4, 4))
@@ -83,7 +102,11 @@ def test_im2col_top_left_patch():
 
 
 def test_im2col_keeps_one_matrix_per_sample():
-    """With a batch, cols[n] holds sample n's patches, and a patch lists channel 0's pixels, then channel 1's."""
+    """With a batch, cols[n] holds sample n's patches, and a patch lists channel 0's pixels, then channel 1's.
+
+    Hint: The result is (N, C·kh·kw, Ho·Wo), one matrix per sample, with channel as the slowest index inside a
+    patch: keep the axis order (N, C, kh, kw, Ho, Wo) before the reshape, not (C, kh, kw, N, ...).
+    """
     x = np.arange(2 * 2 * 3 * 3, dtype=np.float64).reshape(2, 2, 3, 3)
     cols = im2col(x, 3)
     assert_shape(cols, (2, 18, 1))
@@ -108,13 +131,22 @@ def int_or_pair(low, high):
 def test_im2col_matches_patches_copied_one_by_one(n, c, h, w, kh, kw, stride, padding):
     """For any shape, kernel, stride and padding (an int, or one per axis: (height, width)), im2col
     equals the patches copied with loops over every sample and output position: cols[n, :, p] is
-    sample n's patch at position p, flattened in (channel, row, column) order, zeros where padding was."""
+    sample n's patch at position p, flattened in (channel, row, column) order, zeros where padding was.
+
+    Hint: Stride and padding may differ per axis: use sh, ph for the height and sw, pw for the width, both in
+    the padding and in the slice xp[:, :, i : i + sh·Ho : sh, j : j + sw·Wo : sw].
+    """
     x = np.random.default_rng(0).normal(size=(n, c, h, w))
     assert_close(im2col(x, (kh, kw), stride, padding), naive_patches(x, kh, kw, stride, padding), what="im2col(x)")
 
 
 def test_im2col_pads_with_zeros_and_keeps_dtype():
-    """With padding 1 the corner patch of a 3×3 image of ones has zeros on its outer row and column; float32 stays float32."""
+    """With padding 1 the corner patch of a 3×3 image of ones has zeros on its outer row and column; float32
+    stays float32.
+
+    Hint: Build the padded array with np.zeros(..., dtype=x.dtype) and the columns with x's dtype too (np.pad
+    also keeps it); np.zeros without dtype is float64 and turns float32 into float64.
+    """
     x = np.ones((1, 1, 3, 3), dtype=np.float32)
     cols = im2col(x, 3, padding=1)
     assert cols.dtype == np.float32, f"im2col changed the dtype to {cols.dtype}"

@@ -49,7 +49,12 @@ def int_or_pair(low, high):
 def test_conv_forward_equals_the_naive_loop(n, c, o, h, w, kh, kw, stride, padding, with_bias):
     """conv2d(x, weight, bias, stride, padding) equals the convolution computed one output value
     at a time with Python loops (the reference is in this test), for any shape and setting:
-    stride and padding are an int or one value per axis, (height, width)."""
+    stride and padding are an int or one value per axis, (height, width).
+
+    Hint: Conv2dFunction.forward is im2col, then weight.reshape(O, -1) @ cols giving (N, O, Ho·Wo), plus bias
+    reshaped to (1, O, 1) when there is one, reshaped to (N, O, Ho, Wo); pass stride and padding to im2col
+    unchanged (they may be pairs).
+    """
     r = np.random.default_rng(1)
     x, weight, bias = r.normal(size=(n, c, h, w)), r.normal(size=(o, c, kh, kw)), r.normal(size=o)
     bias = bias if with_bias else None
@@ -64,7 +69,11 @@ def test_conv_forward_equals_the_naive_loop(n, c, o, h, w, kh, kw, stride, paddi
 @example(h=5, w=12, k=5, stride=1, padding=0)  # the kernel fills the height: one row of outputs
 @example(h=12, w=5, k=2, stride=3, padding=2)  # a leftover row and column
 def test_conv_layer_output_shape_follows_the_formula(h, w, k, stride, padding):
-    """Conv2d(3, 4, k, stride, padding) maps (2, 3, H, W) to (2, 4, Ho, Wo) with Ho, Wo from conv_output_size."""
+    """Conv2d(3, 4, k, stride, padding) maps (2, 3, H, W) to (2, 4, Ho, Wo) with Ho, Wo from conv_output_size.
+
+    Hint: Conv2d.forward is already written and calls conv2d with the layer's stride and padding: the output
+    reshape in Conv2dFunction.forward must use Ho and Wo from conv_output_size for each axis.
+    """
     layer = Conv2d(3, 4, k, stride=stride, padding=padding)
     out = layer(Tensor(np.zeros((2, 3, h, w), dtype=np.float32)))
     assert_shape(out, (2, 4, conv_output_size(h, k, stride, padding), conv_output_size(w, k, stride, padding)))
@@ -72,7 +81,12 @@ def test_conv_layer_output_shape_follows_the_formula(h, w, k, stride, padding):
 
 def test_conv_layer_initialisation():
     """weight (out, in, kh, kw) and bias (out,) are float32 Parameters, named 'weight' and 'bias', uniform in
-    ±1/sqrt(in·kh·kw); manual_seed makes them repeatable; bias=False gives no bias."""
+    ±1/sqrt(in·kh·kw); manual_seed makes them repeatable; bias=False gives no bias.
+
+    Hint: In Conv2d.__init__ draw weight (out, in, kh, kw) first, then bias (out,), both uniform in ±k with k
+    = 1 / sqrt(in·kh·kw), from rng.generator(), cast to float32 and wrapped in Parameter; bias=False means
+    self.bias = None.
+    """
     rng.manual_seed(0)
     layer = Conv2d(4, 32, (3, 5))
     assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
@@ -89,7 +103,12 @@ def test_conv_layer_initialisation():
 
 
 def test_conv_layer_uses_its_weights_and_settings():
-    """Conv2d's forward is conv2d with its own weight, bias, stride and padding (a 1×1 kernel of 2s plus bias 1 doubles and adds 1)."""
+    """Conv2d's forward is conv2d with its own weight, bias, stride and padding (a 1×1 kernel of 2s plus bias
+    1 doubles and adds 1).
+
+    Hint: A 1×1 kernel of 2s with bias 1 must give 2x + 1: check that the bias is added once per output
+    channel (reshape to (1, O, 1)) and that stride and padding reach im2col.
+    """
     layer = Conv2d(1, 1, 1)
     layer.weight.data[...] = 2.0
     layer.bias.data[...] = 1.0
@@ -102,14 +121,24 @@ def test_conv_layer_uses_its_weights_and_settings():
 
 
 def test_conv_keeps_float32():
-    """A float32 input and float32 weights give a float32 output (no silent float64)."""
+    """A float32 input and float32 weights give a float32 output (no silent float64).
+
+    Hint: float32 input and weights must give float32: watch for float64 buffers (np.zeros or np.empty without
+    dtype in im2col) or a float64 bias; keep x.dtype everywhere.
+    """
     rng.manual_seed(0)
     out = Conv2d(2, 3, 3, padding=1)(Tensor(np.ones((1, 2, 5, 5), dtype=np.float32)))
     assert out.dtype == np.float32, f"output dtype {out.dtype}"
 
 
 def test_conv_is_recorded_as_one_function_node():
-    """The output is recorded by the Function API: one node 'Conv2dFunction' whose inputs are x, weight and bias."""
+    """The output is recorded by the Function API: one node 'Conv2dFunction' whose inputs are x, weight and
+    bias.
+
+    Hint: The forward must be written inside Conv2dFunction.forward on arrays (conv2d calls
+    Conv2dFunction.apply), not built from Tensor ops in Conv2d.forward, so the result is one node with inputs
+    (x, weight, bias).
+    """
     rng.manual_seed(0)
     layer = Conv2d(1, 2, 3)
     x = Tensor(np.ones((1, 1, 4, 4), dtype=np.float32))
@@ -120,6 +149,10 @@ def test_conv_is_recorded_as_one_function_node():
 
 
 def test_conv_rejects_a_channel_mismatch():
-    """An input with 2 channels into weights made for 3 is a ValueError that names both shapes."""
+    """An input with 2 channels into weights made for 3 is a ValueError that names both shapes.
+
+    Hint: In Conv2dFunction.forward compare x.shape[1] with weight.shape[1] first and raise ValueError whose
+    message contains both shapes (x's (1, 2, 5, 5) and the weight's).
+    """
     with raises(ValueError, match=r"\(1, 2, 5, 5\)"):
         conv2d(Tensor(np.zeros((1, 2, 5, 5))), Tensor(np.zeros((4, 3, 3, 3))))

@@ -24,21 +24,36 @@ def tiny(seed, stride):
 
 @pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_input_gradient(stride, padding):
-    """d(conv)/dx matches float64 central differences for every input pixel (tiny shapes, random upstream gradient)."""
+    """d(conv)/dx matches float64 central differences for every input pixel (tiny shapes, random upstream
+    gradient).
+
+    Hint: dx is col2im(w2.T @ g) with g = grad.reshape(N, O, Ho·Wo), folded with the saved x shape, kernel,
+    stride and padding; if only padded or strided settings fail, col2im does not cut the padding off or uses
+    the wrong strides.
+    """
     x, weight, bias = tiny(0, stride)
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), [x, weight, bias], wrt=[0])
 
 
 @pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_weight_gradient(stride, padding):
-    """d(conv)/dweight matches central differences for every weight."""
+    """d(conv)/dweight matches central differences for every weight.
+
+    Hint: dweight is g @ cols transposed (one (O, C·kh·kw) matrix per sample) summed over the batch, then
+    reshaped to the weight's shape; forgetting the batch sum or transposing the wrong axes fails here.
+    """
     x, weight, bias = tiny(1, stride)
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), [x, weight, bias], wrt=[1])
 
 
 @pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_bias_gradient(stride, padding):
-    """d(conv)/dbias matches central differences: each output channel's gradient summed over batch and positions."""
+    """d(conv)/dbias matches central differences: each output channel's gradient summed over batch and
+    positions.
+
+    Hint: dbias is the upstream gradient summed over the batch and every output position (g.sum(axis=(0, 2))
+    for g of shape (N, O, Ho·Wo)), one value per output channel.
+    """
     x, weight, bias = tiny(2, stride)
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), [x, weight, bias], wrt=[2])
 
@@ -46,7 +61,11 @@ def test_bias_gradient(stride, padding):
 @pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_input_gradient_is_the_adjoint_of_the_convolution(stride, padding):
     """Without bias the convolution is linear in x, so its input gradient is its adjoint:
-    <conv(x), g> == <x, conv_input_grad(g)> for random x and g."""
+    <conv(x), g> == <x, conv_input_grad(g)> for random x and g.
+
+    Hint: <conv(x), g> must equal <x, x.grad>: the input gradient must be the exact transpose of the forward,
+    so col2im has to add every column entry back to its own pixel (+=, never =) and drop the padding.
+    """
     r = np.random.default_rng(3)
     x = Tensor(r.normal(size=(2, 3, 7, 6)), requires_grad=True)
     weight = Tensor(r.normal(size=(4, 3, 3, 3)))
@@ -59,7 +78,11 @@ def test_input_gradient_is_the_adjoint_of_the_convolution(stride, padding):
 
 @pytest.mark.parametrize("stride, padding", SETTINGS, ids=IDS)
 def test_col2im_is_the_adjoint_of_im2col(stride, padding):
-    """<im2col(x), c> == <x, col2im(c)>: col2im adds every column entry back to the pixel it came from."""
+    """<im2col(x), c> == <x, col2im(c)>: col2im adds every column entry back to the pixel it came from.
+
+    Hint: col2im mirrors im2col: reshape cols to (N, C, kh, kw, Ho, Wo), add each offset's slice into a zero
+    padded image with the same strided slice as im2col, then cut the padding off to return x's shape.
+    """
     r = np.random.default_rng(4)
     x = r.normal(size=(2, 3, 6, 5))
     cols = im2col(x, (3, 2), stride, padding)
@@ -70,7 +93,12 @@ def test_col2im_is_the_adjoint_of_im2col(stride, padding):
 
 
 def test_col2im_counts_overlaps():
-    """Folding columns of ones back gives, at each pixel, how many 3×3 windows cover it (4 at the corner… 9 in the middle)."""
+    """Folding columns of ones back gives, at each pixel, how many 3×3 windows cover it (4 at the corner… 9 in
+    the middle).
+
+    Hint: A pixel covered by 9 windows must receive 9 ones: col2im must add into the padded image (xp[...] +=
+    cols[:, :, i, j]), not assign, or overlapping windows overwrite each other.
+    """
     x_shape = (1, 1, 5, 5)
     cols = np.ones(im2col(np.zeros(x_shape), 3).shape)
     counts = col2im(cols, x_shape, 3)
@@ -79,7 +107,12 @@ def test_col2im_counts_overlaps():
 
 
 def test_no_input_gradient_when_the_input_does_not_need_one():
-    """An image that does not require grad gets none (no col2im wasted); weight and bias still get theirs."""
+    """An image that does not require grad gets none (no col2im wasted); weight and bias still get theirs.
+
+    Hint: Conv2dFunction.backward must return three gradients (dx, dweight, dbias) in the order of forward's
+    arguments, using ctx.needs_input_grad to skip the ones not needed; the bias gradient of sum() here is 9
+    per channel.
+    """
     rng.manual_seed(0)
     layer = Conv2d(2, 3, 3)
     x = Tensor(np.ones((1, 2, 5, 5), dtype=np.float32))
@@ -91,7 +124,13 @@ def test_no_input_gradient_when_the_input_does_not_need_one():
 
 
 def test_a_conv_layer_learns_an_edge_filter():
-    """Trained with SGD on (image, image convolved with a known 3×3 edge filter), a Conv2d recovers that filter."""
+    """Trained with SGD on (image, image convolved with a known 3×3 edge filter), a Conv2d recovers that
+    filter.
+
+    Hint: Every gradient test passes but training does not recover the filter: check that the weight gradient
+    is reshaped in (O, C, kh, kw) order (the same order as im2col's rows) and summed, not averaged, over the
+    batch.
+    """
     r = np.random.default_rng(5)
     target = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], dtype=np.float32)
     x = Tensor(r.normal(size=(8, 1, 8, 8)).astype(np.float32))

@@ -48,21 +48,33 @@ def pool_case(draw):
 @example(case=((1, 1, 7, 5), 3, 2))  # a leftover row and column
 def test_avg_pool_forward_equals_the_naive_loop(case):
     """avg_pool2d(x, k, s) equals each window's mean computed with loops; k and s are an int or
-    (height, width), and a non-square window divides by kh·kw."""
+    (height, width), and a non-square window divides by kh·kw.
+
+    Hint: AvgPool2dFunction.forward adds the kh·kw strided slices (one per window offset) into a zero output
+    of shape (N, C, Ho, Wo) and divides by kh·kw, the window's area, not by kh² or by the number of windows.
+    """
     shape, k, s = case
     x = np.random.default_rng(0).normal(size=shape)
     assert_close(avg_pool2d(Tensor(x), k, s), naive_avg_pool(x, k, s), what=f"avg_pool2d(x, {k}, {s})")
 
 
 def test_avgpool_layer_shape_and_dtype():
-    """AvgPool2d(2) halves height and width and keeps float32."""
+    """AvgPool2d(2) halves height and width and keeps float32.
+
+    Hint: AvgPool2d(2) must halve H and W and keep float32: create the output with np.zeros(...,
+    dtype=x.dtype) and divide by a number that does not upcast (x.dtype.type(kh * kw) or a Python int).
+    """
     out = AvgPool2d(2)(Tensor(np.ones((2, 3, 6, 4), dtype=np.float32)))
     assert_shape(out, (2, 3, 3, 2))
     assert out.dtype == np.float32, f"dtype {out.dtype}"
 
 
 def test_every_input_of_a_window_gets_an_equal_share():
-    """With stride 1 and all-ones upstream gradient, each input receives (windows covering it) / (k·k)."""
+    """With stride 1 and all-ones upstream gradient, each input receives (windows covering it) / (k·k).
+
+    Hint: Backward: each input of a window receives grad / (kh·kw), and an input in several windows the sum:
+    add the share into each offset's strided slice of a zero dx with +=.
+    """
     x = Tensor(np.zeros((1, 1, 4, 4)), requires_grad=True)
     out = avg_pool2d(x, 2, 1)
     out.backward(np.ones(out.shape))
@@ -71,14 +83,22 @@ def test_every_input_of_a_window_gets_an_equal_share():
 
 
 def test_avg_pool_gradcheck():
-    """Central differences agree with the average-pool gradient (3×3 windows, stride 2, a leftover column)."""
+    """Central differences agree with the average-pool gradient (3×3 windows, stride 2, a leftover column).
+
+    Hint: With stride 2 and 3×3 windows the windows overlap and a column is left over: backward slices must
+    use the forward's bounds, the leftover column gets 0, and the shared pieces add up.
+    """
     x = np.random.default_rng(1).uniform(-3, 3, size=(2, 2, 7, 6))
     gradcheck(lambda t: avg_pool2d(t, 3, 2), [x])
 
 
 def test_avg_pool_gradcheck_with_a_non_square_kernel_and_stride():
     """Central differences agree for 2×3 windows moving (1, 2) and 3×1 windows moving (2, 1):
-    each input gets grad / (kh·kw) from every window it is in."""
+    each input gets grad / (kh·kw) from every window it is in.
+
+    Hint: For 2×3 and 3×1 windows divide by kh·kw, and slice rows with sh and columns with sw in both forward
+    and backward.
+    """
     r = np.random.default_rng(2)
     gradcheck(lambda t: avg_pool2d(t, (2, 3), (1, 2)), [r.uniform(-3, 3, size=(1, 2, 4, 7))])
     gradcheck(lambda t: avg_pool2d(t, (3, 1), (2, 1)), [r.uniform(-3, 3, size=(1, 1, 7, 3))])

@@ -22,21 +22,34 @@ def table(n=6, d=3, dtype=np.float32):
 @example(ids=np.array([[1, 2, 3], [3, 2, 1]]))  # (B, T), as a language model uses it
 @example(ids=np.zeros((2, 1, 2), dtype=np.int64))  # 3-d, all the same id
 def test_forward_gathers_rows(ids):
-    """embedding(weight, ids) has shape ids.shape + (dim,) and row [...] equals weight[ids[...]]."""
+    """embedding(weight, ids) has shape ids.shape + (dim,) and row [...] equals weight[ids[...]].
+
+    Hint: the forward of embedding in tinytorch/embeddings.py is one fancy-indexing expression,
+    weight.data[ids], which works for ids of any shape; do not flatten ids or assume they are (B, T), and keep
+    the weight's dtype.
+    """
     w = table()
     out = embedding(Tensor(w), Tensor(ids))
     assert_close(out, w[ids], rtol=0, atol=0, dtype=np.float32, what="embedding(weight, ids)")
 
 
 def test_forward_accepts_lists_and_arrays():
-    """ids may be a Tensor, a NumPy array or a (nested) list of ints."""
+    """ids may be a Tensor, a NumPy array or a (nested) list of ints.
+
+    Hint: do not assume ids has a .data attribute: call the _ids_array(ids) helper in tinytorch/embeddings.py
+    (it accepts a Tensor, an array or a nested list) and index weight.data with the array it returns.
+    """
     w = table()
     for ids in ([[2, 0, 2]], np.array([[2, 0, 2]])):
         assert_close(embedding(Tensor(w), ids), w[[[2, 0, 2]]], rtol=0, atol=0, what=f"embedding(weight, {type(ids).__name__})")
 
 
 def test_repeated_ids_accumulate_gradients():
-    """An id used at several positions receives the sum of their gradients."""
+    """An id used at several positions receives the sum of their gradients.
+
+    Hint: in embedding_backward, out[ids] += grad keeps only one of the repeated ids (fancy assignment is
+    buffered); np.add.at(out, ids.reshape(-1), grad.reshape(-1, dim)) adds every use into its row.
+    """
     w = Tensor(table(), requires_grad=True)
     upstream = np.random.default_rng(1).normal(size=(1, 4, 3)).astype(np.float32)
     embedding(w, Tensor([[1, 4, 1, 1]])).backward(upstream)
@@ -45,7 +58,11 @@ def test_repeated_ids_accumulate_gradients():
 
 
 def test_unused_rows_get_exactly_zero_gradient():
-    """Rows that no id picked get a gradient of exactly 0 (and the gradient has weight's shape and dtype)."""
+    """Rows that no id picked get a gradient of exactly 0 (and the gradient has weight's shape and dtype).
+
+    Hint: start embedding_backward from out = np.zeros_like(weight.data), which has the weight's (n, dim)
+    shape and dtype, add only into the rows an id picked, and return (out,).
+    """
     w = Tensor(table(), requires_grad=True)
     embedding(w, Tensor([[1, 4], [4, 1]])).backward(np.ones((2, 2, 3), dtype=np.float32))
     assert w.grad.shape == (6, 3) and w.grad.dtype == np.float32
@@ -54,7 +71,11 @@ def test_unused_rows_get_exactly_zero_gradient():
 
 
 def test_gradcheck_with_repeated_ids():
-    """Autograd's gradient of the weight equals central differences (float64, repeated ids)."""
+    """Autograd's gradient of the weight equals central differences (float64, repeated ids).
+
+    Hint: gradcheck uses a 2-d batch of ids with repeats: flatten ids and grad together (ids.reshape(-1),
+    grad.reshape(-1, dim)) and accumulate with np.add.at; the ids come from node.args['ids'], not node.inputs.
+    """
     ids = np.array([[0, 2, 2], [3, 0, 2]])
     gradcheck(lambda w: embedding(w, ids), [table(4, 3, np.float64)])
 
@@ -62,19 +83,32 @@ def test_gradcheck_with_repeated_ids():
 @pytest.mark.parametrize("bad", [6, 100, -1])
 def test_out_of_range_ids_raise(bad):
     """An id outside [0, num_embeddings) — including -1, which NumPy would silently read as the
-    last row — raises an IndexError naming the id and the table size."""
+    last row — raises an IndexError naming the id and the table size.
+
+    Hint: check ids.min() < 0 or ids.max() >= n before indexing and raise an IndexError whose message contains
+    the bad id; -1 is the case NumPy lets through silently (it reads the last row).
+    """
     with raises(IndexError, match=str(bad)):
         embedding(Tensor(table()), Tensor([0, bad, 1]))
 
 
 def test_float_ids_raise():
-    """Ids must be integers: float ids raise a TypeError."""
+    """Ids must be integers: float ids raise a TypeError.
+
+    Hint: reject non-integer ids (dtype.kind not in 'iu') with a TypeError before indexing: the _ids_array
+    helper in tinytorch/embeddings.py does exactly that, so make sure the forward goes through it.
+    """
     with raises(TypeError):
         embedding(Tensor(table()), np.array([0.0, 1.0]))
 
 
 def test_ids_are_not_a_graph_input():
-    """The ids are a constant of the op: only the weight is an input of the node."""
+    """The ids are a constant of the op: only the weight is an input of the node.
+
+    Hint: keep the @op('embedding', constants=('ids',)) decorator and return a NumPy array (weight.data[ids])
+    from its body; building the result with Tensor operations such as weight[ids] records another op with
+    other inputs.
+    """
     w = Tensor(table(), requires_grad=True)
     out = embedding(w, Tensor([1, 2]))
     assert out.node is not None and out.node.op == "embedding", "the result should be recorded as an 'embedding' op"
@@ -82,7 +116,12 @@ def test_ids_are_not_a_graph_input():
 
 
 def test_embedding_layer_has_a_normal_weight():
-    """Embedding(n, d).weight is a float32 Parameter (n, d) drawn from N(0, 1) via tinytorch.rng."""
+    """Embedding(n, d).weight is a float32 Parameter (n, d) drawn from N(0, 1) via tinytorch.rng.
+
+    Hint: in Embedding.__init__ draw rng.generator().standard_normal((num_embeddings, embedding_dim)), cast it
+    to float32 and assign Parameter(...) to self.weight; a uniform or scaled init (like Linear's) fails the
+    std check.
+    """
     rng.manual_seed(0)
     emb = Embedding(200, 50)
     w = emb.weight
@@ -93,7 +132,11 @@ def test_embedding_layer_has_a_normal_weight():
 
 
 def test_embedding_layer_is_seeded():
-    """rng.manual_seed(s) repeats the weight; another seed changes it."""
+    """rng.manual_seed(s) repeats the weight; another seed changes it.
+
+    Hint: draw the weight from tinytorch.rng.generator(), which rng.manual_seed reseeds; np.random or a fresh
+    np.random.default_rng() ignores the seed.
+    """
     rng.manual_seed(3)
     a = Embedding(10, 4).weight.data.copy()
     rng.manual_seed(3)
@@ -104,7 +147,11 @@ def test_embedding_layer_is_seeded():
 
 
 def test_embedding_layer_forward_and_backward():
-    """Embedding(10, 4)(ids (2, 3)) is weight[ids] with shape (2, 3, 4), connected to the weight."""
+    """Embedding(10, 4)(ids (2, 3)) is weight[ids] with shape (2, 3, 4), connected to the weight.
+
+    Hint: Embedding.forward should return embedding(self.weight, ids) so the output stays connected to the
+    Parameter; indexing self.weight.data directly detaches it and weight.grad stays empty.
+    """
     rng.manual_seed(5)
     emb = Embedding(10, 4)
     ids = np.array([[1, 2, 1], [9, 0, 0]])

@@ -10,14 +10,22 @@ from tinytorch.tensor import Tensor
 
 
 def test_forward_is_the_first_T_rows():
-    """PositionalEmbedding(16, 8)(5) is weight[:5], shape (5, 8)."""
+    """PositionalEmbedding(16, 8)(5) is weight[:5], shape (5, 8).
+
+    Hint: PositionalEmbedding.forward(T) is the embedding op applied to the positions np.arange(T): weight
+    rows 0 .. T-1 in order, shape (T, dim); T is an int, not a tensor of ids.
+    """
     rng.manual_seed(0)
     pos = PositionalEmbedding(16, 8)
     assert_close(pos(5), pos.weight.data[:5], rtol=0, atol=0, what="PositionalEmbedding(16, 8)(5)")
 
 
 def test_weight_is_a_normal_parameter():
-    """weight is a float32 Parameter (max_len, dim) from N(0, 1), repeatable with rng.manual_seed."""
+    """weight is a float32 Parameter (max_len, dim) from N(0, 1), repeatable with rng.manual_seed.
+
+    Hint: draw the (max_len, dim) table in PositionalEmbedding.__init__ exactly like Embedding's:
+    rng.generator().standard_normal(...), .astype(np.float32), wrapped in Parameter as self.weight.
+    """
     rng.manual_seed(1)
     pos = PositionalEmbedding(300, 40)
     w = pos.weight
@@ -28,7 +36,11 @@ def test_weight_is_a_normal_parameter():
 
 
 def test_only_the_used_positions_get_gradients():
-    """With T = 3 of 6 positions, rows 0..2 receive the upstream gradient and rows 3..5 exactly 0."""
+    """With T = 3 of 6 positions, rows 0..2 receive the upstream gradient and rows 3..5 exactly 0.
+
+    Hint: return embedding(self.weight, np.arange(T)), which stays in the graph; a slice of self.weight.data
+    is detached, and the op's scatter-add is what leaves rows >= T at exactly 0.
+    """
     rng.manual_seed(2)
     pos = PositionalEmbedding(6, 4)
     upstream = np.random.default_rng(2).normal(size=(3, 4)).astype(np.float32)
@@ -38,7 +50,11 @@ def test_only_the_used_positions_get_gradients():
 
 
 def test_adds_to_token_embeddings_by_broadcasting():
-    """tokens (B, T, d) + positions (T, d): each position's vector is summed over the batch in the backward."""
+    """tokens (B, T, d) + positions (T, d): each position's vector is summed over the batch in the backward.
+
+    Hint: forward must return shape (T, dim), not (1, T, dim) or (B, T, dim), connected to self.weight; the
+    add broadcasts it over the batch and its backward sums the batch's contributions per position.
+    """
     rng.manual_seed(3)
     tok, pos = Embedding(10, 4), PositionalEmbedding(8, 4)
     ids = np.array([[1, 2, 3], [4, 5, 6]])
@@ -49,14 +65,22 @@ def test_adds_to_token_embeddings_by_broadcasting():
 
 
 def test_too_many_positions_raise():
-    """Asking for more positions than max_len raises a ValueError (there is no vector for them)."""
+    """Asking for more positions than max_len raises a ValueError (there is no vector for them).
+
+    Hint: check T against self.max_len at the top of forward and raise ValueError when T > max_len; slicing
+    weight[:T] would silently return fewer rows instead.
+    """
     pos = PositionalEmbedding(4, 2)
     with raises(ValueError):
         pos(5)
 
 
 def test_all_positions_and_none():
-    """T = max_len gives the whole table; T = 0 gives an empty (0, dim) tensor."""
+    """T = max_len gives the whole table; T = 0 gives an empty (0, dim) tensor.
+
+    Hint: the bounds are inclusive: T == max_len is allowed (use <=, not <) and T == 0 gives np.arange(0), an
+    empty (0, dim) result; only T outside 0 <= T <= max_len is an error.
+    """
     rng.manual_seed(4)
     pos = PositionalEmbedding(4, 2)
     assert_close(pos(4), pos.weight.data, rtol=0, atol=0, what="all positions")

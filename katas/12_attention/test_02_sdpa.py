@@ -47,7 +47,11 @@ def attention_inputs(draw):
 @example(inputs=qkv((2, 1, 1), T_k=1, d_v=2, seed=2))  # one key: every weight is 1
 @example(inputs=qkv((1, 3, 3), seed=3))  # T == d: sqrt(T) and sqrt(d) agree here only
 def test_matches_the_definition(inputs):
-    """Without a mask, the output and the weights equal softmax(q kᵀ / √d) v computed in float64."""
+    """Without a mask, the output and the weights equal softmax(q kᵀ / √d) v computed in float64.
+
+    Hint: scale by 1/sqrt(d) with d = q.shape[-1] (the query/key width, not T or d_v), take the softmax over
+    the LAST axis (the keys), and multiply the weights by v; transpose only the last two axes of k.
+    """
     q, k, v = inputs
     out, w = sdpa(Tensor(q), Tensor(k), Tensor(v), return_weights=True)
     ref_out, ref_w = reference(q, k, v)
@@ -56,14 +60,22 @@ def test_matches_the_definition(inputs):
 
 
 def test_returns_only_the_output_by_default():
-    """sdpa(q, k, v) returns one Tensor shaped (..., T_q, d_v); float32 in gives float32 out."""
+    """sdpa(q, k, v) returns one Tensor shaped (..., T_q, d_v); float32 in gives float32 out.
+
+    Hint: return a single Tensor, not a tuple, unless return_weights=True; its last axis is v's width d_v (6
+    here, while d is 4), and float32 inputs must give float32 (no float64 arrays mixed into the Tensor ops).
+    """
     q, k, v = qkv((2, 3, 4), T_k=5, d_v=6, dtype=np.float32)
     out = sdpa(Tensor(q), Tensor(k), Tensor(v))
     assert out.shape == (2, 3, 6) and out.dtype == np.float32, f"got {out.shape} {out.dtype}"
 
 
 def test_weights_sum_to_one_over_keys():
-    """Every row of the weights (one query) sums to 1, with or without a causal mask."""
+    """Every row of the weights (one query) sums to 1, with or without a causal mask.
+
+    Hint: the softmax must run over axis=-1 (keys), not over the queries; with a mask, fill the disallowed
+    scores before the softmax rather than zeroing weights after it, so each row still sums to 1.
+    """
     q, k, v = qkv((2, 3, 5, 4))
     for mask in (None, tril(5)):
         _, w = sdpa(Tensor(q), Tensor(k), Tensor(v), mask=mask, return_weights=True)
@@ -71,7 +83,11 @@ def test_weights_sum_to_one_over_keys():
 
 
 def test_masked_weights_are_exactly_zero():
-    """Under a causal mask, every weight above the diagonal is exactly 0.0 (not just small)."""
+    """Under a causal mask, every weight above the diagonal is exactly 0.0 (not just small).
+
+    Hint: apply masked_fill(scores, ~mask, MASKED_SCORE) BEFORE the softmax: exp(-1e9 - max) is exactly 0.0.
+    Note the ~: the mask's True means 'may attend', masked_fill's True means 'fill here'.
+    """
     q, k, v = qkv((2, 6, 4), dtype=np.float32)
     _, w = sdpa(Tensor(q), Tensor(k), Tensor(v), mask=tril(6), return_weights=True)
     future = np.triu(np.ones((6, 6), bool), k=1)
@@ -79,7 +95,12 @@ def test_masked_weights_are_exactly_zero():
 
 
 def test_causal_output_matches_the_definition():
-    """With a causal mask, the output equals the masked definition (masked scores → -inf)."""
+    """With a causal mask, the output equals the masked definition (masked scores → -inf).
+
+    Hint: the masked definition renormalises over the allowed keys: fill masked scores with MASKED_SCORE, then
+    softmax, then multiply by v; multiplying the unmasked softmax by the mask gives rows that sum to less than
+    1.
+    """
     q, k, v = qkv((2, 5, 3))
     out = sdpa(Tensor(q), Tensor(k), Tensor(v), mask=tril(5))
     assert_close(out, reference(q, k, v, tril(5))[0], rtol=1e-6, atol=1e-9, what="causal attention output")
@@ -87,7 +108,11 @@ def test_causal_output_matches_the_definition():
 
 @pytest.mark.parametrize("t", [0, 2, 4])
 def test_output_at_t_ignores_later_tokens(t):
-    """With a causal mask, changing q, k and v at positions after t leaves the output at 0..t unchanged."""
+    """With a causal mask, changing q, k and v at positions after t leaves the output at 0..t unchanged.
+
+    Hint: the output at t may only depend on keys and values at positions <= t: the mask must reach the scores
+    before the softmax (masked_fill with ~mask), and True in causal_mask means 'may attend'.
+    """
     q, k, v = qkv((2, 6, 4), seed=1)
     q2, k2, v2 = (a.copy() for a in (q, k, v))
     noise = np.random.default_rng(2).normal(size=(3, 2, 6 - t - 1, 4)) * 10
@@ -101,7 +126,12 @@ def test_output_at_t_ignores_later_tokens(t):
 
 @pytest.mark.parametrize("t", [0, 3])
 def test_no_gradient_reaches_future_keys_and_values(t):
-    """The output at t has exactly zero gradient with respect to the keys and values after t."""
+    """The output at t has exactly zero gradient with respect to the keys and values after t.
+
+    Hint: the mask has to act on the scores before the softmax (masked_fill(scores, ~mask, MASKED_SCORE));
+    zeroing the weights after the softmax still lets future keys in through the row's normalisation, so they
+    get a gradient.
+    """
     q, k, v = (Tensor(a, requires_grad=True) for a in qkv((2, 5, 3), seed=3))
     out = sdpa(q, k, v, mask=tril(5))
     upstream = np.zeros(out.shape)
@@ -119,14 +149,23 @@ def test_no_gradient_reaches_future_keys_and_values(t):
 @example(T=2, d=4, seed=2)
 @settings(max_examples=10)
 def test_gradcheck_q_k_v(masked, T, d, seed):
-    """Autograd's gradients with respect to q, k and v equal central differences (float64, T, d <= 4)."""
+    """Autograd's gradients with respect to q, k and v equal central differences (float64, T, d <= 4).
+
+    Hint: build the whole function from differentiable Tensor ops (matmul, k.transpose(-2, -1), multiply,
+    softmax, masked_fill) so autograd reaches q, k and v; any .data or NumPy call in the middle cuts the
+    graph.
+    """
     q, k, v = qkv((2, T, d), seed=seed)
     mask = tril(T) if masked else None
     gradcheck(lambda q, k, v: sdpa(q, k, v, mask=mask), [q, k, v], seed=seed)
 
 
 def test_padding_mask_hides_padded_keys():
-    """Keys masked by padding get weight 0, and their values cannot change any output."""
+    """Keys masked by padding get weight 0, and their values cannot change any output.
+
+    Hint: the (B, 1, T) mask must broadcast against the (B, T_q, T_k) scores: convert it with _mask_array and
+    pass ~mask to masked_fill without reshaping it; padded keys then get weight exactly 0.
+    """
     q, k, v = qkv((2, 4, 3), seed=5)
     mask = (np.arange(4) < np.array([2, 4])[:, None])[:, None, :]  # (B, 1, T): lengths 2 and 4
     out, w = sdpa(Tensor(q), Tensor(k), Tensor(v), mask=mask, return_weights=True)
@@ -137,7 +176,11 @@ def test_padding_mask_hides_padded_keys():
 
 
 def test_fully_masked_rows_give_zero_weights_and_output():
-    """A query with no key allowed attends to nothing: weights 0, output 0, no nan, no warning."""
+    """A query with no key allowed attends to nothing: weights 0, output 0, no nan, no warning.
+
+    Hint: a row filled entirely with MASKED_SCORE softmaxes to a uniform 1/T_k, not 0: compute has_key =
+    np.broadcast_to(mask, scores.shape).any(axis=-1, keepdims=True) and multiply the weights by it.
+    """
     q, k, v = qkv((1, 3, 2), seed=6)
     mask = np.array([[True, False, False], [False, False, False], [True, True, False]])
     out, w = sdpa(Tensor(q), Tensor(k), Tensor(v), mask=mask, return_weights=True)
@@ -146,7 +189,12 @@ def test_fully_masked_rows_give_zero_weights_and_output():
 
 
 def test_fully_masked_rows_pass_no_gradient():
-    """A fully masked query contributes no gradient to q, k or v, and every gradient is finite."""
+    """A fully masked query contributes no gradient to q, k or v, and every gradient is finite.
+
+    Hint: zero the fully masked rows inside the graph, weights = weights * has_key (a constant array), so the
+    backward of weights @ v sends nothing to v from them; editing .data afterwards leaves the uniform row's
+    gradient.
+    """
     q, k, v = (Tensor(a, requires_grad=True) for a in qkv((1, 3, 2), seed=7))
     mask = np.array([[True, False, False], [False, False, False], [True, True, False]])
     out = sdpa(q, k, v, mask=mask)
@@ -161,7 +209,11 @@ def test_fully_masked_rows_pass_no_gradient():
 @example(scale=1000.0)  # the largest scores: exp overflows without the max subtracted
 @settings(max_examples=5)
 def test_large_scores_stay_finite(scale):
-    """Scores in the thousands (peaked attention) give finite weights that still sum to 1."""
+    """Scores in the thousands (peaked attention) give finite weights that still sum to 1.
+
+    Hint: your softmax from kata 02 subtracts the row max, so use it (softmax(scores, axis=-1)) rather than
+    np.exp(scores) / sum, which overflows for scores in the thousands.
+    """
     q, k, v = qkv((1, 4, 2), seed=8)
     _, w = sdpa(Tensor(q * scale), Tensor(k * scale), Tensor(v), mask=tril(4), return_weights=True)
     assert np.isfinite(w.data).all()
@@ -169,7 +221,11 @@ def test_large_scores_stay_finite(scale):
 
 
 def test_batch_and_head_dimensions_broadcast():
-    """Leading dimensions (batch, heads) broadcast: k, v of shape (1, 1, T, d) serve every q in (B, H, T, d)."""
+    """Leading dimensions (batch, heads) broadcast: k, v of shape (1, 1, T, d) serve every q in (B, H, T, d).
+
+    Hint: use q @ k.transpose(-2, -1) and weights @ v, which broadcast leading (batch, head) dimensions; k.T
+    or a transpose that swaps axes 0 and 1 breaks for 4-d inputs.
+    """
     rng = np.random.default_rng(9)
     q = rng.normal(size=(2, 3, 4, 5))
     k, v = rng.normal(size=(1, 1, 4, 5)), rng.normal(size=(1, 1, 4, 5))

@@ -43,7 +43,11 @@ def inputs(shape, seed=1):
 
 @pytest.mark.parametrize("num_heads", [1, 2, 4])
 def test_equals_a_loop_over_heads(num_heads):
-    """The batched forward equals attention computed head by head and concatenated, then out_proj."""
+    """The batched forward equals attention computed head by head and concatenated, then out_proj.
+
+    Hint: MultiHeadAttention.forward: project with q_proj, k_proj, v_proj, split_heads each, one
+    scaled_dot_product_attention call, merge_heads, then out_proj; check split_heads and merge_heads first.
+    """
     mha = make(8, num_heads)
     x = inputs((2, 5, 8))
     assert_close(mha(Tensor(x)), per_head_loop(mha, x.astype(np.float64)), rtol=1e-4, atol=1e-5,
@@ -51,7 +55,11 @@ def test_equals_a_loop_over_heads(num_heads):
 
 
 def test_equals_a_loop_over_heads_with_a_causal_mask():
-    """With causal_mask-style (T, T) masks the same holds, for every head."""
+    """With causal_mask-style (T, T) masks the same holds, for every head.
+
+    Hint: pass the mask on to scaled_dot_product_attention: a (T, T) mask broadcasts against the (B, H, T, T)
+    scores as is; only a 3-d mask needs a head axis (mask[:, None]).
+    """
     mha = make(12, 3)
     x = inputs((2, 6, 12), seed=2)
     assert_close(mha(Tensor(x), mask=tril(6)), per_head_loop(mha, x.astype(np.float64), tril(6)), rtol=1e-4, atol=1e-5,
@@ -59,13 +67,21 @@ def test_equals_a_loop_over_heads_with_a_causal_mask():
 
 
 def test_output_shape_and_dtype():
-    """(B, T, embed_dim) in, (B, T, embed_dim) out, float32 kept."""
+    """(B, T, embed_dim) in, (B, T, embed_dim) out, float32 kept.
+
+    Hint: merge_heads must give (B, T, embed_dim) before out_proj, and float32 must survive: no float64 arrays
+    (e.g. a mask turned into floats with astype(float)) mixed into the Tensor ops.
+    """
     out = make(8, 2)(Tensor(inputs((3, 4, 8))))
     assert out.shape == (3, 4, 8) and out.dtype == np.float32, f"got {out.shape} {out.dtype}"
 
 
 def test_split_heads_layout():
-    """split_heads: (B, T, C) -> (B, H, T, hd) where head h holds columns h*hd .. (h+1)*hd - 1."""
+    """split_heads: (B, T, C) -> (B, H, T, hd) where head h holds columns h*hd .. (h+1)*hd - 1.
+
+    Hint: split_heads is x.reshape(B, T, num_heads, head_dim).transpose(1, 2); reshaping straight to (B,
+    num_heads, T, head_dim) mixes time steps and columns between heads.
+    """
     mha = make(6, 3)
     x = inputs((2, 4, 6))
     split = mha.split_heads(Tensor(x))
@@ -75,7 +91,11 @@ def test_split_heads_layout():
 
 
 def test_merge_heads_inverts_split_heads():
-    """merge_heads(split_heads(x)) == x, and the gradient passes through both unchanged."""
+    """merge_heads(split_heads(x)) == x, and the gradient passes through both unchanged.
+
+    Hint: merge_heads undoes the split in reverse order: x.transpose(1, 2) back to (B, T, H, hd), then
+    reshape(B, T, embed_dim); use Tensor ops so the gradient flows through both.
+    """
     mha = make(6, 3)
     x = Tensor(inputs((2, 4, 6)), requires_grad=True)
     out = mha.merge_heads(mha.split_heads(x))
@@ -86,7 +106,11 @@ def test_merge_heads_inverts_split_heads():
 
 
 def test_output_at_t_ignores_later_tokens():
-    """With a causal mask, changing the input after position t leaves the output at 0..t unchanged."""
+    """With a causal mask, changing the input after position t leaves the output at 0..t unchanged.
+
+    Hint: forward must hand its mask to scaled_dot_product_attention (an ignored mask parameter makes every
+    position read the future); the (T, T) causal mask broadcasts over batch and heads.
+    """
     mha = make(8, 2)
     x = inputs((2, 6, 8))
     x2 = x.copy()
@@ -98,7 +122,11 @@ def test_output_at_t_ignores_later_tokens():
 
 def test_padded_batch_equals_separate_sequences():
     """A (B, 1, T) padding mask combined with causal: each real position's output equals running
-    that sequence alone, unpadded."""
+    that sequence alone, unpadded.
+
+    Hint: this mask is (B, T, T); against the (B, H, T, T) scores it would line B up with H, so insert a head
+    axis first: mask = _mask_array(mask)[:, None] when mask.ndim == 3.
+    """
     mha = make(8, 2)
     x = inputs((2, 5, 8), seed=4)
     lengths = np.array([3, 5])
@@ -110,7 +138,11 @@ def test_padded_batch_equals_separate_sequences():
 
 
 def test_gradients_reach_every_projection():
-    """After backward, all four projections (weights and biases) and the input have gradients."""
+    """After backward, all four projections (weights and biases) and the input have gradients.
+
+    Hint: all four Linear layers must be used in forward (q_proj, k_proj, v_proj and out_proj, in that role),
+    with Tensor ops only: no .data or NumPy in the middle that would cut the graph.
+    """
     mha = make(8, 2)
     x = Tensor(inputs((2, 3, 8)), requires_grad=True)
     mha(x, mask=tril(3)).sum().backward()

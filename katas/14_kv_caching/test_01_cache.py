@@ -18,7 +18,12 @@ def chunk(T, seed=0):
 
 
 def test_arrays_are_preallocated_per_layer():
-    """k and v hold one zero Tensor (batch_size, n_head, max_len, head_dim) per layer, all distinct; pos is 0."""
+    """k and v hold one zero Tensor (batch_size, n_head, max_len, head_dim) per layer, all distinct; pos is 0.
+
+    Hint: in KVCache.__init__ (tinytorch/kv_cache.py) build a fresh np.zeros((batch_size, n_head, max_len,
+    head_dim), dtype) for EACH layer and for K and V separately, wrap each in a Tensor, and set self.pos = 0;
+    [Tensor(z)] * n_layer would share one array between layers.
+    """
     cache = make()
     assert cache.pos == 0, f"pos is {cache.pos} after __init__"
     assert len(cache.k) == 2 and len(cache.v) == 2, f"{len(cache.k)} K and {len(cache.v)} V for 2 layers"
@@ -33,7 +38,11 @@ def test_arrays_are_preallocated_per_layer():
 
 
 def test_nbytes_counts_the_arrays_held():
-    """nbytes is the size of every K and V array held: 2 · layers · B · heads · max_len · head_dim · itemsize."""
+    """nbytes is the size of every K and V array held: 2 · layers · B · heads · max_len · head_dim · itemsize.
+
+    Hint: nbytes should add up t.data.nbytes over self.k and self.v, and __init__ must honour the dtype
+    argument (float64 doubles the bytes); a formula with a hard-coded 4 bytes per float fails for float64.
+    """
     for dtype, itemsize in ((np.float32, 4), (np.float64, 8)):
         cache = make(dtype=dtype)
         held = sum(t.data.nbytes for t in [*cache.k, *cache.v])
@@ -42,7 +51,12 @@ def test_nbytes_counts_the_arrays_held():
 
 
 def test_update_writes_in_place_and_returns_views():
-    """update(layer, k, v) writes positions pos .. pos+T-1 of that layer in place and returns views of 0 .. pos+T-1."""
+    """update(layer, k, v) writes positions pos .. pos+T-1 of that layer in place and returns views of 0 .. pos+T-1.
+
+    Hint: write with a slice assignment into the existing array, self.k[layer].data[:, :, pos:pos + T] = k (k
+    may be a Tensor: take its .data), and return self.k[layer][:, :, :pos + T], a view; do not move pos in
+    update.
+    """
     cache = make()
     arrays = [t.data for t in cache.k]
     k1, v1 = chunk(3, seed=1), chunk(3, seed=2)
@@ -66,7 +80,11 @@ def test_update_writes_in_place_and_returns_views():
 
 
 def test_advance_and_reset_keep_the_arrays():
-    """advance(T) adds T to pos; reset() sets it back to 0 without a new allocation; the next update writes at 0."""
+    """advance(T) adds T to pos; reset() sets it back to 0 without a new allocation; the next update writes at 0.
+
+    Hint: advance(T) only adds T to self.pos and reset() only sets it back to 0: neither may allocate new
+    arrays (re-running __init__ or np.zeros in reset replaces them).
+    """
     cache = make()
     held = [(t, t.data) for t in [*cache.k, *cache.v]]
     cache.update(0, chunk(4), chunk(4))
@@ -83,7 +101,11 @@ def test_advance_and_reset_keep_the_arrays():
 
 
 def test_a_full_cache_raises():
-    """Writing or advancing past max_len is a ValueError, and a refused update writes nothing."""
+    """Writing or advancing past max_len is a ValueError, and a refused update writes nothing.
+
+    Hint: check pos + T > max_len in update BEFORE the slice assignment (NumPy would silently write a shorter
+    slice or fail halfway), and check the same in advance; pos + T == max_len is allowed.
+    """
     cache = make(max_len=4)
     cache.update(0, chunk(3), chunk(3))
     cache.advance(3)
@@ -100,7 +122,11 @@ def test_a_full_cache_raises():
 
 
 def test_a_chunk_of_the_wrong_shape_raises():
-    """k and v must be (batch_size, n_head, T, head_dim): anything else is a ValueError."""
+    """k and v must be (batch_size, n_head, T, head_dim): anything else is a ValueError.
+
+    Hint: compare k.shape and v.shape with (batch_size, n_head, T, head_dim), T taken from k, and raise
+    ValueError before writing; broadcasting in the slice assignment would otherwise accept some wrong shapes.
+    """
     cache = make()
     with raises(ValueError):
         cache.update(0, np.zeros((3, 2, 1, 5), np.float32), np.zeros((3, 2, 1, 5), np.float32))

@@ -45,7 +45,12 @@ def run_in_chunks(attn, x, cache, layer=0):
 
 
 def test_chunks_equal_full_attention():
-    """Chunk after chunk through the cache gives what attn(x, causal_mask) gives on the whole sequence."""
+    """Chunk after chunk through the cache gives what attn(x, causal_mask) gives on the whole sequence.
+
+    Hint: in cached_attention read past = cache.pos first, project only x, write with cache.update(layer, k,
+    v) and attend to the keys and values it returns with cached_causal_mask(T, past); do not call
+    cache.advance here.
+    """
     attn, x, cache = setup()
     got = run_in_chunks(attn, x, cache)
     expected = attn(x, causal_mask(T_ALL)).data
@@ -53,7 +58,12 @@ def test_chunks_equal_full_attention():
 
 
 def test_one_new_token_reads_the_whole_past():
-    """A decode step (T = 1) after a prefill equals the last row of full attention over the sequence so far."""
+    """A decode step (T = 1) after a prefill equals the last row of full attention over the sequence so far.
+
+    Hint: a decode step (T = 1) attends to all past + 1 keys that cache.update returns; its mask is one row of
+    True (cached_causal_mask(1, past), or None), while a square causal_mask(past + 1) gives the output the
+    wrong shape.
+    """
     attn, x, cache = setup(seed=1)
     cached_attention(attn, x[:, :6], cache, 0)
     cache.advance(6)
@@ -63,7 +73,11 @@ def test_one_new_token_reads_the_whole_past():
 
 
 def test_keys_and_values_land_in_the_cache():
-    """After the chunks, the cache holds k_proj(x) and v_proj(x), split into heads, at positions 0 .. 8."""
+    """After the chunks, the cache holds k_proj(x) and v_proj(x), split into heads, at positions 0 .. 8.
+
+    Hint: pass the keys and values to cache.update already split into heads, i.e.
+    attn.split_heads(attn.k_proj(x)) of shape (B, n_head, T, head_dim), so they land in the cache's layout.
+    """
     attn, x, cache = setup(seed=2)
     run_in_chunks(attn, x, cache)
     assert_close(cache.k[0].data, attn.split_heads(attn.k_proj(x)).data, rtol=0, atol=1e-6, what="cache.k[0]")
@@ -71,7 +85,11 @@ def test_keys_and_values_land_in_the_cache():
 
 
 def test_writes_only_its_own_layer():
-    """cached_attention(..., layer=1) writes layer 1 of the cache and leaves layer 0 alone."""
+    """cached_attention(..., layer=1) writes layer 1 of the cache and leaves layer 0 alone.
+
+    Hint: use the layer argument in cache.update(layer, k, v); a hard-coded 0 writes every block into the same
+    layer.
+    """
     attn, x, cache = setup(seed=3, n_layer=2)
     run_in_chunks(attn, x, cache, layer=1)
     assert not cache.k[0].data.any() and not cache.v[0].data.any(), "layer 0 was written"
@@ -79,7 +97,11 @@ def test_writes_only_its_own_layer():
 
 
 def test_only_the_new_tokens_are_projected():
-    """q_proj, k_proj and v_proj see B·T rows for a chunk of T new tokens, never the cached past."""
+    """q_proj, k_proj and v_proj see B·T rows for a chunk of T new tokens, never the cached past.
+
+    Hint: call attn.q_proj, attn.k_proj and attn.v_proj (the modules, not copies of their weights) on the new
+    tokens x only; the past keys and values come from the cache, never from projecting the past again.
+    """
     attn, x, cache = setup(seed=4)
     attn.q_proj, attn.k_proj, attn.v_proj = (CountRows(attn.q_proj), CountRows(attn.k_proj), CountRows(attn.v_proj))
     run_in_chunks(attn, x, cache)
@@ -90,7 +112,11 @@ def test_only_the_new_tokens_are_projected():
 
 
 def test_the_past_is_read_from_the_cache():
-    """Changing the cached keys and values changes the output: the past really comes from the cache."""
+    """Changing the cached keys and values changes the output: the past really comes from the cache.
+
+    Hint: the keys and values you attend to must be the ones cache.update returns (views of the cache), not
+    the k and v of the new chunk alone: then changing the cached values changes the output.
+    """
     attn, x, cache = setup(seed=5)
     cached_attention(attn, x[:, :5], cache, 0)
     cache.advance(5)

@@ -28,7 +28,12 @@ def full_logits(model, ids):
 
 
 def test_prefill_equals_the_full_forward():
-    """One chunk from an empty cache: the logits of model(ids), and cache.pos moves by T."""
+    """One chunk from an empty cache: the logits of model(ids), and cache.pos moves by T.
+
+    Hint: cached_forward repeats GPT.forward module by module (tok_emb + position rows, drop, each block with
+    cached_attention on ln1(x) and the mlp on ln2(x), ln_f, head), returns the logits Tensor and ends with
+    cache.advance(T).
+    """
     model = make()
     ids = ids_of((2, 7))
     cache = KVCache.for_model(model, 2)
@@ -40,7 +45,12 @@ def test_prefill_equals_the_full_forward():
 
 def test_every_decode_step_equals_the_full_forward():
     """Prefill 3 tokens, then decode one token at a time up to block_size: at every step the logits
-    equal the last row of model(sequence so far), |Δ| <= 1e-5."""
+    equal the last row of model(sequence so far), |Δ| <= 1e-5.
+
+    Hint: a decode step feeds one token at position cache.pos: its position vector is
+    model.pos_emb.weight[past:past + T] (pos_emb(T) gives rows 0 .. T-1), and every block must use its own
+    index as the cache layer.
+    """
     model = make(seed=1)
     ids = ids_of((2, 12), seed=1)
     cache = KVCache.for_model(model, 2)
@@ -56,7 +66,11 @@ def test_every_decode_step_equals_the_full_forward():
 
 
 def test_chunked_prefill_equals_one_shot():
-    """Prefilling 10 tokens as chunks of 3, 1, 4 and 2 gives the same logits and the same cache as one chunk of 10."""
+    """Prefilling 10 tokens as chunks of 3, 1, 4 and 2 gives the same logits and the same cache as one chunk of 10.
+
+    Hint: read past = cache.pos once at the start, use it for the position rows and leave the advancing to a
+    single cache.advance(T) after all blocks; advancing inside each block shifts the later layers' positions.
+    """
     model = make(seed=2)
     ids = ids_of((3, 10), seed=2)
     one = KVCache.for_model(model, 3)
@@ -74,7 +88,11 @@ def test_chunked_prefill_equals_one_shot():
 
 def test_prompts_sharing_their_last_token_differ():
     """'1 2 3 9' and '4 5 6 9' decode the same token 9 at the same position: the logits differ,
-    because each reads its own past from the cache (and each equals its full forward)."""
+    because each reads its own past from the cache (and each equals its full forward).
+
+    Hint: each block's attention must be cached_attention(block.attn, block.ln1(x), cache, layer), which reads
+    the past keys and values; calling block.attn(...) or block(x) directly sees only the new token.
+    """
     model = make(seed=3)
     got = []
     for prompt in ([[1, 2, 3, 9]], [[4, 5, 6, 9]]):
@@ -88,7 +106,11 @@ def test_prompts_sharing_their_last_token_differ():
 
 
 def test_new_tokens_sit_after_the_cached_ones():
-    """The same token decoded at position 5 or at position 0 gets different logits (positions past .. past+T-1)."""
+    """The same token decoded at position 5 or at position 0 gets different logits (positions past .. past+T-1).
+
+    Hint: the new tokens are at positions past .. past + T - 1: add model.pos_emb.weight[past:past + T], not
+    model.pos_emb(T), which always gives positions 0 .. T-1.
+    """
     model = make(seed=4)
     cache = KVCache.for_model(model, 1)
     cached_forward(model, [[7, 7, 7, 7, 7]], cache)
@@ -100,7 +122,11 @@ def test_new_tokens_sit_after_the_cached_ones():
 
 
 def test_past_the_context_is_an_error():
-    """More tokens than block_size is a ValueError, raised before anything is written (no cropping)."""
+    """More tokens than block_size is a ValueError, raised before anything is written (no cropping).
+
+    Hint: check cache.pos + T > model.block_size and raise ValueError before any work; the cache here is
+    bigger than the model's context, so the model's block_size, not the cache, is the limit. Never crop.
+    """
     model = make(seed=5)
     cache = KVCache(2, 1, 2, 20, 8)  # room for 20 positions: the model's 12 are the limit
     cached_forward(model, ids_of((1, 10), seed=5), cache)
@@ -115,7 +141,11 @@ def test_past_the_context_is_an_error():
 
 
 def test_nothing_is_recorded_for_autograd():
-    """cached_forward runs under no_grad: its logits are not connected to the parameters."""
+    """cached_forward runs under no_grad: its logits are not connected to the parameters.
+
+    Hint: wrap the computation in 'with no_grad():' (from tinytorch.autograd) so the logits have no node and
+    do not require grad.
+    """
     model = make(seed=6)
     logits = cached_forward(model, ids_of((1, 4)), KVCache.for_model(model, 1))
     assert not logits.requires_grad and logits.node is None, "cached_forward recorded a graph (use no_grad)"

@@ -34,7 +34,12 @@ class CountRows(Module):
 
 
 def test_greedy_tokens_equal_uncached():
-    """Greedy: exactly the tokens of model.generate(..., greedy=True), up to a full context."""
+    """Greedy: exactly the tokens of model.generate(..., greedy=True), up to a full context.
+
+    Hint: prefill with cached_forward on the whole prompt, pick each token with sample_next on the last
+    position's logits (.data[:, -1, :]), feed back only that token (shape (B, 1)), and return an int64 Tensor
+    (B, T + max_new_tokens); the check must allow T + n - 1 == block_size.
+    """
     model = make()
     for T, n in ((4, 9), (1, 16), (5, 12)):  # the last two fill block_size: T + n - 1 = 16
         p = prompts(T=T, seed=T)
@@ -46,7 +51,11 @@ def test_greedy_tokens_equal_uncached():
 
 
 def test_seeded_sampling_equals_uncached():
-    """Sampling with temperature, top-k and a seed draws the same tokens as model.generate with that seed."""
+    """Sampling with temperature, top-k and a seed draws the same tokens as model.generate with that seed.
+
+    Hint: use the same generator as GPT.generate: np.random.default_rng(seed) when a seed is given, else
+    rng.generator(), created once before the loop and passed to sample_next with temperature and top_k.
+    """
     model = make(seed=1)
     p = prompts(B=2, T=3, seed=1)
     for kwargs in (dict(temperature=0.8, top_k=5, seed=3), dict(temperature=1.5, seed=4)):
@@ -57,7 +66,11 @@ def test_seeded_sampling_equals_uncached():
 
 def test_work_grows_linearly_not_quadratically():
     """Rows projected through every k_proj and v_proj: uncached B·ΣT (the whole prefix each step),
-    cached B·(T + n - 1) (the prompt once, then one token per step)."""
+    cached B·(T + n - 1) (the prompt once, then one token per step).
+
+    Hint: the last chosen token must not be fed back (nothing reads its logits): call cached_forward for the
+    next step only when another token is still to come, so the K/V layers see B·(T + n - 1) rows.
+    """
     model = make(seed=2)
     counters = []
     for block in model.blocks:
@@ -79,7 +92,11 @@ def test_work_grows_linearly_not_quadratically():
 
 
 def test_one_cache_serves_many_prompts():
-    """A cache passed in is reset for each prompt and never reallocated: same arrays, same nbytes, right tokens."""
+    """A cache passed in is reset for each prompt and never reallocated: same arrays, same nbytes, right tokens.
+
+    Hint: when a cache is passed in, call cache.reset() and reuse it; build KVCache.for_model(model, B) only
+    when cache is None, and never allocate new arrays per prompt.
+    """
     model = make(seed=3)
     cache = KVCache.for_model(model, 3)
     held = [(t, t.data) for t in [*cache.k, *cache.v]]
@@ -95,7 +112,11 @@ def test_one_cache_serves_many_prompts():
 
 
 def test_past_the_context_is_an_error():
-    """T + max_new_tokens - 1 > block_size is a ValueError before any work (GPT.generate crops; a cache cannot)."""
+    """T + max_new_tokens - 1 > block_size is a ValueError before any work (GPT.generate crops; a cache cannot).
+
+    Hint: raise ValueError up front when T + max_new_tokens - 1 > model.block_size; T + max_new_tokens is one
+    too strict (the last token is never fed back), and waiting for cached_forward to fail does work first.
+    """
     model = make(seed=4)
     with raises(ValueError):
         generate_cached(model, prompts(T=5), max_new_tokens=13, greedy=True)
@@ -105,7 +126,11 @@ def test_past_the_context_is_an_error():
 
 
 def test_eval_mode_inside_training_mode_restored():
-    """With dropout, generate_cached still decodes in eval mode (greedy = the uncached tokens) and restores training mode."""
+    """With dropout, generate_cached still decodes in eval mode (greedy = the uncached tokens) and restores training mode.
+
+    Hint: remember was_training = model.training, call model.eval() before the prefill, and restore
+    model.train(was_training) in a finally block; do not force model.train() at the end.
+    """
     model = make(seed=5, dropout=0.5)
     model.train()
     p = prompts(B=2, seed=5)

@@ -58,7 +58,11 @@ def close(a, b):
 
 def test_warm_up_runs_are_excluded():
     """The first call costs 0.5 s (a cold start), later ones 2 ms: with one warm-up run the layer
-    takes 2 ms; timing the cold run instead would report 0.5 s."""
+    takes 2 ms; timing the cold run instead would report 0.5 s.
+
+    Hint: call the model warmup times without tracing before the timed runs, and time the repeats with
+    trace(model, *args, clock=clock): use the clock you were given, never time.perf_counter directly.
+    """
     clock = FakeClock()
     model = Sequential(Work(clock, 0.5, 0.002), Work(clock, 0.003))
     times = time_layers(model, x(), warmup=1, repeats=3, clock=clock)
@@ -69,7 +73,11 @@ def test_warm_up_runs_are_excluded():
 
 
 def test_the_median_of_the_timed_runs():
-    """Timed runs of 1 ms, 9 ms and 1 ms (the machine was busy once): the median is 1 ms, not the 3.7 ms mean."""
+    """Timed runs of 1 ms, 9 ms and 1 ms (the machine was busy once): the median is 1 ms, not the 3.7 ms mean.
+
+    Hint: collect one total per timed run and report statistics.median over the runs, not the mean and not the
+    last run.
+    """
     clock = FakeClock()
     model = Sequential(Work(clock, 0.050, 0.001, 0.009, 0.001))
     times = time_layers(model, x(), warmup=1, repeats=3, clock=clock)
@@ -77,7 +85,11 @@ def test_the_median_of_the_timed_runs():
 
 
 def test_self_time_excludes_the_children():
-    """Outer works 5 ms and calls a 2 ms layer: total 7 ms, self 5 ms; the Sequential around it: self 0."""
+    """Outer works 5 ms and calls a 2 ms layer: total 7 ms, self 5 ms; the Sequential around it: self 0.
+
+    Hint: per module report both the median total (call.time) and the median self time (call.self_time, the
+    time minus the direct children's time) in LayerTime(name, calls, total, self_time).
+    """
     clock = FakeClock()
     model = Sequential(Outer(clock, Work(clock, 0.002)))
     times = time_layers(model, x(), warmup=0, repeats=2, clock=clock)
@@ -87,7 +99,11 @@ def test_self_time_excludes_the_children():
 
 
 def test_a_layer_called_twice_adds_up():
-    """The same 3 ms layer used twice in one forward pass: 2 calls, 6 ms per pass."""
+    """The same 3 ms layer used twice in one forward pass: 2 calls, 6 ms per pass.
+
+    Hint: within one run, add up the time of every call with the same name and count the calls (calls + 1,
+    total + call.time, ...) before taking the median across runs.
+    """
     clock = FakeClock()
     work = Work(clock, 0.003)
     times = time_layers(Sequential(work, work), x(), warmup=1, repeats=3, clock=clock)
@@ -95,7 +111,11 @@ def test_a_layer_called_twice_adds_up():
 
 
 def test_names_in_call_order_and_the_number_of_runs():
-    """One entry per module in the order they first ran; the model ran warmup + repeats times."""
+    """One entry per module in the order they first ran; the model ran warmup + repeats times.
+
+    Hint: the model runs exactly warmup + repeats times (no extra trace), and the result dict is built from
+    the first timed run's names, which are in call order.
+    """
     clock = FakeClock()
     first, second = Work(clock, 0.001), Work(clock, 0.002)
     times = time_layers(Sequential(first, second), x(), warmup=2, repeats=4, clock=clock)
@@ -104,7 +124,10 @@ def test_names_in_call_order_and_the_number_of_runs():
 
 
 def test_at_least_one_timed_run():
-    """repeats=0 would time nothing: ValueError; so is a negative warm-up."""
+    """repeats=0 would time nothing: ValueError; so is a negative warm-up.
+
+    Hint: raise ValueError at the top of time_layers when repeats < 1 or warmup < 0, before running anything.
+    """
     clock = FakeClock()
     with raises(ValueError):
         time_layers(Sequential(Work(clock, 0.001)), x(), repeats=0, clock=clock)

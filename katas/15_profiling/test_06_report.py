@@ -48,7 +48,12 @@ def gpt():
 
 
 def test_one_row_per_layer_with_its_figures():
-    """Rows in call order; Linear(4, 8): 40 params, 2·5·4·8 FLOPs, 160 B out; the 3 ms layer has 75% of the time."""
+    """Rows in call order; Linear(4, 8): 40 params, 2·5·4·8 FLOPs, 160 B out; the 3 ms layer has 75% of the time.
+
+    Hint: profile: one Row per call.name in call order with its type name, depth, calls, own parameters
+    (_own_parameters), own FLOPs, times from time_layers and self_percent = 100 · self_time / sum of self
+    times; bottleneck() is the row with the largest self_time.
+    """
     model, clock, x = small()
     prof = profile(model, x, warmup=1, repeats=3, clock=clock)
     rows = {row.name: row for row in prof.rows}
@@ -62,7 +67,12 @@ def test_one_row_per_layer_with_its_figures():
 
 
 def test_the_columns_add_up_to_the_totals():
-    """params, FLOPs, output bytes and self % add up to count_parameters, count_flops, activation_bytes and 100%."""
+    """params, FLOPs, output bytes and self % add up to count_parameters, count_flops, activation_bytes and 100%.
+
+    Hint: count each parameter buffer only on its first owner and each output buffer only once, so the params
+    and out_bytes columns add up to count_parameters and activation_bytes; self % is over the sum of self
+    times.
+    """
     model, ids = gpt()
     prof = profile(model, ids, warmup=0, repeats=1)
     assert sum(r.params for r in prof.rows) == prof.params == count_parameters(model)
@@ -72,7 +82,11 @@ def test_the_columns_add_up_to_the_totals():
 
 
 def test_an_output_belongs_to_the_layer_that_made_it():
-    """The logits are the head's output (the GPT only passes them on); a tied weight sits on its first owner."""
+    """The logits are the head's output (the GPT only passes them on); a tied weight sits on its first owner.
+
+    Hint: give an output buffer to the innermost call that returned it: walk the calls children first
+    (recursively from tracer.roots) when assigning out_bytes; with memory=False, peak_bytes is None.
+    """
     model, ids = gpt()
     model.head.weight = model.tok_emb.weight
     prof = profile(model, ids, warmup=0, repeats=1, memory=False)
@@ -88,14 +102,23 @@ class Scratch(Module):
 
 
 def test_the_peak_memory_is_measured():
-    """A layer with an 8 MB temporary: the profile's peak is at least 8 MB."""
+    """A layer with an 8 MB temporary: the profile's peak is at least 8 MB.
+
+    Hint: when memory=True, profile runs peak_memory(model, *args, **kwargs) once more, separately from the
+    timed runs, and stores it in Profile.peak_bytes.
+    """
     rng.manual_seed(0)
     prof = profile(Sequential(Linear(4, 4), Scratch()), Tensor(np.zeros((2, 4), dtype=np.float32)), repeats=1)
     assert prof.peak_bytes >= 8_000_000, prof.peak_bytes
 
 
 def test_the_table_shows_every_layer_and_the_totals():
-    """The table names each layer and type, the share of time (75.0%), the FLOP total, and switches to MACs."""
+    """The table names each layer and type, the share of time (75.0%), the FLOP total, and switches to MACs.
+
+    Hint: table() must show each row's type and self % as f'{row.self_percent:.1f}%', write the total as
+    f'{flops:,}' under a 'FLOPs' header, and with macs=True divide by FLOPS_PER_MAC and say 'MACs'; __str__
+    returns table().
+    """
     model, clock, x = small()
     prof = profile(model, x, warmup=1, repeats=3, clock=clock)
     table = prof.table()

@@ -27,7 +27,11 @@ def best_ratio(slow, fast, args, repeats=5):
 @example(m=1, k=5, n=1, seed=2)  # a dot product
 @settings(max_examples=15)
 def test_matmul_broadcast_equals_the_loops(m, k, n, seed):
-    """matmul_broadcast(a, b) equals the i-j-k loops (and a @ b) for any (m, k) @ (k, n)."""
+    """matmul_broadcast(a, b) equals the i-j-k loops (and a @ b) for any (m, k) @ (k, n).
+
+    Hint: in matmul_broadcast (tinytorch/acceleration.py) a[:, :, None] * b[None, :, :] is the (m, k, n) array
+    of all products a[i, p]·b[p, j]: sum it over axis=1 (the shared k axis), not axis 0 or 2.
+    """
     rng = np.random.default_rng(seed)
     a, b = rng.uniform(-3, 3, (m, k)), rng.uniform(-3, 3, (k, n))
     got = matmul_broadcast(a, b)
@@ -44,7 +48,12 @@ def test_matmul_broadcast_equals_the_loops(m, k, n, seed):
 @example(n=1, c=2, o=3, h=5, w=6, k=2, stride=2, padding=1, seed=2)  # stride 2 with padding, uneven sizes
 @settings(max_examples=15)
 def test_conv2d_vectorized_equals_the_loops(n, c, o, h, w, k, stride, padding, seed):
-    """conv2d_vectorized equals the seven loops for any size, kernel, stride and padding, in x's dtype."""
+    """conv2d_vectorized equals the seven loops for any size, kernel, stride and padding, in x's dtype.
+
+    Hint: pad first (np.pad on the two spatial axes only), take sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    and keep every stride-th window ([:, :, ::stride, ::stride]); np.tensordot(windows, weight, axes=([1, 4,
+    5], [1, 2, 3])) is (N, Ho, Wo, O): transpose it to (N, O, Ho, Wo) and keep x's dtype.
+    """
     rng = np.random.default_rng(seed)
     x = rng.uniform(-3, 3, (n, c, h, w)).astype(np.float32)
     weight = rng.uniform(-1, 1, (o, c, k, k)).astype(np.float32)
@@ -54,7 +63,11 @@ def test_conv2d_vectorized_equals_the_loops(n, c, o, h, w, k, stride, padding, s
 
 
 def test_speedup_runs_the_two_in_turns_and_keeps_each_best_time():
-    """speedup reads the clock around each call, alternates slow and fast, and returns best slow / best fast."""
+    """speedup reads the clock around each call, alternates slow and fast, and returns best slow / best fast.
+
+    Hint: in speedup, inside ONE loop of repeats, time slow once and then fast once with the clock you were
+    given (clock() before and after each call), keep the minimum of each, and return best_slow / best_fast.
+    """
     now, calls = [0.0], []
     slow_costs, fast_costs = iter([10.0, 8.0, 12.0, 9.0]), iter([2.0, 1.0, 4.0, 3.0])
 
@@ -72,7 +85,11 @@ def test_speedup_runs_the_two_in_turns_and_keeps_each_best_time():
 
 
 def test_vectorized_matmul_is_at_least_20_times_faster_than_the_loops():
-    """48×48 matrices: 40× and more is typical (BLAS adds another 10×); the test asks 20× (best of 5, in turns)."""
+    """48×48 matrices: 40× and more is typical (BLAS adds another 10×); the test asks 20× (best of 5, in turns).
+
+    Hint: matmul_broadcast must contain no Python loop at all: one broadcast multiply and one .sum(axis=1);
+    and it may not call matmul_loops or build lists.
+    """
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((48, 48)), rng.standard_normal((48, 48))
     ratio = best_ratio(matmul_loops, matmul_broadcast, (a, b))
@@ -80,7 +97,11 @@ def test_vectorized_matmul_is_at_least_20_times_faster_than_the_loops():
 
 
 def test_vectorized_conv_is_at_least_20_times_faster_than_the_loops():
-    """A (2, 4, 12, 12) input and 8 filters 3×3: 70× and more is typical; the test asks 20× (best of 5, in turns)."""
+    """A (2, 4, 12, 12) input and 8 filters 3×3: 70× and more is typical; the test asks 20× (best of 5, in turns).
+
+    Hint: conv2d_vectorized must contain no Python loop: one sliding_window_view (a view, no copy) and one
+    np.tensordot; a loop over kernel offsets or output pixels costs the speed-up.
+    """
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 4, 12, 12)).astype(np.float32)
     weight = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)

@@ -47,13 +47,22 @@ def testing_backend():
 
 
 def test_reference_is_selected_until_another_backend_is():
-    """get_backend() is "reference" at first; the testing backend appears in available_backends()."""
+    """get_backend() is "reference" at first; the testing backend appears in available_backends().
+
+    Hint: get_backend() returns the module global _backend, which starts as 'reference'; available_backends()
+    is given scaffolding and already lists 'testing'.
+    """
     assert get_backend() == "reference"
     assert "testing" in available_backends() and "reference" in available_backends()
 
 
 def test_set_backend_runs_the_registered_kernel_and_returns_the_previous_backend():
-    """set_backend("testing") returns "reference"; a * b then runs the registered kernel; back to "reference" after."""
+    """set_backend("testing") returns "reference"; a * b then runs the registered kernel; back to "reference" after.
+
+    Hint: set_backend must declare 'global _backend', return the previous name, and install your dispatch
+    function with tensor's set_dispatcher(dispatch) (or set_dispatcher(None) for 'reference'); dispatch runs
+    KERNELS[(name, _backend)](*args, **kwargs).
+    """
     a, b = Tensor([1.0, 2.0]), Tensor([3.0, 4.0])
     assert set_backend("testing") == "reference"
     assert get_backend() == "testing"
@@ -66,7 +75,11 @@ def test_set_backend_runs_the_registered_kernel_and_returns_the_previous_backend
 
 
 def test_a_kernels_array_is_recorded_under_the_op_name_so_autograd_still_works():
-    """Under the testing backend a * b records a node named "mul": kata 05's rule gives the right gradients."""
+    """Under the testing backend a * b records a node named "mul": kata 05's rule gives the right gradients.
+
+    Hint: dispatch must return the kernel's NumPy array as it is: the @op scaffolding records it under the
+    op's name, so kata 05's rule differentiates it; do not wrap it in a new Tensor.
+    """
     a = Tensor([1.0, -2.0], requires_grad=True)
     with backend("testing"):
         out = a * Tensor([3.0, 5.0])
@@ -76,7 +89,12 @@ def test_a_kernels_array_is_recorded_under_the_op_name_so_autograd_still_works()
 
 
 def test_ops_without_a_kernel_and_declined_calls_run_the_reference_and_are_counted():
-    """No kernel: the reference runs; a kernel that returns NotImplemented: the reference runs too; all counted."""
+    """No kernel: the reference runs; a kernel that returns NotImplemented: the reference runs too; all counted.
+
+    Hint: in dispatch, when KERNELS has no (name, backend) entry OR the kernel returns NotImplemented, call
+    reference(*args, **kwargs) and count (name, 'reference'); count (name, backend) only when the kernel's
+    result is used.
+    """
     reset_counters()
     x = Tensor([[1.0, 2.0], [3.0, 4.0]])
     with backend("testing"):
@@ -90,7 +108,11 @@ def test_ops_without_a_kernel_and_declined_calls_run_the_reference_and_are_count
 
 
 def test_counters_count_only_while_a_backend_is_selected_and_reset():
-    """Nothing is counted under "reference" (no dispatcher, no cost); reset_counters() empties them."""
+    """Nothing is counted under "reference" (no dispatcher, no cost); reset_counters() empties them.
+
+    Hint: count only inside dispatch (which is not installed under 'reference'); counters() returns a plain
+    dict copy of _counts and reset_counters() clears it.
+    """
     reset_counters()
     x = Tensor([1.0, 2.0])
     x * x
@@ -103,7 +125,11 @@ def test_counters_count_only_while_a_backend_is_selected_and_reset():
 
 
 def test_the_reference_backend_removes_the_dispatcher():
-    """Selecting "reference" uninstalls the dispatcher from tensor.py's seam: the ops pay nothing for it."""
+    """Selecting "reference" uninstalls the dispatcher from tensor.py's seam: the ops pay nothing for it.
+
+    Hint: set_backend('reference') must call set_dispatcher(None), and any other backend
+    set_dispatcher(dispatch): leaving the dispatcher installed under 'reference' costs every op a call.
+    """
     with backend("testing"):
         installed = tensor.set_dispatcher(None)
         tensor.set_dispatcher(installed)
@@ -112,7 +138,11 @@ def test_the_reference_backend_removes_the_dispatcher():
 
 
 def test_composite_ops_are_dispatched_whole():
-    """layer_norm (a composite op) runs the testing backend's kernel, which returns a Tensor."""
+    """layer_norm (a composite op) runs the testing backend's kernel, which returns a Tensor.
+
+    Hint: dispatch treats composite ops like any other name: look up KERNELS[('layer_norm', backend)] and
+    return the Tensor the kernel returns; no special case is needed.
+    """
     x, w, b = Tensor(np.ones((2, 3))), Tensor(np.ones(3)), Tensor(np.zeros(3))
     with backend("testing"):
         out = layer_norm(x, w, b)
@@ -121,7 +151,11 @@ def test_composite_ops_are_dispatched_whole():
 
 
 def test_backend_is_a_context_manager_that_restores_even_when_the_block_raises():
-    """with backend(...) restores the previous backend at the end, also after an exception, and nests."""
+    """with backend(...) restores the previous backend at the end, also after an exception, and nests.
+
+    Hint: backend.__init__ stores self.previous = set_backend(name); __exit__ calls set_backend(self.previous)
+    and returns False, so the exception propagates and nested blocks restore the outer backend.
+    """
     with raises(KeyError):
         with backend("testing"):
             assert get_backend() == "testing"
@@ -135,7 +169,11 @@ def test_backend_is_a_context_manager_that_restores_even_when_the_block_raises()
 
 
 def test_backend_called_alone_is_a_setter_and_tinytorch_exports_it():
-    """tinytorch.backend("testing") on its own line switches (like torch.set_grad_enabled)."""
+    """tinytorch.backend("testing") on its own line switches (like torch.set_grad_enabled).
+
+    Hint: switch in backend.__init__, not in __enter__: tinytorch.backend('testing') on its own line never
+    enters a with block.
+    """
     tinytorch.backend("testing")
     assert tinytorch.get_backend() == "testing"
     tinytorch.set_backend("reference")
@@ -143,7 +181,11 @@ def test_backend_called_alone_is_a_setter_and_tinytorch_exports_it():
 
 
 def test_an_unknown_backend_is_a_value_error_and_changes_nothing():
-    """set_backend("gpu") raises ValueError naming the available backends; the selection stays."""
+    """set_backend("gpu") raises ValueError naming the available backends; the selection stays.
+
+    Hint: check name in available_backends() before changing _backend or the dispatcher, and raise ValueError
+    whose message lists the available backends ('reference' among them).
+    """
     with raises(ValueError, match="reference"):
         set_backend("gpu")
     assert get_backend() == "reference"

@@ -61,14 +61,23 @@ def values(shape, seed, scale=3.0, dtype=np.float32):
 @example(shape=(2, 3, 4), seed=1)
 @settings(max_examples=10)
 def test_gelu_equals_the_reference_forward_and_backward(shape, seed):
-    """The fused GELU's output and gradient equal kata 02's and kata 05's, float32 in, float32 out."""
+    """The fused GELU's output and gradient equal kata 02's and kata 05's, float32 in, float32 out.
+
+    Hint: FusedGELU.forward computes s = sigmoid(2u) = 1 / (1 + exp(-2u)) with u = c·(x + 0.044715·x³) and
+    returns x·s; the backward is grad·(s + 2·x·P·s·(1 - s)) with P = c + 3·0.044715·c·x². Keep float32 by
+    writing scalars as x.dtype.type(...).
+    """
     reset_counters()
     same_as_reference(gelu, [values(shape, seed)], "gelu")
     assert ran_fast("gelu") == 1, "the fast backend did not run a registered 'gelu' kernel"
 
 
 def test_gelu_at_the_edges():
-    """0 and ±1000 (tanh saturates: gradient exactly 1 or 0): the same finite values and gradients as the reference."""
+    """0 and ±1000 (tanh saturates: gradient exactly 1 or 0): the same finite values and gradients as the reference.
+
+    Hint: at ±1000 exp(-2u) overflows to inf, which is right (s = 0, or s = 1): silence it with
+    np.errstate(over='ignore'); forms like exp(2u)/(1 + exp(2u)) become inf/inf = nan there.
+    """
     x = np.array([0.0, 1000.0, -1000.0, 30.0, -30.0, 0.5], dtype=np.float32)
     same_as_reference(gelu, [x], "gelu at the edges")
     with backend("fast"):
@@ -78,7 +87,11 @@ def test_gelu_at_the_edges():
 
 
 def test_gelu_gradcheck_under_the_fast_backend():
-    """The fused backward equals central differences (float64)."""
+    """The fused backward equals central differences (float64).
+
+    Hint: in float64 the tolerance is tight: check the derivative d gelu/dx = s + 2·x·P·s·(1 - s), and make
+    sure backward does not modify the saved x or s in place (backward may run more than once).
+    """
     with backend("fast"):
         gradcheck(gelu, [np.linspace(-3, 3, 12).reshape(3, 4)])
 
@@ -92,7 +105,11 @@ def test_gelu_gradcheck_under_the_fast_backend():
 @example(shape=(2, 3, 4), axis=0, seed=2)
 @settings(max_examples=10)
 def test_softmax_equals_the_reference_on_any_axis(shape, axis, seed):
-    """The fused softmax and its backward equal the reference along any axis."""
+    """The fused softmax and its backward equal the reference along any axis.
+
+    Hint: FusedSoftmax must use ctx.axis everywhere: max and sum with axis=axis, keepdims=True, in forward and
+    backward; the backward is s·(grad - Σ(grad·s)) summed along that axis.
+    """
     axis = axis % len(shape)
     reset_counters()
     same_as_reference(lambda x: softmax(x, axis=axis), [values(shape, seed)], f"softmax(axis={axis})")
@@ -100,7 +117,11 @@ def test_softmax_equals_the_reference_on_any_axis(shape, axis, seed):
 
 
 def test_softmax_with_huge_and_equal_logits():
-    """Logits ±1e4 and equal rows: finite, the same as the reference."""
+    """Logits ±1e4 and equal rows: finite, the same as the reference.
+
+    Hint: subtract the max along the axis before np.exp (into a buffer, in place) so ±1e4 does not overflow;
+    equal logits then give exactly uniform weights.
+    """
     x = np.array([[1e4, -1e4, 0.0], [5.0, 5.0, 5.0]], dtype=np.float32)
     same_as_reference(lambda t: softmax(t, axis=-1), [x], "softmax of huge and equal logits")
 
@@ -113,7 +134,11 @@ def test_softmax_with_huge_and_equal_logits():
 @example(lead=(2, 3), d=8, seed=1)
 @settings(max_examples=10)
 def test_layer_norm_equals_the_reference(lead, d, seed):
-    """The fused LayerNorm's output and the gradients of x, weight and bias equal kata 13's."""
+    """The fused LayerNorm's output and the gradients of x, weight and bias equal kata 13's.
+
+    Hint: FusedLayerNorm.backward returns (dx, dweight, dbias): dbias = Σ g and dweight = Σ g·xhat over every
+    axis but the last, dx = rstd·(dxhat - mean(dxhat) - xhat·mean(dxhat·xhat)) with dxhat = g·weight.
+    """
     x = values((*lead, d), seed) + np.linspace(-1, 1, d, dtype=np.float32)
     w, b = values(d, seed + 1, 2.0), values(d, seed + 2, 1.0)
     reset_counters()
@@ -122,14 +147,22 @@ def test_layer_norm_equals_the_reference(lead, d, seed):
 
 
 def test_layer_norm_of_a_constant_row_is_the_bias():
-    """A constant row (variance 0) gives the bias, finite gradients, as in the reference."""
+    """A constant row (variance 0) gives the bias, finite gradients, as in the reference.
+
+    Hint: a constant row has variance 0: rstd = 1/sqrt(var + eps) with eps inside the square root keeps it
+    finite, and xhat is then 0, so the output is the bias.
+    """
     x = np.array([[7.0, 7.0, 7.0], [1.0, 2.0, 4.0]], dtype=np.float32)
     same_as_reference(layer_norm, [x, np.ones(3, np.float32), np.array([0.5, -1.0, 2.0], np.float32)],
                       "layer_norm with a constant row", rtol=1e-4, atol=1e-4)
 
 
 def test_layer_norm_gradcheck_under_the_fast_backend():
-    """x, weight and bias: the fused backward equals central differences (float64)."""
+    """x, weight and bias: the fused backward equals central differences (float64).
+
+    Hint: the mean terms in dx are over the LAST axis with keepdims=True, and dweight/dbias sum over all
+    leading axes (reshape grad to (-1, D)); inputs here are 3-d, so don't assume 2-d.
+    """
     r = np.random.default_rng(3)
     x = r.uniform(-3, 3, (2, 3, 4)) + np.linspace(-1, 1, 4)
     with backend("fast"):
@@ -150,7 +183,12 @@ def attention_inputs(B, H, T, d, seed):
 @example(B=2, H=1, T=3, d=2, masking="padding", seed=2)  # sequence 0 is fully padded: rows of zeros
 @settings(max_examples=10)
 def test_attention_equals_the_reference(B, H, T, d, masking, seed):
-    """Fused scores + mask + softmax: the output, the weights and the gradients of q, k, v equal kata 12's."""
+    """Fused scores + mask + softmax: the output, the weights and the gradients of q, k, v equal kata 12's.
+
+    Hint: AttentionWeights.forward: s = q @ kᵀ · (1/sqrt(d)), np.copyto(s, MASKED_SCORE, where=~mask), softmax
+    over the keys, then zero the rows whose mask has no True (has_key); the backward is ds = w·(grad - Σ
+    grad·w)·scale, dq = ds @ k, dk = dsᵀ @ q.
+    """
     mask = {"none": None, "causal": causal_mask(T), "padding": padding_mask([0, T][:B], T)[:, None]}[masking]
     reset_counters()
     same_as_reference(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=mask, return_weights=True),
@@ -159,7 +197,11 @@ def test_attention_equals_the_reference(B, H, T, d, masking, seed):
 
 
 def test_attention_gradcheck_under_the_fast_backend():
-    """q, k and v through the fused kernel with a causal mask: central differences agree (float64)."""
+    """q, k and v through the fused kernel with a causal mask: central differences agree (float64).
+
+    Hint: return one gradient per positional input (dq, dk) and sum each back to its input's shape with
+    unbroadcast; remember the scale factor in ds, not only in the forward.
+    """
     q, k, v = (a.astype(np.float64) for a in attention_inputs(1, 2, 3, 2, seed=5))
     with backend("fast"):
         gradcheck(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=causal_mask(3)), [q, k, v])
@@ -169,7 +211,11 @@ def test_attention_gradcheck_under_the_fast_backend():
 
 
 def test_a_gpt_built_before_gives_the_same_logits_loss_and_gradients_under_the_fast_backend():
-    """Kata 13's GPT, unchanged: same logits, loss and parameter gradients, and the fast kernels really ran."""
+    """Kata 13's GPT, unchanged: same logits, loss and parameter gradients, and the fast kernels really ran.
+
+    Hint: the GPT is not rebuilt: its ops reach your kernels only through the dispatcher, so the fused
+    Functions must match the reference for float32 inputs with batch and head axes and a (T, T) causal mask.
+    """
     rng.manual_seed(0)
     model = GPT(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
     data = np.random.default_rng(0).integers(0, 11, (3, 9))
@@ -196,7 +242,12 @@ def test_a_gpt_built_before_gives_the_same_logits_loss_and_gradients_under_the_f
 
 
 def test_two_live_forward_passes_keep_their_own_buffers():
-    """Two GPT forwards alive at once (gradient accumulation): outputs unchanged, gradients equal the reference's."""
+    """Two GPT forwards alive at once (gradient accumulation): outputs unchanged, gradients equal the reference's.
+
+    Hint: take every buffer from _empty(shape, dtype), which recycles only arrays nobody holds, instead of
+    keeping scratch arrays of your own on the class or module; never write into an array you saved or
+    returned.
+    """
     rng.manual_seed(2)
     model = GPT(vocab_size=7, block_size=6, n_layer=1, n_head=2, n_embd=8)
     data = np.random.default_rng(3).integers(0, 7, (2, 2, 7))

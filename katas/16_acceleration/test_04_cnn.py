@@ -52,7 +52,12 @@ def same_as_reference(f, arrays, grad_of, what, rtol=1e-5, atol=1e-5):
 @example(n=2, c=2, o=3, h=7, w=6, k=3, stride=2, padding=1, bias=True, seed=2)  # stride 2, padding, uneven
 @settings(max_examples=12)
 def test_conv2d_equals_the_reference_forward_and_backward(n, c, o, h, w, k, stride, padding, bias, seed):
-    """The fast conv2d's output and the gradients of x, weight and bias equal kata 09's (float32)."""
+    """The fast conv2d's output and the gradients of x, weight and bias equal kata 09's (float32).
+
+    Hint: FastConv2d: columns from one copy of sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh,
+    ::sw] transposed to (N, C, kh, kw, Ho, Wo); weight (O, C·kh·kw) @ cols; bias may be None; backward returns
+    (dx, dweight, dbias) with dx folded back per kernel offset and cropped by the padding.
+    """
     r = np.random.default_rng(seed)
     arrays = [r.uniform(-2, 2, (n, c, h, w)).astype(np.float32), r.uniform(-1, 1, (o, c, k, k)).astype(np.float32),
               r.uniform(-1, 1, o).astype(np.float32) if bias else None]
@@ -63,7 +68,11 @@ def test_conv2d_equals_the_reference_forward_and_backward(n, c, o, h, w, k, stri
 
 
 def test_conv2d_gradcheck_under_the_fast_backend():
-    """x, weight and bias through the fast convolution (stride 2, padding 1): central differences agree."""
+    """x, weight and bias through the fast convolution (stride 2, padding 1): central differences agree.
+
+    Hint: with stride 2 and padding 1 the fold-back of dx must add each kernel offset's slice xp[:, :, i:i +
+    sh·Ho:sh, j:j + sw·Wo:sw] into a ZEROED padded buffer (+=, not =), then crop the padding.
+    """
     r = np.random.default_rng(4)
     with backend("fast"):
         gradcheck(lambda x, w, b: conv2d(x, w, b, stride=2, padding=1),
@@ -71,7 +80,11 @@ def test_conv2d_gradcheck_under_the_fast_backend():
 
 
 def test_conv2d_without_input_gradient_computes_none():
-    """An input image that does not require grad gets no gradient (the backward skips it)."""
+    """An input image that does not require grad gets no gradient (the backward skips it).
+
+    Hint: check ctx.needs_input_grad in FastConv2d.backward and return None for dx when the image does not
+    need it; dweight must stay float32.
+    """
     r = np.random.default_rng(5)
     x, w = Tensor(r.normal(size=(1, 1, 4, 4)).astype(np.float32)), Tensor(r.normal(size=(2, 1, 3, 3)).astype(np.float32), requires_grad=True)
     with backend("fast"):
@@ -86,7 +99,11 @@ def test_conv2d_without_input_gradient_computes_none():
 @example(n=1, c=2, h=4, w=4, seed=2, relu=True)  # after ReLU: windows of tied zeros
 @settings(max_examples=12)
 def test_max_pool_equals_the_reference_including_ties(n, c, h, w, seed, relu):
-    """2×2 max pooling: the fast output and gradient equal kata 09's, ties going to the first in row-major order."""
+    """2×2 max pooling: the fast output and gradient equal kata 09's, ties going to the first in row-major order.
+
+    Hint: compare strictly (right > left, then bottom > top) so that on a tie the left, then the top, element
+    wins, kata 09's first-in-row-major rule; drop an odd last row or column before comparing.
+    """
     r = np.random.default_rng(seed)
     x = r.integers(-2, 3, (n, c, h, w)).astype(np.float32)  # small integers: many ties
     if relu:
@@ -97,7 +114,11 @@ def test_max_pool_equals_the_reference_including_ties(n, c, h, w, seed, relu):
 
 
 def test_the_fast_pooling_takes_2x2_windows_and_leaves_the_others_to_the_reference():
-    """2×2 stride 2 runs the fast kernel; max_pool2d(3) and stride 1 are declined: the reference runs, counted as such."""
+    """2×2 stride 2 runs the fast kernel; max_pool2d(3) and stride 1 are declined: the reference runs, counted as such.
+
+    Hint: the given max_pool2d_kernel returns NotImplemented for anything but 2×2 stride 2 and your dispatch
+    must then run the reference; if this fails, check FastMaxPool2d's output and gradient on the 2×2 case.
+    """
     x = np.random.default_rng(6).normal(size=(1, 2, 6, 6)).astype(np.float32)
     reset_counters()
     same_as_reference(lambda t: max_pool2d(t, 2), [x], [0], "max_pool2d(2)", rtol=0, atol=0)
@@ -108,7 +129,12 @@ def test_the_fast_pooling_takes_2x2_windows_and_leaves_the_others_to_the_referen
 
 
 def test_a_cnn_built_before_gives_the_same_loss_and_gradients_under_the_fast_backend():
-    """The M04 LeNet, unchanged: same loss and parameter gradients, and the fast conv and pooling ran."""
+    """The M04 LeNet, unchanged: same loss and parameter gradients, and the fast conv and pooling ran.
+
+    Hint: both FastConv2d (no padding here, bias present) and FastMaxPool2d run twice in this LeNet: compare
+    their results with kata 09's; the second pooling gets an 11×11 map, so FastMaxPool2d must drop the odd
+    last row and column (and give them zero gradient).
+    """
     rng.manual_seed(0)
     model = Sequential(Conv2d(1, 4, 3), ReLU(), MaxPool2d(2), Conv2d(4, 8, 3), ReLU(), MaxPool2d(2),
                        Flatten(), Linear(8 * 5 * 5, 10))
@@ -135,7 +161,11 @@ def test_a_cnn_built_before_gives_the_same_loss_and_gradients_under_the_fast_bac
 
 
 def test_two_forward_passes_before_one_backward_do_not_share_buffers():
-    """Recycled buffers are only reused when nobody holds them: two live forwards stay distinct and exact."""
+    """Recycled buffers are only reused when nobody holds them: two live forwards stay distinct and exact.
+
+    Hint: arrays you return or save for backward must not be scratch buffers you reuse yourself: take them
+    from _empty (it hands back only arrays nobody holds) and never write into a saved array.
+    """
     rng.manual_seed(1)
     model = Sequential(Conv2d(2, 3, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(), Linear(3 * 3 * 3, 4))
     r = np.random.default_rng(2)

@@ -16,12 +16,20 @@ def blas_counts():
 
 
 def test_thread_count_reads_threadpoolctl():
-    """thread_count() is the number of threads NumPy's BLAS uses now."""
+    """thread_count() is the number of threads NumPy's BLAS uses now.
+
+    Hint: thread_count: from threadpoolctl import threadpool_info (inside the function) and return the largest
+    num_threads among the entries whose user_api is 'blas'.
+    """
     assert thread_count() == max(blas_counts())
 
 
 def test_blas_threads_sets_the_count_inside_the_block_and_restores_it():
-    """Inside blas_threads(n) BLAS uses n threads; afterwards the previous count is back."""
+    """Inside blas_threads(n) BLAS uses n threads; afterwards the previous count is back.
+
+    Hint: make blas_threads a @contextlib.contextmanager that yields inside threadpool_limits(limits=n,
+    user_api='blas'); that context manager restores the previous count itself.
+    """
     before = max(blas_counts())
     target = 2 if before == 1 else 1
     with blas_threads(target):
@@ -31,7 +39,11 @@ def test_blas_threads_sets_the_count_inside_the_block_and_restores_it():
 
 
 def test_blas_threads_restores_the_count_when_the_block_raises():
-    """An exception inside the block still restores the count, and is not swallowed."""
+    """An exception inside the block still restores the count, and is not swallowed.
+
+    Hint: yield inside the 'with threadpool_limits(...)' block (no try/except around the yield that swallows
+    the exception): the with statement restores the count and lets the exception through.
+    """
     before = max(blas_counts())
     with raises(KeyError):
         with blas_threads(2 if before == 1 else 1):
@@ -40,14 +52,22 @@ def test_blas_threads_restores_the_count_when_the_block_raises():
 
 
 def test_blas_threads_rejects_fewer_than_one_thread():
-    """blas_threads(0) is a ValueError."""
+    """blas_threads(0) is a ValueError.
+
+    Hint: check n >= 1 at the top of blas_threads and raise ValueError before yielding.
+    """
     with raises(ValueError):
         with blas_threads(0):
             pass
 
 
 def test_without_threadpoolctl_it_warns_and_still_runs_the_block(monkeypatch):
-    """No threadpoolctl: a RuntimeWarning saying what to do, the block runs, the count comes from the environment."""
+    """No threadpoolctl: a RuntimeWarning saying what to do, the block runs, the count comes from the environment.
+
+    Hint: import threadpoolctl inside the functions and catch ImportError: blas_threads then warns a
+    RuntimeWarning mentioning threadpoolctl and still yields once; thread_count reads OPENBLAS_NUM_THREADS
+    (then OMP_/MKL_) from os.environ.
+    """
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # `import threadpoolctl` now raises ImportError
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
     ran = []

@@ -30,7 +30,11 @@ def round_trip_bound(x, q, scale):
 
 
 def test_known_values():
-    """[0.5, -1.27, 0.2]: scale 0.01 and codes [50, -127, 20], stored as int8."""
+    """[0.5, -1.27, 0.2]: scale 0.01 and codes [50, -127, 20], stored as int8.
+
+    Hint: quantize_per_tensor in tinytorch/quantization.py: scale = symmetric_scale(max|x|) = max|x| / 127 as
+    a float32, codes = quantize(x, scale) = np.rint(x / scale) clipped to ±127 and cast with .astype(np.int8).
+    """
     q, scale = quantize_per_tensor(np.array([0.5, -1.27, 0.2], np.float32))
     assert isinstance(q, np.ndarray) and q.dtype == np.int8, f"codes must be an int8 array, got {type(q)} {getattr(q, 'dtype', '')}"
     assert np.asarray(scale).dtype == np.float32, f"the scale must be float32, got {np.asarray(scale).dtype}"
@@ -39,7 +43,11 @@ def test_known_values():
 
 
 def test_symmetric_range_never_uses_minus_128():
-    """The largest magnitude maps to ±127 on both sides: -128 is never produced (symmetric grid)."""
+    """The largest magnitude maps to ±127 on both sides: -128 is never produced (symmetric grid).
+
+    Hint: clip to [-127, 127] (QMAX), not to int8's own [-128, 127]; and clip BEFORE .astype(np.int8), or
+    ±1000/0.1 wraps around instead of saturating.
+    """
     q, _ = quantize_per_tensor(np.array([-2.0, 2.0, -1.0, 0.0], np.float32))
     assert q.tolist() == [-127, 127, -64, 0], q.tolist()
     saturated = quantize(np.array([-1000.0, 1000.0, -0.04, 0.06], np.float32), np.float32(0.1))
@@ -54,7 +62,11 @@ def test_symmetric_range_never_uses_minus_128():
 @example(x=HALVES)
 @settings(max_examples=30)
 def test_per_tensor_round_trip_within_half_a_step(x):
-    """|dequantize(q, scale) - x| <= scale / 2 for every element, codes in [-127, 127], zero kept exactly."""
+    """|dequantize(q, scale) - x| <= scale / 2 for every element, codes in [-127, 127], zero kept exactly.
+
+    Hint: round to nearest with np.rint (not floor or astype, which truncates), compute x / scale in float32,
+    and clamp the scale at EPS so tiny, subnormal and all-zero inputs still get a positive finite scale.
+    """
     q, scale = quantize_per_tensor(x)
     assert q.dtype == np.int8 and q.shape == x.shape
     assert np.isfinite(scale) and scale > 0, f"scale must be positive and finite, got {scale}"
@@ -71,7 +83,11 @@ def test_per_tensor_round_trip_within_half_a_step(x):
 @example(x=TINY)
 @settings(max_examples=30)
 def test_per_channel_round_trip_within_half_a_step(x):
-    """Per output row: scales of shape (rows, 1), each row within its own scale / 2."""
+    """Per output row: scales of shape (rows, 1), each row within its own scale / 2.
+
+    Hint: reduce max|w| over every axis except the channel axis with keepdims=True (np.max(..., axis=others,
+    keepdims=True, initial=0.0)), so scales are (rows, 1) float32 and broadcast against w.
+    """
     q, scales = quantize_per_channel(x)
     assert q.dtype == np.int8 and q.shape == x.shape
     assert scales.shape == (x.shape[0], 1) and scales.dtype == np.float32, f"scales {scales.shape} {scales.dtype}"
@@ -83,7 +99,11 @@ def test_per_channel_round_trip_within_half_a_step(x):
 
 
 def test_each_row_gets_its_own_scale():
-    """scale[i] = max_j |w[i, j]| / 127; the largest entry of every row becomes ±127."""
+    """scale[i] = max_j |w[i, j]| / 127; the largest entry of every row becomes ±127.
+
+    Hint: per channel means one scale per output ROW: take the max over axis 1 for a 2-d weight (the other
+    axes than axis=0), not over axis 0, which gives one scale per column.
+    """
     w = np.array([[1.27, -0.5, 0.0], [0.0, 0.0127, -0.00635], [-254.0, 1.0, 2.0]], np.float32)
     q, scales = quantize_per_channel(w)
     assert_close(scales.reshape(-1), [0.01, 0.0001, 2.0], rtol=1e-6, atol=0, what="per-row scales")
@@ -92,7 +112,11 @@ def test_each_row_gets_its_own_scale():
 
 
 def test_constant_tensor_round_trips():
-    """A constant 0.1 gets scale 0.1 / 127 (not 1.0, which would turn 0.1 into 0) and comes back as 0.1."""
+    """A constant 0.1 gets scale 0.1 / 127 (not 1.0, which would turn 0.1 into 0) and comes back as 0.1.
+
+    Hint: the scale is max|x| / 127 even when every value is the same: do not special-case a zero range (max -
+    min = 0) with scale 1.0, which rounds 0.1 to code 0.
+    """
     q, scale = quantize_per_tensor(CONSTANT)
     assert_close(np.float64(scale), 0.1 / 127, rtol=1e-6, atol=0, what="scale of a constant 0.1")
     back = dequantize(q, scale)
@@ -101,7 +125,11 @@ def test_constant_tensor_round_trips():
 
 
 def test_all_zero_tensor_keeps_a_usable_scale():
-    """All zeros: no division by zero (no warning), a positive finite scale (EPS), codes and values all 0."""
+    """All zeros: no division by zero (no warning), a positive finite scale (EPS), codes and values all 0.
+
+    Hint: symmetric_scale must clamp with np.maximum(amax / 127, EPS) before anything divides by it; an
+    all-zero tensor then gets scale EPS and codes 0, with no divide-by-zero warning.
+    """
     with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
         q, scale = quantize_per_tensor(ZEROS)
@@ -113,7 +141,11 @@ def test_all_zero_tensor_keeps_a_usable_scale():
 
 
 def test_dequantize_broadcasts_and_returns_float32():
-    """dequantize(q, scale) = q * scale in float32, for a scalar scale and for per-row (rows, 1) scales."""
+    """dequantize(q, scale) = q * scale in float32, for a scalar scale and for per-row (rows, 1) scales.
+
+    Hint: dequantize is q.astype(np.float32) * scale with the scale as a float32 array; let it broadcast (a
+    scalar or a (rows, 1) array) and make sure the result is float32, not float64.
+    """
     q = np.array([[127, -64], [1, 0]], np.int8)
     assert_close(dequantize(q, np.float32(0.5)), [[63.5, -32.0], [0.5, 0.0]], dtype=np.float32, what="per tensor")
     assert_close(dequantize(q, np.array([[1.0], [2.0]], np.float32)), [[127.0, -64.0], [2.0, 0.0]],
@@ -121,7 +153,11 @@ def test_dequantize_broadcasts_and_returns_float32():
 
 
 def test_accepts_tensors():
-    """A Tensor weight quantizes like its array."""
+    """A Tensor weight quantizes like its array.
+
+    Hint: unwrap a Tensor to its array first (the _array helper in tinytorch/quantization.py does it) before
+    np.abs, np.max and np.rint.
+    """
     w = np.array([[0.3, -0.6], [0.05, 0.1]], np.float32)
     q1, s1 = quantize_per_channel(Tensor(w))
     q2, s2 = quantize_per_channel(w)
@@ -129,7 +165,11 @@ def test_accepts_tensors():
 
 
 def test_per_channel_beats_per_tensor_on_rows_of_different_scales():
-    """Rows whose sizes differ by 1000×: per-channel output error is far below per-tensor's (x @ Ŵᵀ vs x @ Wᵀ)."""
+    """Rows whose sizes differ by 1000×: per-channel output error is far below per-tensor's (x @ Ŵᵀ vs x @ Wᵀ).
+
+    Hint: if per-channel is not far better here, its scales are not really per row: check the reduction axes
+    in quantize_per_channel and that quantize divides each row by its own (rows, 1) scale.
+    """
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((16, 32)) * np.logspace(-3, 0, 16)[:, None]).astype(np.float32)
     x = rng.standard_normal((64, 32)).astype(np.float32)

@@ -14,7 +14,11 @@ def batches(seed=0):
 
 
 def test_minmax_tracks_every_batch():
-    """min_val / max_val over all batches (not the last one); scale = max(|min|, |max|) / 127."""
+    """min_val / max_val over all batches (not the last one); scale = max(|min|, |max|) / 127.
+
+    Hint: MinMaxObserver.observe must update running values, self.min_val = min(self.min_val, a.min()) and the
+    same for max, not overwrite them with the last batch; it returns x itself, and scale() is float32.
+    """
     obs = MinMaxObserver()
     data = batches()
     for b in data:
@@ -27,7 +31,11 @@ def test_minmax_tracks_every_batch():
 
 
 def test_minmax_uses_the_larger_side():
-    """Negative side larger: [-2.54, 1.0] gives scale 2.54 / 127 = 0.02."""
+    """Negative side larger: [-2.54, 1.0] gives scale 2.54 / 127 = 0.02.
+
+    Hint: amax = max(|min_val|, |max_val|): here the negative side (-2.54) is larger than max_val (1.0);
+    observe must also accept a Tensor (use its .data).
+    """
     obs = MinMaxObserver()
     obs.observe(Tensor([[0.5, -2.54]]))
     obs.observe(np.array([1.0], np.float32))
@@ -36,7 +44,11 @@ def test_minmax_uses_the_larger_side():
 
 
 def test_minmax_all_zero_and_nothing_observed():
-    """All-zero activations give the EPS scale (no division by zero); asking before observing is an error."""
+    """All-zero activations give the EPS scale (no division by zero); asking before observing is an error.
+
+    Hint: raise RuntimeError in scale() while nothing was observed (count == 0); for all-zero batches return
+    symmetric_scale(0.0), which clamps to EPS.
+    """
     obs = MinMaxObserver()
     with pytest.raises(RuntimeError) as info:
         obs.scale()
@@ -46,7 +58,11 @@ def test_minmax_all_zero_and_nothing_observed():
 
 
 def test_percentile_is_the_percentile_of_all_magnitudes():
-    """scale = np.percentile(|every value observed|, p) / 127."""
+    """scale = np.percentile(|every value observed|, p) / 127.
+
+    Hint: PercentileObserver keeps the absolute values of every batch (flattened) in a list and scale() takes
+    np.percentile over ALL of them together, then symmetric_scale; observe returns x.
+    """
     obs = PercentileObserver(percentile=90.0)
     data = batches(1)
     for b in data:
@@ -57,7 +73,11 @@ def test_percentile_is_the_percentile_of_all_magnitudes():
 
 
 def test_percentile_ignores_a_rare_outlier_and_100_is_minmax():
-    """One 1000 among 2,000 ordinary values: the 99.9th percentile scale stays ~100× below min/max's; p=100 equals min/max."""
+    """One 1000 among 2,000 ordinary values: the 99.9th percentile scale stays ~100× below min/max's; p=100 equals min/max.
+
+    Hint: take the percentile of |x| (np.abs before np.percentile), pooled across batches; with percentile=100
+    that is exactly the largest magnitude, the same as MinMaxObserver.
+    """
     rng = np.random.default_rng(2)
     x = rng.standard_normal(2000).astype(np.float32)
     x[123] = 1000.0
@@ -71,7 +91,11 @@ def test_percentile_ignores_a_rare_outlier_and_100_is_minmax():
 
 
 def test_percentile_checks_its_arguments():
-    """percentile must be in (0, 100]; a scale before any batch is a RuntimeError."""
+    """percentile must be in (0, 100]; a scale before any batch is a RuntimeError.
+
+    Hint: in PercentileObserver.__init__ raise ValueError unless 0 < percentile <= 100, and in scale() raise
+    RuntimeError when no values were observed (np.concatenate([]) would raise a ValueError instead).
+    """
     for bad in (0.0, -1.0, 100.5):
         with pytest.raises(ValueError):
             PercentileObserver(bad)

@@ -40,12 +40,20 @@ def operands(draw):
 @example(ab=(np.array([[127, -128]], np.int8), np.array([[-128], [127]], np.int8)))
 @settings(max_examples=25)
 def test_exact_against_an_int64_reference(ab):
-    """Every entry equals the int64 product; the result is int32."""
+    """Every entry equals the int64 product; the result is int32.
+
+    Hint: int_matmul must widen before multiplying, a.astype(np.float32) @ b.astype(np.float32) for K <=
+    FLOAT32_EXACT_K, and return an int32 array (.astype(np.int32)); int8 @ int8 stays int8 and wraps.
+    """
     check(*ab)
 
 
 def test_no_wrap_around():
-    """Sums beyond int8 and int16 (4·127² = 64,516) come out exact, where NumPy's int8 @ int8 wraps."""
+    """Sums beyond int8 and int16 (4·127² = 64,516) come out exact, where NumPy's int8 @ int8 wraps.
+
+    Hint: NumPy's int8 @ int8 keeps int8 and wraps; widen both operands first (float32 or int32) and cast the
+    result to int32.
+    """
     a = np.full((2, 4), 127, np.int8)
     b = np.full((4, 3), 127, np.int8)
     assert (a @ b).dtype == np.int8 and int((a @ b)[0, 0]) != 64516  # what NumPy alone does
@@ -55,14 +63,22 @@ def test_no_wrap_around():
 
 
 def test_exact_just_beyond_float32s_exact_range():
-    """K = 1041 terms of 127·127: 16,790,289 > 2**24 is odd, so float32 cannot hold it — the sum must still be exact."""
+    """K = 1041 terms of 127·127: 16,790,289 > 2**24 is odd, so float32 cannot hold it — the sum must still be exact.
+
+    Hint: above K = FLOAT32_EXACT_K (1024) float32 partial sums can pass 2**24 and lose odd integers: switch
+    to np.matmul(a.astype(np.int32), b.astype(np.int32)) for longer rows.
+    """
     k = 1041
     out = int_matmul(np.full((2, k), 127, np.int8), np.full((k, 2), 127, np.int8))
     assert out.dtype == np.int32 and out.tolist() == [[k * 127 * 127] * 2] * 2, out
 
 
 def test_minus_128_counts_in_the_bound():
-    """int8 includes -128: with K = 1040 a sum of (-128)² terms passes 2**24 (K·127² would not): still exact."""
+    """int8 includes -128: with K = 1040 a sum of (-128)² terms passes 2**24 (K·127² would not): still exact.
+
+    Hint: the float32 bound is K·128² (int8 includes -128), not K·127²: with K = 1040 use the integer path,
+    i.e. the float path only when K <= FLOAT32_EXACT_K.
+    """
     k = 1040
     a = np.full((1, k), -128, np.int8)
     b = np.full((k, 1), -128, np.int8)
@@ -72,7 +88,11 @@ def test_minus_128_counts_in_the_bound():
 
 
 def test_long_rows_random():
-    """K = 3000 random int8 values (far above the float32-exact bound): exact."""
+    """K = 3000 random int8 values (far above the float32-exact bound): exact.
+
+    Hint: for K = 3000 the float32 path is not exact; take K from a.shape[-1] and use the int32 np.matmul path
+    beyond FLOAT32_EXACT_K.
+    """
     rng = np.random.default_rng(0)
     a = rng.integers(-128, 128, (3, 3000)).astype(np.int8)
     b = rng.integers(-128, 128, (3000, 4)).astype(np.int8)
@@ -81,7 +101,11 @@ def test_long_rows_random():
 
 
 def test_transposed_and_batched_operands():
-    """Works on views (a weight's .T) and with a leading batch dimension, as np.matmul does."""
+    """Works on views (a weight's .T) and with a leading batch dimension, as np.matmul does.
+
+    Hint: use np.matmul (which broadcasts batch dimensions and accepts views such as w.T) and take K from
+    a.shape[-1], not a.shape[1].
+    """
     rng = np.random.default_rng(1)
     w = rng.integers(-127, 128, (6, 9)).astype(np.int8)
     x = rng.integers(-127, 128, (2, 3, 9)).astype(np.int8)
@@ -89,7 +113,11 @@ def test_transposed_and_batched_operands():
 
 
 def test_refuses_other_dtypes():
-    """Operands that are not int8 are a TypeError (a float matmul is not what you think you computed)."""
+    """Operands that are not int8 are a TypeError (a float matmul is not what you think you computed).
+
+    Hint: check a.dtype == np.int8 and b.dtype == np.int8 at the top of int_matmul and raise TypeError
+    otherwise, instead of casting whatever arrives.
+    """
     with pytest.raises(TypeError):
         int_matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.int8))
     with pytest.raises(TypeError):

@@ -27,7 +27,11 @@ def relative_error(actual, expected):
 
 
 def test_really_stores_int8():
-    """weight_int8 is an int8 NumPy array (out, in); no float copy of the weight is kept; the bias stays float32."""
+    """weight_int8 is an int8 NumPy array (out, in); no float copy of the weight is kept; the bias stays float32.
+
+    Hint: from_linear passes cls(...) the int8 codes as a plain np.ndarray (a Parameter would turn them into
+    float32), a copy of the bias, and no float copy of the weight; the given __init__ stores them.
+    """
     linear = trained_like_linear(12, 5)
     q = QuantizedLinear.from_linear(linear)
     assert isinstance(q.weight_int8, np.ndarray) and q.weight_int8.dtype == np.int8, \
@@ -43,7 +47,11 @@ def test_really_stores_int8():
 
 
 def test_per_channel_and_per_tensor_scales():
-    """Per channel: weight_scale (out,) = row max / 127 and codes as quantize_per_channel; per tensor: one scale."""
+    """Per channel: weight_scale (out,) = row max / 127 and codes as quantize_per_channel; per tensor: one scale.
+
+    Hint: per channel: quantize_per_channel(weight, axis=0) and flatten the (out, 1) scales to (out,); per
+    tensor: quantize_per_tensor(weight) gives one scalar scale.
+    """
     linear = trained_like_linear(8, 4, seed=1)
     q = QuantizedLinear.from_linear(linear, per_channel=True)
     codes, scales = quantize_per_channel(linear.weight.data)
@@ -56,7 +64,12 @@ def test_per_channel_and_per_tensor_scales():
 
 
 def test_output_close_to_the_float_linear():
-    """Per channel, dynamic activation scale: relative output error below 2% of the float Linear's output."""
+    """Per channel, dynamic activation scale: relative output error below 2% of the float Linear's output.
+
+    Hint: forward: s_x = self.input_scale, or symmetric_scale(max|x|) of this batch when it is None; acc =
+    int_matmul(quantize(x, s_x), self.weight_int8.T); y = acc · (s_x · weight_scale) + bias as a float32
+    Tensor.
+    """
     linear = trained_like_linear(64, 16, seed=2)
     x = x_of((32, 64), seed=1)
     out = QuantizedLinear.from_linear(linear)(Tensor(x))
@@ -66,7 +79,11 @@ def test_output_close_to_the_float_linear():
 
 
 def test_forward_is_the_integer_formula_with_the_calibrated_scale():
-    """y = int_matmul(quantize(x, s_x), W_qᵀ) · (s_x · s_w) + b with the calibrated s_x; values beyond 127·s_x saturate."""
+    """y = int_matmul(quantize(x, s_x), W_qᵀ) · (s_x · s_w) + b with the calibrated s_x; values beyond 127·s_x saturate.
+
+    Hint: when input_scale is set, quantize the input with it (values beyond 127·s_x saturate), never with the
+    batch's own max; rescale the int32 accumulator once by s_x · weight_scale and add the bias after.
+    """
     linear = trained_like_linear(10, 6, seed=3)
     x = x_of((7, 10), seed=2)
     x[0, 0] = 25.0  # beyond the calibrated range: clipped to 127 · s_x = 2.54
@@ -83,7 +100,11 @@ def test_forward_is_the_integer_formula_with_the_calibrated_scale():
 
 
 def test_forward_reads_the_int8_weights():
-    """Zeroing weight_int8 leaves only the bias: the output is computed from the stored int8 codes."""
+    """Zeroing weight_int8 leaves only the bias: the output is computed from the stored int8 codes.
+
+    Hint: compute from self.weight_int8 on every call (int_matmul with its transpose), not from a dequantized
+    float copy cached at construction: zeroing the codes must leave only the bias.
+    """
     linear = trained_like_linear(6, 3, seed=4)
     q = QuantizedLinear.from_linear(linear)
     x = Tensor(x_of((4, 6), seed=3))
@@ -95,7 +116,11 @@ def test_forward_reads_the_int8_weights():
 
 
 def test_leading_dimensions_and_no_bias():
-    """(B, T, in) -> (B, T, out), token by token, and a Linear without bias (a GPT head) works."""
+    """(B, T, in) -> (B, T, out), token by token, and a Linear without bias (a GPT head) works.
+
+    Hint: flatten x to (-1, in_features), compute, then reshape to x.shape[:-1] + (out_features,); add the
+    bias only when self.bias is not None.
+    """
     linear = trained_like_linear(8, 5, seed=5, bias=False)
     q = QuantizedLinear.from_linear(linear, input_scale=0.05)
     assert q.bias is None

@@ -44,7 +44,12 @@ def kinds(model):
 
 
 def test_replace_modules_reaches_attributes_lists_dicts_and_tuples():
-    """replace_modules swaps sub-modules wherever they are held; a shared module gets one replacement."""
+    """replace_modules swaps sub-modules wherever they are held; a shared module gets one replacement.
+
+    Hint: replace_modules walks vars(module): a Module value goes to fn, list and dict items are swapped in
+    place, a tuple is rebuilt and re-assigned with setattr; remember replacements by id(module) so a shared
+    Linear gets ONE replacement and fn is called once.
+    """
     rng.manual_seed(0)
     model = Nested()
     made = []
@@ -63,7 +68,11 @@ def test_replace_modules_reaches_attributes_lists_dicts_and_tuples():
 
 
 def test_quantize_model_converts_every_linear_and_copies():
-    """Every Linear becomes a QuantizedLinear with int8 weights; the original model is left untouched."""
+    """Every Linear becomes a QuantizedLinear with int8 weights; the original model is left untouched.
+
+    Hint: work on copy.deepcopy(model) unless inplace=True, then replace_modules(copy, lambda m:
+    QuantizedLinear.from_linear(m, per_channel) if isinstance(m, Linear) else m).
+    """
     model = mlp()
     before = {k: v.copy() for k, v in model.state_dict().items()}
     q = quantize_model(model)
@@ -79,7 +88,11 @@ def test_quantize_model_converts_every_linear_and_copies():
 
 
 def test_inplace_and_nested_models():
-    """inplace=True changes and returns the model itself; Linears in lists, dicts and tuples are converted too."""
+    """inplace=True changes and returns the model itself; Linears in lists, dicts and tuples are converted too.
+
+    Hint: with inplace=True skip the deepcopy and return the model itself; nested Linears in lists, dicts and
+    tuples are reached only if replace_modules handles those containers.
+    """
     rng.manual_seed(1)
     model = Nested()
     x = Tensor(x_of((5, 4), seed=1))
@@ -91,7 +104,12 @@ def test_inplace_and_nested_models():
 
 
 def test_calibration_sets_each_input_scale():
-    """With calibration batches, each layer's input_scale is max|its input| / 127 over all batches (min/max observer)."""
+    """With calibration batches, each layer's input_scale is max|its input| / 127 over all batches (min/max observer).
+
+    Hint: with batches: swap each Linear for ObservedLinear(m, observer), run every batch in eval mode under
+    no_grad (a (x, y) pair: use x), then build QuantizedLinear.from_linear(m.linear, per_channel,
+    m.observer.scale()); observer='percentile' uses PercentileObserver(percentile).
+    """
     model = mlp(seed=2)
     calib = [x_of((8, 16), seed=s) * s for s in (1, 2, 3)]
     q = quantize_model(model, calib)
@@ -106,7 +124,11 @@ def test_calibration_sets_each_input_scale():
 
 
 def test_model_size_counts_the_bytes_actually_stored():
-    """Float: 4 bytes per parameter. int8: out·in bytes per weight + float32 scales, input scales and biases."""
+    """Float: 4 bytes per parameter. int8: out·in bytes per weight + float32 scales, input scales and biases.
+
+    Hint: model_size_bytes = nbytes of every parameter plus the nbytes of every QuantizedLinear's buffers()
+    (int8 weight, float32 scales, input_scale), each array once by id; do not assume 4 bytes per number.
+    """
     sizes = (16, 32, 24, 10)
     model = mlp(sizes)
     n_params = sum(p.size for p in model.parameters())
@@ -120,7 +142,11 @@ def test_model_size_counts_the_bytes_actually_stored():
 
 
 def test_realistic_sizes_are_at_least_3_5x_smaller():
-    """MLP 784-256-128-10: the int8 model stores at least 3.5× fewer bytes than the float32 one."""
+    """MLP 784-256-128-10: the int8 model stores at least 3.5× fewer bytes than the float32 one.
+
+    Hint: the int8 model must count its weight as int8 bytes (out·in, not 4·out·in): check that
+    QuantizedLinear keeps no float copy and that model_size_bytes reads the real arrays' nbytes.
+    """
     model = mlp((784, 256, 128, 10))
     q = quantize_model(model)
     ratio = model_size_bytes(model) / model_size_bytes(q)
@@ -128,7 +154,11 @@ def test_realistic_sizes_are_at_least_3_5x_smaller():
 
 
 def test_report_recomputes_accuracy():
-    """quantization_report measures both models now: zeroing the int8 weights changes the int8 accuracy."""
+    """quantization_report measures both models now: zeroing the int8 weights changes the int8 accuracy.
+
+    Hint: quantization_report must call accuracy(model, x, y) on both models every time (argmax of the logits
+    vs y); accuracy_drop is (float - int8) in percentage points and size_ratio float_bytes / int8_bytes.
+    """
     teacher = mlp(seed=3)
     x = x_of((300, 16), seed=4)
     y = teacher(Tensor(x)).data.argmax(axis=1)  # labels the float model gets 100% right
@@ -149,7 +179,11 @@ def test_report_recomputes_accuracy():
 
 
 def test_quantizes_a_gpt():
-    """A tiny GPT: all 6 Linears per block and the head become int8; the logits stay close."""
+    """A tiny GPT: all 6 Linears per block and the head become int8; the logits stay close.
+
+    Hint: the GPT's Linears sit several levels down (blocks in a list or container, then attn and mlp):
+    replace_modules must keep walking into every module fn kept and into list items; the head has no bias.
+    """
     from tinytorch.transformer import GPT
 
     rng.manual_seed(5)

@@ -25,7 +25,11 @@ def batch(seed=1, n=8, d=5, classes=3):
 
 
 def test_forward_uses_the_masked_weight():
-    """Pruned(linear, mask)(x) == x @ (W * mask).T + b, and .weight is W * mask with zeros where the mask is False."""
+    """Pruned(linear, mask)(x) == x @ (W * mask).T + b, and .weight is W * mask with zeros where the mask is False.
+
+    Hint: the weight property returns self.linear.weight * self.mask (a recorded Tensor op), and forward
+    computes x @ self.weight.T plus self.linear.bias when there is one.
+    """
     layer, mask = layer_and_mask()
     w, b = layer.weight.data.copy(), layer.bias.data.copy()
     pruned = Pruned(layer, mask)
@@ -36,7 +40,12 @@ def test_forward_uses_the_masked_weight():
 
 
 def test_wrapping_keeps_the_original_weight():
-    """Like PyTorch's weight_orig: the Linear inside is the same object and its weight values are untouched."""
+    """Like PyTorch's weight_orig: the Linear inside is the same object and its weight values are untouched.
+
+    Hint: store the Linear itself as self.linear (no copy, no zeros written into it) and the mask as a plain
+    bool np.ndarray (np.array(mask, dtype=bool)), not a Parameter, so named_parameters lists only
+    linear.weight and linear.bias.
+    """
     layer, mask = layer_and_mask()
     before = layer.weight.data.copy()
     pruned = Pruned(layer, mask)
@@ -47,7 +56,12 @@ def test_wrapping_keeps_the_original_weight():
 
 
 def test_pruned_entries_get_exactly_zero_gradient():
-    """After backward, weight_orig's gradient is 0 at every pruned entry and equals the dense gradient elsewhere."""
+    """After backward, weight_orig's gradient is 0 at every pruned entry and equals the dense gradient elsewhere.
+
+    Hint: the forward must multiply the Parameter by the mask inside the graph (self.linear.weight *
+    self.mask); building the weight from .data, or a new Tensor, cuts the gradient or lets pruned entries get
+    one.
+    """
     layer, mask = layer_and_mask(amount=0.6)
     w = layer.weight.data.copy()
     pruned = Pruned(layer, mask)
@@ -68,7 +82,11 @@ def test_pruned_entries_get_exactly_zero_gradient():
 ], ids=["sgd_momentum", "adam"])
 def test_zeros_survive_optimizer_steps(make_optimizer):
     """An optimizer with momentum/Adam state from dense training keeps stepping after pruning:
-    the pruned weights the forward uses stay exactly zero (same count, same places) while the others train."""
+    the pruned weights the forward uses stay exactly zero (same count, same places) while the others train.
+
+    Hint: never write zeros into weight_orig before remove(): momentum, Adam state and weight decay would move
+    them again; recompute weight_orig * mask on every forward so the weight the model uses stays zero.
+    """
     rng.manual_seed(3)
     model = Sequential(Linear(5, 6), ReLU(), Linear(6, 3))
     optimizer = make_optimizer(model.parameters())
@@ -94,7 +112,11 @@ def test_zeros_survive_optimizer_steps(make_optimizer):
 
 
 def test_remove_bakes_the_zeros_in():
-    """remove() returns the plain Linear with the zeros written into its weight: same outputs, no mask any more."""
+    """remove() returns the plain Linear with the zeros written into its weight: same outputs, no mask any more.
+
+    Hint: remove() does self.linear.weight.data *= self.mask and returns self.linear itself (a plain Linear),
+    so the outputs do not change.
+    """
     layer, mask = layer_and_mask()
     pruned = Pruned(layer, mask)
     x, _ = batch()
@@ -106,7 +128,11 @@ def test_remove_bakes_the_zeros_in():
 
 
 def test_an_optimizer_keeps_training_the_layer_after_remove():
-    """remove() changes the weight in place: an optimizer created before the pruning still updates it."""
+    """remove() changes the weight in place: an optimizer created before the pruning still updates it.
+
+    Hint: write the zeros IN PLACE into the existing Parameter (weight.data *= mask); assigning a new
+    Parameter or array to linear.weight leaves the optimizer holding the old one.
+    """
     layer, mask = layer_and_mask()
     optimizer = SGD(layer.parameters(), lr=0.1)
     linear = Pruned(layer, mask).remove()
@@ -118,7 +144,11 @@ def test_an_optimizer_keeps_training_the_layer_after_remove():
 
 
 def test_bad_masks_and_layers_are_errors():
-    """A mask of another shape is a ValueError; wrapping something that is not a Linear is a TypeError."""
+    """A mask of another shape is a ValueError; wrapping something that is not a Linear is a TypeError.
+
+    Hint: in Pruned.__init__ raise TypeError unless linear is a Linear, and ValueError when the mask's shape
+    differs from linear.weight.shape (a (5, 4) mask for a (4, 5) weight), before storing anything.
+    """
     layer, _ = layer_and_mask()
     with raises(ValueError):
         Pruned(layer, np.ones((5, 4), dtype=bool))

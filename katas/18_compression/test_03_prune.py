@@ -39,7 +39,12 @@ X = np.random.default_rng(9).normal(size=(7, 6)).astype(np.float32)
 def test_global_pruning_counts_zeros_across_layers():
     """magnitude_prune(model, 0.4) on layers scaled 2, 1 and 0.5: every Linear replaced in place by a Pruned;
     40% of all 103 weights are zeros (counted in the weights), most in the small-scale layer, fewest in the
-    large one; no kept weight is smaller than a pruned one; the output uses the masked weights."""
+    large one; no kept weight is smaller than a pruned one; the output uses the masked weights.
+
+    Hint: magnitude_prune: take slots = prunable_layers(model), compute masks from [layer.weight.data ...]
+    with global_magnitude_masks, replace each Linear by Pruned(layer, mask) with replace_layer(holder, key,
+    new), and return the Pruned layers in order.
+    """
     model = mlp(scales=(2.0, 1.0, 0.5))
     original = [layer.weight.data.copy() for layer in linears(model)]
     pruned = magnitude_prune(model, 0.4)
@@ -57,7 +62,11 @@ def test_global_pruning_counts_zeros_across_layers():
 
 
 def test_layer_scope_prunes_every_layer_alike():
-    """scope='layer': each layer loses exactly round(0.5 * its size) weights, whatever its scale."""
+    """scope='layer': each layer loses exactly round(0.5 * its size) weights, whatever its scale.
+
+    Hint: scope='layer' uses magnitude_mask(w, amount) per layer instead of one global ranking; biases are
+    never part of the weights you rank.
+    """
     model = mlp()
     magnitude_prune(model, 0.5, scope="layer")
     zeros = [int((layer.weight.data == 0).sum()) for layer in linears(model)]
@@ -66,7 +75,11 @@ def test_layer_scope_prunes_every_layer_alike():
 
 
 def test_sparsity_unchanged_by_fine_tuning():
-    """An Adam optimizer created before pruning fine-tunes the pruned model: 90% sparsity and the zeros' places stay."""
+    """An Adam optimizer created before pruning fine-tunes the pruned model: 90% sparsity and the zeros' places stay.
+
+    Hint: wrap each Linear in a Pruned (keeping the same Parameters, so the optimizer created before still
+    trains them) rather than writing zeros into the weights: the mask keeps them zero through Adam steps.
+    """
     model = mlp(seed=1)
     optimizer = Adam(model.parameters(), lr=0.01)
     x, y = Tensor(X), Tensor(np.array([0, 1, 2, 0, 1, 2, 0]))
@@ -88,7 +101,11 @@ def test_sparsity_unchanged_by_fine_tuning():
 
 
 def test_pruning_again_never_revives_a_weight():
-    """Pruning 50% then 80% leaves 80%, a superset of the first zeros; then 30% changes nothing."""
+    """Pruning 50% then 80% leaves 80%, a superset of the first zeros; then 30% changes nothing.
+
+    Hint: when a slot already holds a Pruned layer, rank its masked weight (its zeros come first) and update
+    it in place with layer.mask = layer.mask & new_mask; do not wrap it in a second Pruned.
+    """
     model = mlp(seed=2)
     first = magnitude_prune(model, 0.5)
     zeros_50 = [layer.weight.data == 0 for layer in first]
@@ -103,7 +120,11 @@ def test_pruning_again_never_revives_a_weight():
 
 
 def test_layers_in_lists_and_attributes_are_found():
-    """Any Module works: Linears held in a list attribute and in a plain attribute are pruned where they sit."""
+    """Any Module works: Linears held in a list attribute and in a plain attribute are pruned where they sit.
+
+    Hint: use the given prunable_layers(model), which finds Linears in attributes, lists and dicts with where
+    they sit, and replace_layer(holder, key, new) to swap each one where it is.
+    """
     class Net(Module):
         def __init__(self):
             super().__init__()
@@ -123,7 +144,11 @@ def test_layers_in_lists_and_attributes_are_found():
 
 
 def test_remove_pruning_makes_it_permanent():
-    """remove_pruning(model): plain Linears again, the zeros in their weights, the same outputs."""
+    """remove_pruning(model): plain Linears again, the zeros in their weights, the same outputs.
+
+    Hint: remove_pruning: for holder, key, layer in prunable_layers(model), if it is a Pruned,
+    replace_layer(holder, key, layer.remove()); return the model itself.
+    """
     model = mlp(seed=4)
     magnitude_prune(model, 0.7)
     expected = model(Tensor(X)).data
@@ -134,7 +159,11 @@ def test_remove_pruning_makes_it_permanent():
 
 
 def test_bad_arguments_are_errors():
-    """An unknown scope, an amount outside [0, 1] and a model without Linear layers are ValueErrors."""
+    """An unknown scope, an amount outside [0, 1] and a model without Linear layers are ValueErrors.
+
+    Hint: raise ValueError for a scope other than 'global'/'layer' and when prunable_layers finds no Linear; a
+    bad amount raises through _prune_count.
+    """
     with raises(ValueError):
         magnitude_prune(mlp(), 0.5, scope="rows")
     with raises(ValueError):

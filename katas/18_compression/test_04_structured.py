@@ -20,7 +20,12 @@ def pair(seed=0):
 
 
 def test_prune_neurons_shrinks_both_layers():
-    """Pruning 40% of 10 hidden units: first (8 -> 6), second (6 -> 3), bias 6; the inputs are left unchanged."""
+    """Pruning 40% of 10 hidden units: first (8 -> 6), second (6 -> 3), bias 6; the inputs are left unchanged.
+
+    Hint: a hidden unit j is row j (and bias j) of first and column j of second: build new layers with
+    linear_from_arrays(first.weight.data[kept], first.bias.data[kept]) and
+    linear_from_arrays(second.weight.data[:, kept], second.bias.data); never modify the inputs.
+    """
     first, second = pair()
     w1, w2 = first.weight.data.copy(), second.weight.data.copy()
     new_first, new_second, kept = prune_neurons(first, second, 0.4)
@@ -35,7 +40,11 @@ def test_prune_neurons_shrinks_both_layers():
 
 
 def test_the_units_with_the_largest_row_norms_stay():
-    """kept are the 6 rows of first.weight with the largest L2 norm (norm=1: the largest sums of |w|)."""
+    """kept are the 6 rows of first.weight with the largest L2 norm (norm=1: the largest sums of |w|).
+
+    Hint: score each ROW of first.weight (axis=1): L2 = np.sqrt((w ** 2).sum(axis=1)), L1 =
+    np.abs(w).sum(axis=1); keep the highest scores and return kept sorted increasingly.
+    """
     first, second = pair(seed=1)
     w = first.weight.data
     _, _, kept = prune_neurons(first, second, 0.4)
@@ -45,7 +54,11 @@ def test_the_units_with_the_largest_row_norms_stay():
 
 
 def test_l1_and_l2_can_choose_differently():
-    """Row [1, 1, 1, 1] has L1 4 and L2 2; row [2.5, 0, 0, 0] has L1 2.5 and L2 2.5: each norm keeps another row."""
+    """Row [1, 1, 1, 1] has L1 4 and L2 2; row [2.5, 0, 0, 0] has L1 2.5 and L2 2.5: each norm keeps another row.
+
+    Hint: honour the norm argument: norm=1 sums |w| per row, norm=2 takes the Euclidean norm; here they
+    disagree on purpose.
+    """
     first = linear_from_arrays(np.array([[1.0, 1.0, 1.0, 1.0], [2.5, 0.0, 0.0, 0.0]]), np.zeros(2))
     second = linear_from_arrays(np.ones((1, 2)))
     assert list(prune_neurons(first, second, 0.5, norm=1)[2]) == [0]
@@ -54,7 +67,11 @@ def test_l1_and_l2_can_choose_differently():
 
 def test_kept_units_compute_exactly_what_they_did():
     """new_first(x) == first(x)[:, kept]; and second(relu(first(x))) with the pruned units' columns zeroed
-    equals new_second(relu(new_first(x))): removing a unit only removes its contribution."""
+    equals new_second(relu(new_first(x))): removing a unit only removes its contribution.
+
+    Hint: index rows of first AND the matching entries of its bias with the same sorted kept indices, and the
+    columns of second with them too, so each kept unit keeps its weights and position.
+    """
     first, second = pair(seed=2)
     new_first, new_second, kept = prune_neurons(first, second, 0.5)
     x = Tensor(X)
@@ -87,7 +104,12 @@ def reference_mlp_output(model, amount, x):
 
 def test_prune_hidden_units_shrinks_every_hidden_layer():
     """An MLP 8-16-12-3 with Tanh at 50%: Linears (8->8), (8->6), (6->3); outputs equal the original with the
-    pruned units cut; the original model is not modified; the output layer keeps its 3 classes."""
+    pruned units cut; the original model is not modified; the output layer keeps its 3 classes.
+
+    Hint: prune_hidden_units works on list(model): for each pair of consecutive Linears (in order) call
+    prune_neurons and put both new layers back, so the next pair scores the already-pruned layer; return a new
+    Sequential and leave model unchanged.
+    """
     rng.manual_seed(6)
     model = Sequential(Linear(8, 16), Tanh(), Linear(16, 12), Tanh(), Linear(12, 3))
     for layer in model:
@@ -105,7 +127,11 @@ def test_prune_hidden_units_shrinks_every_hidden_layer():
 
 
 def test_amount_zero_changes_nothing():
-    """prune_hidden_units(model, 0): the same shapes and the same outputs."""
+    """prune_hidden_units(model, 0): the same shapes and the same outputs.
+
+    Hint: amount 0 keeps n - _prune_count(0, n) = n units: kept is every index, and the new layers are copies
+    with the same values.
+    """
     rng.manual_seed(8)
     model = Sequential(Linear(8, 5), ReLU(), Linear(5, 2))
     same = prune_hidden_units(model, 0.0)
@@ -115,7 +141,12 @@ def test_amount_zero_changes_nothing():
 
 def test_what_cannot_be_pruned_is_refused():
     """Softmax between Linears mixes units (ValueError); a Pruned layer must be removed first (TypeError);
-    removing every unit is a ValueError."""
+    removing every unit is a ValueError.
+
+    Hint: check before pruning: ValueError if an item between two Linears is not elementwise
+    (_is_elementwise), TypeError if a Pruned is in the model, and in prune_neurons ValueError when no unit
+    would remain.
+    """
     rng.manual_seed(9)
     with raises(ValueError):
         prune_hidden_units(Sequential(Linear(4, 6), Softmax(), Linear(6, 2)), 0.5)

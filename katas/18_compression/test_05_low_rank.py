@@ -20,7 +20,11 @@ def product(thin):
 
 
 def test_two_thin_layers():
-    """low_rank(Linear(5 -> 7), 2) is Sequential(Linear(5 -> 2, no bias), Linear(2 -> 7) with the original bias)."""
+    """low_rank(Linear(5 -> 7), 2) is Sequential(Linear(5 -> 2, no bias), Linear(2 -> 7) with the original bias).
+
+    Hint: low_rank returns Sequential(first, second): first = linear_from_arrays(weight (rank, in)) with NO
+    bias, second = linear_from_arrays(weight (out, rank), linear.bias.data).
+    """
     layer = layer64()
     thin = low_rank(layer, 2)
     assert isinstance(thin, Sequential) and len(thin) == 2, f"got {type(thin).__name__}"
@@ -33,7 +37,11 @@ def test_two_thin_layers():
 
 @pytest.mark.parametrize("rank", [1, 2, 3, 4])
 def test_error_is_the_tail_of_the_singular_values(rank):
-    """‖W − W₂W₁‖_F = √(s[r]² + s[r+1]² + ...): the best any rank-r matrix can do (Eckart–Young), in float64."""
+    """‖W − W₂W₁‖_F = √(s[r]² + s[r+1]² + ...): the best any rank-r matrix can do (Eckart–Young), in float64.
+
+    Hint: u, s, vt = np.linalg.svd(w, full_matrices=False) in float64; keep the first r singular values (the
+    largest), with first = sqrt(s[:r])[:, None] * vt[:r] and second = u[:, :r] * sqrt(s[:r]).
+    """
     layer = layer64(seed=rank)
     s = np.linalg.svd(layer.weight.data, compute_uv=False)
     error = np.linalg.norm(layer.weight.data - product(low_rank(layer, rank)))
@@ -43,7 +51,11 @@ def test_error_is_the_tail_of_the_singular_values(rank):
 
 
 def test_factors_have_the_requested_rank():
-    """W₂W₁ has exactly rank r, and its singular values are W's first r."""
+    """W₂W₁ has exactly rank r, and its singular values are W's first r.
+
+    Hint: the product second.weight @ first.weight must be U_r diag(s_r) V_rᵀ: split sqrt(s) between the two
+    factors (or put s on one of them), but do not apply s twice.
+    """
     layer = layer64(out=6, inp=6, seed=7)
     s = np.linalg.svd(layer.weight.data, compute_uv=False)
     got = np.linalg.svd(product(low_rank(layer, 3)), compute_uv=False)
@@ -52,7 +64,11 @@ def test_factors_have_the_requested_rank():
 
 
 def test_full_rank_reproduces_the_layer():
-    """At rank min(out, in) the two layers compute the original layer (float32: to 1e-5), same dtype."""
+    """At rank min(out, in) the two layers compute the original layer (float32: to 1e-5), same dtype.
+
+    Hint: run the SVD in float64 but cast both factors back to the weight's dtype (.astype(w.dtype)), so a
+    float32 layer gives float32 factors.
+    """
     rng.manual_seed(1)
     layer = Linear(12, 9)
     thin = low_rank(layer, 9)
@@ -62,7 +78,10 @@ def test_full_rank_reproduces_the_layer():
 
 
 def test_rank_out_of_range_is_an_error():
-    """rank 0 or above min(out, in) is a ValueError."""
+    """rank 0 or above min(out, in) is a ValueError.
+
+    Hint: raise ValueError unless 1 <= rank <= min(w.shape) before computing anything.
+    """
     layer = layer64()
     for bad in (0, 6):
         with raises(ValueError):

@@ -31,7 +31,11 @@ def work(clock, cost, seed, noise=0.05, drift=0.0, log=None, name=None):
 
 def test_a_2x_slowdown_is_detected():
     """b takes twice as long as a (±5% noise each): the ratio is about 2 and its 95% CI excludes 1 —
-    in every one of 20 seeded experiments."""
+    in every one of 20 seeded experiments.
+
+    Hint: compare returns Comparison(Stats(a), Stats(b), ratio = median(b) / median(a), ci, ...) with one
+    sample of each per round; the ratio is b over a, not a over b.
+    """
     for i in range(20):
         clock = FakeClock()
         result = compare(work(clock, 1e-3, 2 * i), work(clock, 2e-3, 2 * i + 1), rounds=15, loops=1, clock=clock, seed=i)
@@ -44,7 +48,11 @@ def test_a_2x_slowdown_is_detected():
 
 def test_no_change_is_not_reported_as_one():
     """The same cost on both sides, 20 seeded experiments: the CI contains 1 in nearly all of them (a 95%
-    interval misses in about 1 of 20 by design; at most 3 here), and the ratio stays near 1."""
+    interval misses in about 1 of 20 by design; at most 3 here), and the ratio stays near 1.
+
+    Hint: the CI must come from bootstrap_ratio_ci on the paired per-round samples with the given seed and the
+    (1 - confidence)/2 tails (2.5 and 97.5 for 95%); a too-narrow interval flags noise as a change.
+    """
     misses = 0
     for i in range(20):
         clock = FakeClock()
@@ -57,7 +65,11 @@ def test_no_change_is_not_reported_as_one():
 
 def test_interleaving_cancels_drift():
     """On a machine that slows down 5% per call, two identical functions measured one after the
-    other differ by more than 1.5×; interleaved (A B, B A, ...) the CI still contains 1."""
+    other differ by more than 1.5×; interleaved (A B, B A, ...) the CI still contains 1.
+
+    Hint: interleave inside each round: even rounds sample a then b, odd rounds b then a; measuring all of a
+    first and then all of b turns the drift into a fake difference.
+    """
     clock = FakeClock()
     first = benchmark(work(clock, 1e-3, 5, noise=0.02, drift=0.05), warmup=1, repeats=20, loops=1, clock=clock)
     second = benchmark(work(clock, 1e-3, 6, noise=0.02, drift=0.05), warmup=1, repeats=20, loops=1, clock=clock)
@@ -69,7 +81,11 @@ def test_interleaving_cancels_drift():
 
 
 def test_rounds_alternate_which_goes_first():
-    """After the warm-ups (a, then b), round 0 runs a then b, round 1 b then a, and so on."""
+    """After the warm-ups (a, then b), round 0 runs a then b, round 1 b then a, and so on.
+
+    Hint: order: warmup calls of a, then warmup calls of b, then round i: a, b when i is even and b, a when i
+    is odd; no calibration calls when loops is given.
+    """
     clock, log = FakeClock(), []
     compare(work(clock, 1e-3, 0, log=log, name="a"), work(clock, 1e-3, 1, log=log, name="b"),
             rounds=4, warmup=1, loops=1, clock=clock)
@@ -77,7 +93,11 @@ def test_rounds_alternate_which_goes_first():
 
 
 def test_the_bootstrap_is_seeded_and_paired():
-    """The same seed gives the same interval; identical ratios in every round give a zero-width one."""
+    """The same seed gives the same interval; identical ratios in every round give a zero-width one.
+
+    Hint: draw ONE index matrix rng.integers(0, n, size=(resamples, n)) from np.random.default_rng(seed) and
+    use it for both a and b (paired rounds); ratios = median(b[index], axis=1) / median(a[index], axis=1).
+    """
     rng = np.random.default_rng(0)
     a = 1e-3 * (1 + 0.05 * rng.standard_normal(12))
     b = 1.5 * a * (1 + 0.05 * rng.standard_normal(12))
@@ -88,7 +108,11 @@ def test_the_bootstrap_is_seeded_and_paired():
 
 
 def test_the_interval_follows_the_confidence_level():
-    """A 99% interval contains the 90% one, and both contain the ratio of medians."""
+    """A 99% interval contains the 90% one, and both contain the ratio of medians.
+
+    Hint: take np.percentile(ratios, [tail, 100 - tail]) with tail = (1 - confidence) / 2 · 100 (a percent,
+    not a fraction), so a higher confidence gives a wider interval.
+    """
     rng = np.random.default_rng(1)
     a = 1e-3 * (1 + 0.1 * rng.standard_normal(20))
     b = 1.2e-3 * (1 + 0.1 * rng.standard_normal(20))

@@ -29,7 +29,11 @@ def candidates():
 
 
 def test_dominates_needs_better_somewhere_and_worse_nowhere():
-    """x dominates y: at least as good on every objective (latency, accuracy, size) and strictly better on one."""
+    """x dominates y: at least as good on every objective (latency, accuracy, size) and strictly better on one.
+
+    Hint: dominates: for each objective compare x.value(key) with y.value(key), flipping signs for 'max';
+    return False as soon as x is worse on one, and True only if it is strictly better on at least one.
+    """
     a, b, c, d, e = candidates()
     assert dominates(a, c) and dominates(b, c) and dominates(b, e)
     assert not dominates(c, a) and not dominates(a, b) and not dominates(b, a) and not dominates(a, d)
@@ -37,12 +41,20 @@ def test_dominates_needs_better_somewhere_and_worse_nowhere():
 
 
 def test_pareto_front_of_a_hand_made_example():
-    """Front: A (fast, accurate enough), B (most accurate, smallest of the accurate), D (fastest); C and E are dominated."""
+    """Front: A (fast, accurate enough), B (most accurate, smallest of the accurate), D (fastest); C and E are dominated.
+
+    Hint: pareto_front keeps, in the original order, every result that no OTHER result dominates (skip
+    comparing a result with itself).
+    """
     assert [r.name for r in pareto_front(candidates())] == ["A", "B", "D"]
 
 
 def test_objectives_can_be_chosen():
-    """A validation loss is better when lower: with {"latency": "min", "loss": "min"}, the lower loss wins."""
+    """A validation loss is better when lower: with {"latency": "min", "loss": "min"}, the lower loss wins.
+
+    Hint: use the objectives argument instead of DEFAULT_OBJECTIVES, and read each figure with r.value(key),
+    which looks in metrics for names other than 'latency'.
+    """
     x = Result("x", Stats([1e-3]), {"loss": 1.50})
     y = Result("y", Stats([1e-3]), {"loss": 1.60})
     assert [r.name for r in pareto_front([y, x], {"latency": "min", "loss": "min"})] == ["x"]
@@ -50,14 +62,22 @@ def test_objectives_can_be_chosen():
 
 
 def test_a_missing_figure_is_left_out_of_the_comparison():
-    """A candidate without an accuracy is compared on latency and size only."""
+    """A candidate without an accuracy is compared on latency and size only.
+
+    Hint: skip an objective when either value is None (continue), and count how many were compared: with none
+    compared nothing dominates.
+    """
     fast_no_accuracy = result("F", 0.5e-3, None, 100)
     slow = result("S", 1e-3, 0.99, 100)
     assert dominates(fast_no_accuracy, slow) and not dominates(slow, fast_no_accuracy)
 
 
 def test_measure_times_and_measures_accuracy_now():
-    """measure() benchmarks fn with the given clock and calls the accuracy function once, in the same run."""
+    """measure() benchmarks fn with the given clock and calls the accuracy function once, in the same run.
+
+    Hint: measure calls benchmark(fn, **benchmark_kwargs) (clock included) and calls each callable metric
+    exactly once, storing its value (plain numbers are stored as they are) in Result(name, stats, metrics).
+    """
     clock, calls = FakeClock(), []
 
     def fn():
@@ -74,7 +94,12 @@ def test_measure_times_and_measures_accuracy_now():
 
 def test_the_report_shows_figures_verdicts_and_the_machine():
     """One row per candidate with its median, the speedup against the baseline, its metrics and its
-    Pareto verdict; below, the Python and NumPy versions."""
+    Pareto verdict; below, the Python and NumPy versions.
+
+    Hint: per row: format_time of the median, the speedup as f'{base.stats.median / s.median:.2f}×', each
+    metric, and 'front' or 'dominated by ' + ', '.join(names); then tabulate, and _describe(env) on the line
+    below.
+    """
     text = report(candidates(), baseline="B", env=environment())
     for expected in ("1 ms", "500 µs", "0.95", "dominated by A, B", "dominated by B", "2.00×", "4.00×",
                      f"NumPy {np.__version__}"):
