@@ -412,7 +412,8 @@ def run(quick: bool = False, seed: int = 0, log=print, epochs: int = 15, limit: 
         "random crop + flip")
     losses = []
     for epoch in range(epochs):
-        optimizer.lr = 1e-3 * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+        for group in optimizer.param_groups:
+            group["lr"] = 1e-3 * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
         losses.append(train_epoch(net, optimizer, loader, quick=quick, desc=f"epoch {epoch + 1}/{epochs}"))
         log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.3f} ({time.perf_counter() - start:.0f} s)")
     test_accuracy = accuracy(net, x_test, y_test, batch_size=500)

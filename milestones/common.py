@@ -28,8 +28,8 @@ def load_digits_data(quick, log, targets):
             name = "MNIST" if full else f"MNIST (reduced: {len(xtr):,} train, {len(xte):,} test)"
             return name, targets["mnist" if full else "mnist-reduced"], (xtr, ytr), (xte, yte), 255.0
         except data.DownloadError as error:
-            log(str(error))
-            log("→ falling back to the bundled 8×8 digits.")
+            log(getattr(error, "short", None) or str(error))  # one short line; str(error) has every detail
+            log("→ falling back to the bundled 8×8 digits")
     images, labels = data.load_digits()
     train, test = data.split(images, labels, test_fraction=0.2, seed=0)
     return "UCI 8×8 digits (bundled: 1,438 train, 359 test)", targets["digits"], train, test, 16.0

@@ -67,7 +67,21 @@ MNIST_MAX_BYTES = 64 << 20  # the largest MNIST file is 9.9 MB
 
 
 class DownloadError(RuntimeError):
-    """Every URL failed (network error, HTTP error, dropped connection or wrong checksum)."""
+    """Every URL failed (network error, HTTP error, dropped connection or wrong checksum).
+
+    ``str(error)`` says everything (every URL, what each did, what to do offline); ``error.short``
+    says it in one short line, for a program that goes on without the data (M03 and M04 fall
+    back to the bundled digits).
+    """
+
+    def __init__(self, message, short=None):
+        super().__init__(message)
+        self.short = short or _shorten(message)
+
+
+def _shorten(text, limit=200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class IDXError(ValueError):
@@ -266,7 +280,9 @@ def fetch(urls, sha256, dest, *, retries=3, backoff=1.0, timeout=TIMEOUT, progre
                 break
     tried = "; ".join(f"{url} ({why})" for url, why in errors.items())
     rounds = f" ({max(1, retries)} attempts)" if max(1, retries) > 1 and not out_of_time else ""
-    raise DownloadError(f"could not download {dest.name}{rounds}: {tried}")
+    first = next((why for why in errors.values() if why != "not tried"), "not tried")
+    raise DownloadError(f"could not download {dest.name}{rounds}: {tried}",
+                        short=f"could not download {dest.name}: {_shorten(first, 100)}")
 
 
 def _describe(error) -> str:
@@ -351,6 +367,12 @@ def _offline_message(folder, urls, missing, reason) -> str:
     )
 
 
+def _short_offline_message(folder, reason) -> str:
+    """One line: why, and where the files go (the folder path may be long; the rest is short)."""
+    return (f"MNIST is not available ({_shorten(reason, 120)}): put its four files in {folder} "
+            "or set TINYTORCH_DATA to a folder that has them")
+
+
 def load_mnist(root=None, *, download=True, urls=None, checksums=None, retries=3, backoff=1.0,
                timeout=TIMEOUT, progress=True):
     """Load MNIST as ``(train_images, train_labels), (test_images, test_labels)``.
@@ -370,7 +392,7 @@ def load_mnist(root=None, *, download=True, urls=None, checksums=None, retries=3
     missing = [name for name, path in paths.items() if path is None]
     if missing and (not download or offline()):
         why = "downloading is off (TINYTORCH_OFFLINE)" if download else "downloading was not allowed"
-        raise DownloadError(_offline_message(folder, urls, missing, why))
+        raise DownloadError(_offline_message(folder, urls, missing, why), short=_short_offline_message(folder, why))
     for name in missing:
         try:
             paths[name] = fetch(
@@ -378,7 +400,8 @@ def load_mnist(root=None, *, download=True, urls=None, checksums=None, retries=3
                 retries=retries, backoff=backoff, timeout=timeout, progress=progress, max_bytes=MNIST_MAX_BYTES,
             )
         except DownloadError as error:
-            raise DownloadError(_offline_message(folder, urls, missing, str(error))) from None
+            raise DownloadError(_offline_message(folder, urls, missing, str(error)),
+                                short=_short_offline_message(folder, error.short)) from None
     arrays = {name: read_idx(path) for name, path in paths.items()}
     out = []
     for split in ("train", "t10k"):

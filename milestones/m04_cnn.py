@@ -73,7 +73,8 @@ def run(quick: bool = False, seed: int = 0, log=print) -> dict:
         f"batch {batch_size}, {epochs} epochs")
     losses = []
     for epoch in range(epochs):
-        optimizer.lr = lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
         losses.append(train_epoch(model, optimizer, loader, quick=quick, desc=f"epoch {epoch + 1}/{epochs}", log=log))
     test_accuracy = accuracy(model, xte, yte)
     train_accuracy = accuracy(model, xtr[:2000], ytr[:2000])

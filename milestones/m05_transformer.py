@@ -75,7 +75,8 @@ def train_reversal(quick, seed, log) -> dict:
     start = time.perf_counter()
     for step in range(1, steps + 1):
         fraction = step / steps  # warm-up, then cosine to 10%
-        optimizer.lr = lr * min(1.0, step / 20) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * fraction)))
+        for group in optimizer.param_groups:
+            group["lr"] = lr * min(1.0, step / 20) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * fraction)))
         _, seq = reversal_batch(batch, n, digits, data_rng)
         logits = model(seq[:, :-1])
         # only the answer is scored: positions n .. 2n-1 predict the reversed digits

@@ -247,9 +247,8 @@ def train(text, *, cfg=FULL, steps, seed=0, log=print, name="text", quick=False,
     for step in bar:
         fraction = (step - 1) / steps
         lr = cfg.lr * min(1.0, step / 20) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * fraction)))
-        for group in getattr(optimizer, "param_groups", ()):
+        for group in optimizer.param_groups:
             group["lr"] = lr
-        optimizer.lr = lr
         x, y = get_batch(train_ids, cfg, batch_rng)
         _, loss = model(x, targets=y)
         optimizer.zero_grad()

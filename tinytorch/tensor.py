@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import numbers
 
 import numpy as np
 
 __all__ = [
     "Tensor", "Node", "op", "composite", "record_op", "is_grad_enabled", "set_grad_enabled", "set_dispatcher",
+    "accepts_dim", "result_dtype",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -157,14 +159,22 @@ def composite(name: str):
     return decorate
 
 
-def op(name: str, constants=()):
+def op(name: str, constants=(), floating=False):
     """Decorator (scaffolding): make ``forward`` — which returns a NumPy array — a recorded op.
 
     Every argument that is a Tensor becomes one of ``node.inputs``; every other argument is stored
     by name in ``node.args`` with its default filled in. Binary operators (``__add__`` ...) receive
-    ``other`` already converted to a Tensor by :meth:`Tensor.lift`. The parameters named in
-    ``constants`` are never inputs: they go to ``node.args`` with any Tensor inside replaced by
-    its array (``t[idx]`` records ``args["index"]``, it does not differentiate through ``idx``).
+    ``other`` already converted to a Tensor by :meth:`Tensor.lift`, and both operands already
+    converted to the dtype PyTorch gives the result (:func:`result_dtype`): ``forward`` never sees
+    mixed dtypes. The parameters named in ``constants`` are never inputs: they go to ``node.args``
+    with any Tensor inside replaced by its array (``t[idx]`` records ``args["index"]``, it does
+    not differentiate through ``idx``). ``floating=True`` marks an op whose result is always
+    floating point (``/``, ``exp``, ``sigmoid`` ...): integer or bool inputs reach ``forward``
+    as float32, as in PyTorch (``Tensor([1, 2]) / 2`` is float32).
+
+    PyTorch's spellings of the reduction arguments work on every op: ``dim=`` and ``keepdim=``
+    are renamed to ``axis=`` and ``keepdims=`` before ``forward`` runs (:func:`accepts_dim`), so
+    ``forward`` and ``node.args`` only ever see ``axis`` and ``keepdims``.
 
     With a dispatcher installed (:func:`set_dispatcher`, kata 16) the kernel it picks runs instead
     of ``forward``, on the same arguments, and its array is recorded the same way.
@@ -180,10 +190,14 @@ def op(name: str, constants=()):
             @functools.wraps(forward)
             def binary_op(self, other):
                 other = self.lift(other)
+                a, b = self, other
+                if a.data.dtype is not b.data.dtype or (floating and a.data.dtype.kind not in "fc"):
+                    dtype = result_dtype(a.data, b.data, floating)
+                    a, b = _as_dtype(a, dtype), _as_dtype(b, dtype)
                 if _dispatcher is None:
-                    data = forward(self, other)
+                    data = forward(a, b)
                 else:
-                    data = _dispatcher(name, forward, (self, other), {})
+                    data = _dispatcher(name, forward, (a, b), {})
                     if isinstance(data, Tensor):
                         return data
                 if not _grad_enabled:  # inference (generate, evaluation): nothing to record
@@ -213,8 +227,14 @@ def op(name: str, constants=()):
             bound.apply_defaults()
             return bound.arguments.items()
 
+        aliases = _aliases_for(names)
+
         @functools.wraps(forward)
         def recorded_op(*args, **kwargs):
+            if aliases and kwargs and ("dim" in kwargs or "keepdim" in kwargs):  # PyTorch's names
+                _rename_aliases(kwargs, aliases, forward.__name__)
+            if floating and args and args[0].data.dtype.kind not in "fc":  # ints, bools: never differentiable
+                args = (_as_dtype(args[0], _FLOAT32), *args[1:])
             if _dispatcher is None:
                 data = forward(*args, **kwargs)
             else:
@@ -236,6 +256,95 @@ def op(name: str, constants=()):
         return recorded_op
 
     return decorate
+
+
+# PyTorch's spellings of reduction arguments, and the names tinytorch's ops use (NumPy's).
+DIM_ALIASES = {"dim": "axis", "keepdim": "keepdims"}
+
+
+def _aliases_for(parameter_names) -> dict:
+    """The entries of :data:`DIM_ALIASES` whose target is one of ``parameter_names``."""
+    return {alias: target for alias, target in DIM_ALIASES.items() if target in parameter_names}
+
+
+def _rename_aliases(kwargs: dict, aliases: dict, where: str) -> None:
+    """Rename ``dim``/``keepdim`` in ``kwargs`` (in place) to ``axis``/``keepdims``.
+
+    Both spellings of the same argument raise a TypeError, as in PyTorch.
+    """
+    for alias, target in aliases.items():
+        if alias in kwargs:
+            if target in kwargs:
+                raise TypeError(f"{where}() got both {alias!r} and {target!r}: they are the same argument, give one")
+            kwargs[target] = kwargs.pop(alias)
+
+
+def accepts_dim(fn):
+    """Decorator (scaffolding): let ``fn`` take PyTorch's ``dim=``/``keepdim=`` as well as its own
+    ``axis=``/``keepdims=`` (the ``@op`` decorator does this for every op already).
+
+    >>> @accepts_dim
+    ... def count(x, axis=None, keepdims=False):
+    ...     return np.sum(x, axis=axis, keepdims=keepdims)
+    >>> count(np.ones((2, 3)), dim=1, keepdim=True).shape
+    (2, 1)
+    """
+    aliases = _aliases_for(inspect.signature(fn).parameters)
+
+    @functools.wraps(fn)
+    def renamed(*args, **kwargs):
+        if kwargs:
+            _rename_aliases(kwargs, aliases, fn.__name__)
+        return fn(*args, **kwargs)
+
+    return renamed
+
+
+_FLOAT32 = np.dtype(np.float32)  # PyTorch's default dtype: what integers become in a floating op
+
+# dtype categories for promotion: bool < integer < floating < complex.
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's promotion of two dtypes: within a category the wider one (NumPy's table);
+    across categories the higher category's dtype (int64 with float16 is float16, not NumPy's
+    float64)."""
+    ca, cb = _CATEGORY.get(a.kind, 3), _CATEGORY.get(b.kind, 3)
+    if ca == cb:
+        return np.promote_types(a, b)
+    return a if ca > cb else b
+
+
+def result_dtype(a: np.ndarray, b: np.ndarray, floating: bool = False) -> np.dtype:
+    """The dtype of a binary op's result by PyTorch's rules (scaffolding; ``lift`` already gave
+    a Python number the dtype it should have).
+
+    * Tensors with dimensions win over 0-d tensors of the same category: a float32 matrix plus a
+      0-d float64 tensor stays float32; an int32 vector plus a 0-d int64 stays int32.
+    * A higher category wins whatever the shapes: an int tensor plus a 0-d float64 tensor is
+      float64, plus a Python float (lifted to float32) is float32.
+    * ``floating``: an integer or bool result becomes float32 (true division, ``exp`` ...).
+    """
+    da, db = a.dtype, b.dtype
+    if da == db:
+        dtype = da
+    elif (a.ndim == 0) == (b.ndim == 0):
+        dtype = _promote(da, db)
+    else:
+        dim, zero = (db, da) if a.ndim == 0 else (da, db)
+        dtype = dim if _CATEGORY.get(dim.kind, 3) >= _CATEGORY.get(zero.kind, 3) else _promote(dim, zero)
+    if floating and dtype.kind not in "fc":
+        return _FLOAT32
+    return dtype
+
+
+def _as_dtype(t: "Tensor", dtype) -> "Tensor":
+    """``t`` itself when it already has ``dtype``, else an untracked Tensor of its data cast to it
+    (only what the op computes with; the node still records ``t``)."""
+    if t.data.dtype == dtype:
+        return t
+    return _untracked(t.data.astype(dtype))
 
 
 def _check_axis(axis, ndim):
@@ -386,8 +495,11 @@ class Tensor:
     def lift(self, other) -> "Tensor":
         """Convert the other operand of a binary op to a Tensor (scaffolding).
 
-        Python scalars take this tensor's dtype when it is floating point (``float32 + 2`` stays
-        float32, as in PyTorch); arrays keep their own dtype and NumPy's promotion rules apply.
+        Python numbers never widen a tensor, as in PyTorch: they take this tensor's dtype when it
+        is floating point (``float32 + 2.5`` stays float32), a float meeting an integer or bool
+        tensor becomes float32 (``Tensor([1, 2]) + 0.5`` is float32), an int stays int64 (and
+        loses to an integer tensor's own dtype). Arrays keep their dtype; :func:`result_dtype`
+        then picks the result's dtype.
         """
         if isinstance(other, Tensor):
             return other
@@ -425,9 +537,13 @@ class Tensor:
         """Elementwise ``self * other`` with broadcasting."""
         raise NotImplementedError("not implemented yet: Tensor.__mul__ (kata 01, step 2: arithmetic)")
 
-    @op("div")
+    @op("div", floating=True)
     def __truediv__(self, other):
-        """Elementwise true division ``self / other`` with broadcasting (ints give floats)."""
+        """Elementwise true division ``self / other`` with broadcasting.
+
+        Integer operands give float32, as in PyTorch: ``Tensor([1, 2]) / 2`` is
+        ``[0.5, 1.0]`` float32 (the ``@op`` scaffolding converts them before your code runs).
+        """
         raise NotImplementedError("not implemented yet: Tensor.__truediv__ (kata 01, step 2: arithmetic)")
 
     @op("neg")
@@ -437,8 +553,34 @@ class Tensor:
 
     @op("pow")
     def __pow__(self, exponent):
-        """``self ** exponent`` for a Python number ``exponent`` (tensor exponents unsupported)."""
+        """``self ** exponent`` for a Python number ``exponent`` (tensor exponents unsupported:
+        TypeError).
+
+        The dtype follows the rule for ``+``: a floating tensor keeps its dtype (``float32 ** 2``
+        is float32), an integer tensor stays integer for an integer exponent (``Tensor([2, 3]) **
+        2`` is int64 ``[4, 9]``) and becomes float32 for a float one (``Tensor([4]) ** 0.5`` is
+        float32 ``[2.]``), as in PyTorch.
+        """
         raise NotImplementedError("not implemented yet: Tensor.__pow__ (kata 01, step 2: arithmetic)")
+
+    def __rpow__(self, base):
+        """``base ** self`` for a Python number ``base``: ``2 ** t`` (elementwise powers of 2).
+
+        The dtype is the one ``base + self`` would have: ``2 ** Tensor([1, 2, 3])`` is int64
+        ``[2, 4, 8]``; ``2 ** Tensor([0.5])`` float32; ``2.5 ** Tensor([1, 2])`` float32.
+
+        A floating result must be differentiable (kata 05): build it from ops that are,
+        ``base ** x = exp(x · ln base)``, and then give it the exact values ``np.power(base, x)``
+        (``exp`` already holds its output, which its backward reuses: write into ``out.data``).
+        ``base`` 0 gives gradient 0 (PyTorch's choice), a negative ``base`` NaN gradients (and
+        NaN values for non-integer exponents), with no warning. Integer results carry no graph.
+
+        >>> (2 ** Tensor([0.0, 1.0, 3.0])).data
+        array([1., 2., 8.], dtype=float32)
+        """
+        if not isinstance(base, numbers.Number):
+            return NotImplemented
+        raise NotImplementedError("not implemented yet: Tensor.__rpow__ (kata 01, step 2: arithmetic)")
 
     def __radd__(self, other):
         """``other + self`` when ``other`` is not a Tensor (``2 + t``)."""
@@ -456,14 +598,14 @@ class Tensor:
         """``other / self`` when ``other`` is not a Tensor (``2 / t``)."""
         raise NotImplementedError("not implemented yet: Tensor.__rtruediv__ (kata 01, step 2: arithmetic)")
 
-    @op("exp")
+    @op("exp", floating=True)
     def exp(self):
-        """Elementwise e**x."""
+        """Elementwise e**x (integer tensors give float32, as in PyTorch)."""
         raise NotImplementedError("not implemented yet: Tensor.exp (kata 01, step 2: arithmetic)")
 
-    @op("log")
+    @op("log", floating=True)
     def log(self):
-        """Elementwise natural logarithm."""
+        """Elementwise natural logarithm (integer tensors give float32)."""
         raise NotImplementedError("not implemented yet: Tensor.log (kata 01, step 2: arithmetic)")
 
     # -- step 3: matrix multiplication -------------------------------------------------------------
@@ -536,28 +678,40 @@ class Tensor:
         ``keepdims=True`` keeps reduced dimensions with size 1 so the result broadcasts against
         the input. An axis out of range raises a ValueError.
 
+        PyTorch's names work too, on every reduction: ``t.sum(dim=0, keepdim=True)`` is
+        ``t.sum(axis=0, keepdims=True)`` (the ``@op`` scaffolding renames them, so your code and
+        ``node.args`` only see ``axis`` and ``keepdims``); both spellings at once are a TypeError.
+
         >>> Tensor([[1, 2], [3, 4]]).sum(axis=-1).data
         array([3, 7])
+        >>> Tensor([[1, 2], [3, 4]]).sum(dim=0, keepdim=True).data
+        array([[4, 6]])
         """
         raise NotImplementedError("not implemented yet: Tensor.sum (kata 01, step 5: reductions)")
 
     @op("mean")
     def mean(self, axis=None, keepdims=False):
-        """Arithmetic mean over ``axis`` (same axis rules as :meth:`sum`)."""
+        """Arithmetic mean over ``axis`` (same axis rules as :meth:`sum`; ``dim=``/``keepdim=`` too)."""
         raise NotImplementedError("not implemented yet: Tensor.mean (kata 01, step 5: reductions)")
 
     @op("max")
     def max(self, axis=None, keepdims=False):
-        """Largest value over ``axis`` (same axis rules as :meth:`sum`).
+        """Largest value over ``axis`` (same axis rules as :meth:`sum`; ``dim=``/``keepdim=`` too).
 
         Reducing an empty axis raises a ValueError. (Kata 05's gradient shares equally between
-        tied maxima.)
+        tied maxima.) Unlike PyTorch's ``max(dim=...)``, which returns ``(values, indices)``, this
+        returns the values only, like ``torch.amax``; :meth:`argmax` gives the indices.
         """
         raise NotImplementedError("not implemented yet: Tensor.max (kata 01, step 5: reductions)")
 
-    def argmax(self, axis=None) -> "Tensor":
-        """Index of the largest value (first one on ties); not differentiable."""
-        return Tensor(np.argmax(self.data, axis=axis))
+    @accepts_dim
+    def argmax(self, axis=None, keepdims=False) -> "Tensor":
+        """Index of the largest value (first one on ties), int64; not differentiable.
+
+        ``axis=None`` indexes the flattened tensor. ``dim=``/``keepdim=`` work too.
+        """
+        _check_axis(axis, self.ndim)
+        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims))
 
     # -- step 6: indexing and comparisons -----------------------------------------------------------
 

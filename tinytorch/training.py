@@ -5,8 +5,8 @@ training wraps that loop in a handful of well-known tools, each a few lines, eac
 subtly wrong:
 
 * **learning-rate schedules** (:class:`StepLR`, :class:`CosineAnnealingLR`,
-  :class:`LinearWarmup`) — set ``optimizer.lr`` from a closed form of the step count, exact at
-  their endpoints;
+  :class:`LinearWarmup`) — set ``group["lr"]`` of every parameter group from a closed form of the
+  step count, exact at their endpoints;
 * :func:`clip_grad_norm` — rescale all gradients together when their global norm is too large;
 * **gradient accumulation** — several small batches, one optimizer step, the same update as one
   big batch (:meth:`Trainer.train_step`);
@@ -48,39 +48,53 @@ __all__ = [
 
 
 class LRScheduler:
-    """Base class: sets ``optimizer.lr = self.lr_at(t)`` where ``t`` counts :meth:`step` calls.
+    """Base class: sets ``group["lr"] = self.lr_at(t, base_lr)`` for every parameter group of the
+    optimizer, where ``t`` counts :meth:`step` calls and ``base_lr`` is that group's lr when the
+    scheduler was created (as PyTorch's schedulers do: each group follows the schedule from its
+    own starting lr).
 
-    On creation it remembers ``base_lr = optimizer.lr`` and sets the lr for ``t = 0``; each
-    :meth:`step` advances ``t`` by one and sets the lr again. A subclass only writes
-    :meth:`lr_at`, a closed form of ``t`` (no running products, which drift in floating point).
-    Call ``step()`` once per epoch or once per batch: ``t`` counts whatever you call it for.
+    On creation it remembers ``base_lrs`` (one per group) and sets the lrs for ``t = 0``; each
+    :meth:`step` advances ``t`` by one and sets them again. A subclass only writes
+    :meth:`lr_at`, a closed form of ``t`` and ``base_lr`` (no running products, which drift in
+    floating point). Call ``step()`` once per epoch or once per batch: ``t`` counts whatever you
+    call it for. :meth:`get_last_lr` gives the lrs it set last, one per group.
     """
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
-        self.base_lr = float(optimizer.lr)
+        self.base_lrs = [float(group["lr"]) for group in optimizer.param_groups]
         self.last_step = 0
-        self.optimizer.lr = self.lr_at(0)
+        self._apply()
 
-    def lr_at(self, t: int) -> float:
-        raise NotImplementedError(f"{type(self).__name__} must define lr_at(t)")
+    def lr_at(self, t: int, base_lr: float) -> float:
+        raise NotImplementedError(f"{type(self).__name__} must define lr_at(t, base_lr)")
 
-    def step(self) -> float:
-        """Advance one step; set and return the new learning rate."""
+    def _apply(self) -> None:
+        """Scaffolding: set every group's lr for ``self.last_step``."""
+        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = self.lr_at(self.last_step, base_lr)
+
+    def step(self) -> None:
+        """Advance one step and set every group's new learning rate."""
         self.last_step += 1
-        self.optimizer.lr = self.lr_at(self.last_step)
-        return self.optimizer.lr
+        self._apply()
+
+    def get_last_lr(self) -> list:
+        """The learning rate of every group, as set by the last step (PyTorch's name)."""
+        return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict:
-        return {"base_lr": self.base_lr, "last_step": self.last_step}
+        return {"base_lrs": list(self.base_lrs), "last_step": self.last_step}
 
     def load_state_dict(self, state: dict) -> None:
-        self.base_lr, self.last_step = float(state["base_lr"]), int(state["last_step"])
-        self.optimizer.lr = self.lr_at(self.last_step)
+        self.base_lrs = [float(lr) for lr in state["base_lrs"]]
+        self.last_step = int(state["last_step"])
+        self._apply()
 
 
 class StepLR(LRScheduler):
-    """Multiply the lr by ``gamma`` every ``step_size`` steps: ``base_lr · gamma ** (t // step_size)``.
+    """Multiply the lr by ``gamma`` every ``step_size`` steps: ``base_lr · gamma ** (t // step_size)``
+    (for each group, ``base_lr`` its starting lr).
 
     >>> # base 0.1, step_size 2, gamma 0.5: t = 0, 1, 2, 3, 4 → 0.1, 0.1, 0.05, 0.05, 0.025
     """
@@ -91,7 +105,7 @@ class StepLR(LRScheduler):
         self.step_size, self.gamma = int(step_size), float(gamma)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
+    def lr_at(self, t: int, base_lr: float) -> float:
         raise NotImplementedError("not implemented yet: StepLR.lr_at (kata 07, step 1: schedules)")
 
 
@@ -100,8 +114,8 @@ class CosineAnnealingLR(LRScheduler):
 
     ``eta_min + (base_lr - eta_min) · (1 + cos(π · t / t_max)) / 2`` for ``0 <= t <= t_max``.
 
-    Exact at the endpoints: ``lr_at(0) == base_lr`` and ``lr_at(t) == eta_min`` for
-    ``t >= t_max``, bit for bit. (The formula alone is not: ``eta_min + (base_lr - eta_min)`` can
+    Exact at the endpoints: ``lr_at(0, base_lr) == base_lr`` and ``lr_at(t, base_lr) == eta_min``
+    for ``t >= t_max``, bit for bit. (The formula alone is not: ``eta_min + (base_lr - eta_min)`` can
     differ from ``base_lr`` in the last bit. Return the endpoint values themselves.)
     """
 
@@ -111,7 +125,7 @@ class CosineAnnealingLR(LRScheduler):
         self.t_max, self.eta_min = int(t_max), float(eta_min)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
+    def lr_at(self, t: int, base_lr: float) -> float:
         raise NotImplementedError("not implemented yet: CosineAnnealingLR.lr_at (kata 07, step 1: schedules)")
 
 
@@ -121,8 +135,8 @@ class LinearWarmup(LRScheduler):
 
     ``base_lr · (start_factor + (1 - start_factor) · t / warmup_steps)`` for ``t < warmup_steps``.
 
-    Exact at the endpoints: ``lr_at(0) == start_factor · base_lr`` and ``lr_at(t) == base_lr``
-    for ``t >= warmup_steps``. Large learning rates at the start of training (Adam's moment
+    Exact at the endpoints: ``lr_at(0, base_lr) == start_factor · base_lr`` and
+    ``lr_at(t, base_lr) == base_lr`` for ``t >= warmup_steps``. Large learning rates at the start of training (Adam's moment
     estimates are still noisy; transformers) can diverge: a warm-up avoids that.
     """
 
@@ -132,7 +146,7 @@ class LinearWarmup(LRScheduler):
         self.warmup_steps, self.start_factor = int(warmup_steps), float(start_factor)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
+    def lr_at(self, t: int, base_lr: float) -> float:
         raise NotImplementedError("not implemented yet: LinearWarmup.lr_at (kata 07, step 1: schedules)")
 
 
@@ -191,8 +205,8 @@ class Trainer:
     Attributes
     ----------
     history : dict of lists, one entry per epoch: ``"train_loss"`` (mean over the epoch's samples),
-        ``"lr"`` (the lr used during the epoch), and with validation data ``"val_loss"`` and
-        ``"val_accuracy"``.
+        ``"lr"`` (the first parameter group's lr during the epoch), and with validation data
+        ``"val_loss"`` and ``"val_accuracy"``.
     """
 
     def __init__(self, model, optimizer, loss_fn, *, scheduler=None, schedule="epoch", clip_norm=None,
@@ -254,7 +268,7 @@ class Trainer:
     def fit(self, train_data, epochs: int = 1, val_data=None, early_stopping=None) -> dict:
         """Train for ``epochs`` epochs; return :attr:`history`.
 
-        Each epoch: record the lr, call :meth:`train_step` on every batch of ``train_data`` (any
+        Each epoch: record the lr (``optimizer.param_groups[0]["lr"]``), call :meth:`train_step` on every batch of ``train_data`` (any
         re-iterable of ``(x, y)``: a DataLoader, a list) inside a tqdm bar described
         ``"epoch 3/10"`` (shown when ``progress``), apply the gradients of a last incomplete
         accumulation, append the mean training loss over samples, evaluate ``val_data`` when
@@ -337,14 +351,17 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, **metadata) -> 
     """Save the model's weights, the optimizer's state (and a scheduler's) in one ``.npz`` file.
 
     No pickle anywhere, so loading a checkpoint can never run code: every array is stored as an
-    array (``np.savez``), everything else (hyperparameters, step counters, the scheduler,
-    ``metadata`` such as ``epoch=3``) as one JSON text stored in the array ``"__json__"``. JSON
-    keeps Python floats exactly (their repr round-trips), so the round trip is bit for bit.
+    array (``np.savez``), everything else (the parameter groups' hyperparameters, step counters,
+    the scheduler, ``metadata`` such as ``epoch=3``) as one JSON text stored in the array
+    ``"__json__"``. JSON keeps Python floats exactly (their repr round-trips), so the round trip
+    is bit for bit.
 
     Keys: ``"model/<name>"`` for each weight, ``"optimizer/<index>/<name>"`` for each state
-    array; the JSON holds ``{"format", "optimizer": {"type", "hyperparameters", "scalars"},
-    "scheduler", "metadata"}`` where ``scalars`` are the non-array state entries (Adam's
-    ``"step"``). Tuples (Adam's ``betas``) come back as tuples.
+    array; the JSON holds ``{"format", "optimizer": {"type", "param_groups", "tuples",
+    "scalars"}, "scheduler", "metadata"}`` where ``param_groups`` is the optimizer state_dict's
+    list of groups (hyperparameters and parameter positions), ``tuples`` lists, per group, the
+    names of the values that were tuples (Adam's ``betas``: JSON has no tuples, they come back as
+    tuples) and ``scalars`` are the non-array state entries (Adam's ``"step"``).
 
     The file is written to a temporary name beside ``path`` and renamed into place, so an
     interrupted save never leaves a half-written checkpoint. Returns the path.
@@ -357,7 +374,7 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None) -> dict:
 
     Reads the file with ``np.load(path, allow_pickle=False)``. The model gets its weights through
     ``load_state_dict`` (its checks apply); the optimizer must be of the same type as the saved
-    one (ValueError otherwise) and gets its state and hyperparameters back, so training
+    one (ValueError otherwise) and gets its state and its groups' hyperparameters back, so training
     continues exactly as if it had never stopped. Returns the saved ``metadata`` dict.
     """
     raise NotImplementedError("not implemented yet: load_checkpoint (kata 07, step 6: checkpoint)")

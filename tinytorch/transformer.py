@@ -36,7 +36,7 @@ from tinytorch.activations import gelu
 from tinytorch.attention import MultiHeadAttention, causal_mask
 from tinytorch.autograd import no_grad
 from tinytorch.embeddings import Embedding, PositionalEmbedding
-from tinytorch.layers import Dropout, Linear, Module, Parameter
+from tinytorch.layers import Dropout, Linear, Module, ModuleList, Parameter
 from tinytorch.losses import cross_entropy
 from tinytorch.tensor import Tensor, composite
 
@@ -166,8 +166,10 @@ class GPT(Module):
 
     Sub-modules, created in this order: ``tok_emb = Embedding(vocab_size, n_embd)``,
     ``pos_emb = PositionalEmbedding(block_size, n_embd)``, ``drop = Dropout(dropout)``,
-    ``blocks`` (a list of ``n_layer`` :class:`TransformerBlock`), ``ln_f = LayerNorm(n_embd)``,
-    ``head = Linear(n_embd, vocab_size, bias=False)``.
+    ``blocks`` (a :class:`~tinytorch.layers.ModuleList` of ``n_layer`` :class:`TransformerBlock`:
+    a plain list would hide their parameters, in PyTorch silently), ``ln_f = LayerNorm(n_embd)``,
+    ``head = Linear(n_embd, vocab_size, bias=False)``. Parameters are named as PyTorch names
+    them: ``"blocks.0.attn.q_proj.weight"``.
 
     ``forward(idx, targets=None)``: ``idx`` holds integer ids ``(B, T)`` with
     ``T <= block_size`` (else ``ValueError``). Returns the logits ``(B, T, vocab_size)``; with

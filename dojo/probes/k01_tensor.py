@@ -51,6 +51,17 @@ def broadcast_error(rng):
     return Tensor(np.zeros((2, 3))) + Tensor(np.zeros((int(rng.integers(4, 7)),)))
 
 
+@probe("arithmetic")
+def promotion_and_rpow(rng):
+    Tensor = _tensor()
+    ints = Tensor(rng.integers(1, 9, size=(2, 3)))
+    x32 = Tensor(rng.normal(size=(3,)).astype(np.float32))
+    half = float(rng.uniform(0.1, 2.0))
+    return {"int+float": ints + half, "int/int": ints / Tensor(rng.integers(1, 5, size=(3,))),
+            "f32+0d64": x32 * Tensor(np.float64(half)), "int+0d64": ints - Tensor(np.float64(half)),
+            "int**0.5": ints ** 0.5, "2**f32": 2 ** x32, "2**int": 2 ** ints, "base**int": half ** ints}
+
+
 @probe("matmul")
 def matmul_shapes(rng):
     Tensor = _tensor()
@@ -88,6 +99,22 @@ def reductions(rng):
         "sum": x.sum(), "sum0": x.sum(axis=0), "sum-1k": x.sum(axis=-1, keepdims=True), "sum_tuple": x.sum(axis=(0, -1)),
         "mean": x.mean(axis=1), "mean_k": x.mean(axis=(0, 2), keepdims=True), "max": x.max(axis=-2), "max_all": x.max(),
     }
+
+
+@probe("reductions")
+def reductions_with_pytorch_names(rng):
+    Tensor = _tensor()
+    x = Tensor(rng.normal(size=(2, 3, 4)), requires_grad=True)
+    d = int(rng.integers(-3, 3))
+    out = x.sum(dim=d, keepdim=True)
+    return {"sum": out, "args": sorted(out.node.args.items()), "mean": x.mean(dim=(0, -1)), "max": x.max(dim=d),
+            "argmax": x.argmax(dim=d, keepdim=True)}
+
+
+@probe("reductions")
+def reduction_with_both_spellings(rng):
+    Tensor = _tensor()
+    return Tensor(rng.normal(size=(2, 3))).mean(dim=1, axis=1)
 
 
 @probe("reductions")

@@ -1,4 +1,4 @@
-"""Probes for kata 03 (Layers): Module, Parameter, Linear, Sequential, Dropout, state_dict."""
+"""Probes for kata 03 (Layers): Module, Parameter, Linear, Sequential, ModuleList, ModuleDict, Dropout, state_dict."""
 
 import numpy as np
 
@@ -21,13 +21,20 @@ def _model(rng):
 def module_tree(rng):
     from tinytorch.layers import Linear, Module, Parameter
 
+    class Pair(Module):
+        def __init__(self):
+            super().__init__()
+            self.first = Linear(2, 2)
+            self.second = Linear(2, 1, bias=False)
+
     class Net(Module):
         def __init__(self):
             super().__init__()
             self.scale = Parameter(np.array([2, 3]))  # ints become float32
-            self.blocks = [Linear(2, 2), Linear(2, 1, bias=False)]
-            self.shared = self.blocks[0]  # reachable twice: listed once
+            self.blocks = Pair()
+            self.shared = self.blocks.first  # reachable twice: listed once
             self.constant = 7.0
+            self.sizes = [2, 1]  # a plain list without modules is fine
 
         def forward(self, x):
             return x * self.scale
@@ -35,9 +42,9 @@ def module_tree(rng):
     net = Net()
     names = [name for name, _ in net.named_parameters()]
     net.eval()
-    modes = [net.training, net.blocks[0].training, net.blocks[1].training]
+    modes = [net.training, net.blocks.first.training, net.blocks.second.training]
     net.train()
-    modes += [net.training, net.blocks[1].training]
+    modes += [net.training, net.blocks.second.training]
     for p in net.parameters():
         p.grad = np.ones_like(p.data)
     net.zero_grad()
@@ -47,6 +54,18 @@ def module_tree(rng):
     return {"names": names, "count": len(net.parameters()), "children": len(net.children()), "modes": modes,
             "grads_cleared": all(p.grad is None for p in net.parameters()), "scale.dtype": str(net.scale.dtype),
             "requires_grad": bool(net.scale.requires_grad), "call": net(x)}
+
+
+@probe("module")
+def plain_list_of_modules_is_refused(rng):
+    from tinytorch.layers import Linear, Module
+
+    class Net(Module):
+        def __init__(self, n):
+            super().__init__()
+            self.blocks = [Linear(2, 2) for _ in range(n)]
+
+    return Net(int(rng.integers(1, 4))).parameters()
 
 
 @probe("linear")
@@ -72,6 +91,30 @@ def sequential(rng):
     model = _model(rng)
     x = Tensor(rng.normal(size=(5, 4)).astype(np.float32))
     return {"y": model(x), "len": len(model), "tail": model[1:](model[0](x)), "names": [n for n, _ in model.named_parameters()]}
+
+
+@probe("sequential")
+def module_list_and_dict(rng):
+    from tinytorch.activations import ReLU
+    from tinytorch.layers import Linear, Module, ModuleDict, ModuleList
+    from tinytorch.tensor import Tensor
+
+    class Net(Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = ModuleList([Linear(3, 3) for _ in range(3)])
+            self.heads = ModuleDict({"b": Linear(3, 2), "a": Linear(3, 1, bias=False)})
+
+    net = Net()
+    for p in net.parameters():
+        p.data[...] = rng.normal(size=p.shape)
+    del net.blocks[int(rng.integers(0, 3))]
+    net.blocks.insert(1, ReLU())
+    x = Tensor(rng.normal(size=(2, 3)).astype(np.float32))
+    for block in net.blocks:
+        x = block(x)
+    return {"names": [n for n, _ in net.named_parameters()], "len": len(net.blocks), "keys": list(net.heads),
+            "a": net.heads["a"](x), "b": net.heads["b"](x)}
 
 
 @probe("dropout")

@@ -38,6 +38,25 @@ def optimizer_base(rng):
 
 
 @probe("optimizer")
+def optimizer_param_groups(rng):
+    from tinytorch.optim import SGD
+
+    params = _params(rng, 3)
+    lr = float(rng.uniform(0.01, 0.1))
+    optimizer = SGD([{"params": params[:1]}, {"params": iter(params[1:]), "lr": lr, "momentum": 0.5}], lr=0.1)
+    groups = optimizer.param_groups
+    return {"lrs": [g["lr"] for g in groups], "momentum": [g["momentum"] for g in groups],
+            "sizes": [len(g["params"]) for g in groups], "same": all(p is q for p, q in zip(optimizer.params, params))}
+
+
+@probe("optimizer")
+def optimizer_has_no_lr_attribute(rng):
+    from tinytorch.optim import SGD
+
+    return SGD(_params(rng, 1), lr=float(rng.uniform(0.01, 0.1))).lr
+
+
+@probe("optimizer")
 def optimizer_rejects_duplicates(rng):
     from tinytorch.optim import SGD
 
@@ -50,7 +69,10 @@ def sgd_plain_and_weight_decay(rng):
     from tinytorch.optim import SGD
 
     params = _params(rng)
-    return _run(rng, SGD(params, lr=0.1, weight_decay=0.01), params)
+    grouped = _params(rng)
+    return {"one": _run(rng, SGD(params, lr=0.1, weight_decay=0.01), params),
+            "groups": _run(rng, SGD([{"params": grouped[:1]}, {"params": grouped[1:], "lr": 0.01, "weight_decay": 0.1}],
+                                    lr=0.1), grouped)}
 
 
 @probe("momentum")
@@ -78,7 +100,8 @@ def adamw(rng):
     from tinytorch.optim import AdamW
 
     params = _params(rng)
-    return _run(rng, AdamW(params, lr=0.01, weight_decay=0.1), params, steps=4)
+    return _run(rng, AdamW([{"params": params[:1]}, {"params": params[1:], "weight_decay": 0.0, "lr": 0.05}],
+                           lr=0.01, weight_decay=0.1), params, steps=4)
 
 
 @probe("state_dict")
@@ -90,10 +113,11 @@ def state_dict_resumes_exactly(rng):
     _run(rng, optimizer, params, steps=2)
     saved = optimizer.state_dict()
     copies = [p.data.copy() for p in params]
-    optimizer.lr = 0.5
+    optimizer.param_groups[0]["lr"] = 0.5
     resumed_params = _params(rng)
     for p, c in zip(resumed_params, copies):
         p.data[...] = c
     resumed = Adam(resumed_params, lr=0.9)
     resumed.load_state_dict(saved)
-    return {"lr": resumed.lr, "after": _run(rng, resumed, resumed_params, steps=2)}
+    return {"lr": resumed.param_groups[0]["lr"], "saved_groups": [g["params"] for g in saved["param_groups"]],
+            "after": _run(rng, resumed, resumed_params, steps=2)}

@@ -30,9 +30,14 @@ def schedules(rng):
     from tinytorch.training import CosineAnnealingLR, LinearWarmup, StepLR
 
     def lrs(make, steps=12):
-        optimizer = SGD([Parameter(np.zeros(2))], lr=float(rng.uniform(0.05, 1.0)))
+        first, second = float(rng.uniform(0.05, 1.0)), float(rng.uniform(0.05, 1.0))
+        optimizer = SGD([{"params": [Parameter(np.zeros(2))]}, {"params": [Parameter(np.zeros(2))], "lr": second}], lr=first)
         scheduler = make(optimizer)
-        return [optimizer.lr] + [scheduler.step() for _ in range(steps)]
+        out = [[g["lr"] for g in optimizer.param_groups]]
+        for _ in range(steps):
+            scheduler.step()
+            out.append([g["lr"] for g in optimizer.param_groups])
+        return out
 
     return {"step": lrs(lambda o: StepLR(o, step_size=3, gamma=0.5)),
             "cosine": lrs(lambda o: CosineAnnealingLR(o, t_max=8, eta_min=0.01)),
@@ -110,5 +115,5 @@ def checkpoint_roundtrip(rng):
     other, _, _ = _setup(rng)
     resumed = Adam(other.parameters(), lr=0.5)
     meta = load_checkpoint(folder / "ckpt.npz", other, resumed)
-    return {"meta_epoch": meta["epoch"], "meta_note": meta["note"], "weight": other.weight, "lr": resumed.lr,
+    return {"meta_epoch": meta["epoch"], "meta_note": meta["note"], "weight": other.weight, "lr": resumed.param_groups[0]["lr"],
             "state": resumed.state_dict()["state"][0]["exp_avg"]}

@@ -160,3 +160,68 @@ def test_pow_records_exponent():
     out = t**2
     assert out.node.op == "pow" and out.node.args == {"exponent": 2}, f"t ** 2 recorded {out.node!r}"
     assert out.node.inputs[0] is t
+
+
+# (case, left operand, right operand, the dtype PyTorch gives) for +, - and * (and for / unless it
+# is an integer dtype: / then gives float32), checked against torch 2.13. A NumPy array becomes a Tensor (np.array(0.5) a 0-d one); a bare Python number stays one.
+PROMOTION = [
+    ("int64 vector + Python float", np.array([1, 2]), 0.5, np.float32),
+    ("Python float * int64 vector", 2.5, np.array([1, 2]), np.float32),
+    ("float32 vector + 0-d float64", np.array([1.0, 2.0], np.float32), np.array(0.5), np.float32),
+    ("0-d float64 - float32 matrix", np.array(0.5), np.ones((2, 2), np.float32), np.float32),
+    ("0-d float32 + 0-d float64", np.array(1.0, np.float32), np.array(0.5), np.float64),
+    ("int64 vector + 0-d float64", np.array([1, 2]), np.array(0.5), np.float64),
+    ("int32 vector + 0-d int64", np.array([1, 2], np.int32), np.array(3), np.int32),
+    ("int32 vector + Python int", np.array([1, 2], np.int32), 3, np.int32),
+    ("float16 vector * Python float", np.array([1.0, 2.0], np.float16), 0.5, np.float16),
+    ("float32 vector * float64 vector", np.array([1.0, 2.0], np.float32), np.array([3.0, 4.0]), np.float64),
+    ("int64 vector + float16 vector", np.array([1, 2]), np.array([0.5, 0.25], np.float16), np.float16),
+]
+
+
+@pytest.mark.parametrize("case", PROMOTION, ids=[case[0] for case in PROMOTION])
+def test_dtype_promotion_follows_pytorch(case):
+    """Result dtypes follow PyTorch, not NumPy: a Python number never widens a tensor (an int
+    tensor plus 0.5 is float32, not float64); a tensor with dimensions wins over a 0-d tensor of
+    the same kind (float32 matrix + 0-d float64 stays float32); a higher kind wins whatever the
+    shapes (int + 0-d float64 is float64); and / of integers is float32. The @op scaffolding
+    converts both operands to that dtype before your code runs, so plain NumPy arithmetic on
+    self.data and other.data gives it."""
+    name, left, right, dtype = case
+    a, b = (Tensor(v) if isinstance(v, np.ndarray) else v for v in (left, right))
+    for symbol, f in BINARY.items():
+        want = f(np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64))
+        expected = np.float32 if symbol == "/" and np.dtype(dtype).kind in "iu" else dtype
+        assert_close(f(a, b), want, dtype=expected, rtol=1e-3, what=f"{name} ({symbol})")
+
+
+def test_integer_division_and_powers_give_float32():
+    """Like PyTorch: int / int is float32 ([1, 2] / [2, 2] is [0.5, 1.0]), an int tensor to a
+    float power is float32 (Tensor([4, 9]) ** 0.5 is [2., 3.]) while an int power stays int64,
+    and exp/log of an int tensor are float32."""
+    ints = Tensor([4, 9])
+    assert_close(ints / Tensor([2, 2]), [2.0, 4.5], dtype=np.float32, what="int / int")
+    assert_close(ints ** 0.5, [2.0, 3.0], dtype=np.float32, what="Tensor([4, 9]) ** 0.5")
+    assert_close(ints ** 2, [16, 81], dtype=np.int64, what="Tensor([4, 9]) ** 2")
+    assert_close(Tensor([0, 1]).exp(), [1.0, np.e], dtype=np.float32, what="Tensor([0, 1]).exp()")
+
+
+def test_number_to_the_power_of_a_tensor():
+    """2 ** t works (__rpow__), with the dtype of 2 + t: 2 ** Tensor([0., 1., 3.]) is float32
+    [1., 2., 8.] exactly; 2 ** Tensor([1, 2, 3]) is int64 [2, 4, 8]; 2.5 ** an int tensor is
+    float32; a float64 tensor stays float64."""
+    assert_close(2 ** Tensor([0.0, 1.0, 3.0, -1.0]), [1.0, 2.0, 8.0, 0.5], dtype=np.float32, rtol=0, atol=0,
+                 what="2 ** Tensor([0., 1., 3., -1.])")
+    assert_close(2 ** Tensor([1, 2, 3]), [2, 4, 8], dtype=np.int64, what="2 ** Tensor([1, 2, 3])")
+    assert_close(2.5 ** Tensor([1, 2]), [2.5, 6.25], dtype=np.float32, what="2.5 ** Tensor([1, 2])")
+    x = np.array([0.5, -1.25, 2.0])
+    assert_close(3.0 ** Tensor(x), 3.0 ** x, dtype=np.float64, what="3.0 ** float64 tensor")
+
+
+def test_number_to_the_power_of_a_tensor_is_recorded():
+    """2 ** x with x.requires_grad gives a tensor that requires grad and has a node (kata 05
+    differentiates it: build it from ops that are recorded, e.g. exp(x · ln 2))."""
+    x = Tensor([0.5, 1.0], requires_grad=True)
+    out = 2 ** x
+    assert out.requires_grad and out.node is not None, f"2 ** x recorded nothing: node {out.node!r}"
+    assert_close(out, 2.0 ** np.array([0.5, 1.0]), dtype=np.float32, what="2 ** x")

@@ -158,3 +158,32 @@ def test_reductions_record_axis_and_keepdims():
         assert out.node is not None and out.node.op == name, f"{name}: recorded {out.node!r}"
         assert out.node.args == args, f"{name}: recorded args {out.node.args}, expected {args}"
         assert out.node.inputs[0] is x
+
+
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_dim_and_keepdim_are_pytorch_spellings_of_axis_and_keepdims(name):
+    """t.sum(dim=1, keepdim=True) is t.sum(axis=1, keepdims=True) (PyTorch's names; the @op
+    scaffolding renames them for you), mixed spellings too, and t.argmax(dim=1) likewise."""
+    x = _cube()
+    t = Tensor(x)
+    reduce = getattr(t, name)
+    for axis in (1, -1, (0, 2), None):
+        want = REDUCTIONS[name](x, axis=axis, keepdims=True)
+        assert_close(reduce(dim=axis, keepdim=True), want, what=f"{name}(dim={axis}, keepdim=True)")
+        assert_close(reduce(dim=axis, keepdims=True), want, what=f"{name}(dim={axis}, keepdims=True)")
+        assert_close(reduce(axis=axis, keepdim=True), want, what=f"{name}(axis={axis}, keepdim=True)")
+    assert_close(reduce(dim=0), REDUCTIONS[name](x, axis=0), what=f"{name}(dim=0)")
+    assert_close(t.argmax(dim=1), np.argmax(x, axis=1), what="argmax(dim=1)")
+
+
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_dim_and_axis_together_are_a_type_error(name):
+    """Both spellings of one argument (dim= and axis=, or keepdim= and keepdims=) raise a
+    TypeError, as in PyTorch; the node records axis and keepdims only."""
+    x = Tensor(_grid(), requires_grad=True)
+    out = getattr(x, name)(dim=1, keepdim=True)
+    assert out.node is not None and out.node.args == {"axis": 1, "keepdims": True}, f"recorded {out.node!r}"
+    with pytest.raises(TypeError):
+        getattr(x, name)(dim=0, axis=0)
+    with pytest.raises(TypeError):
+        getattr(x, name)(axis=0, keepdim=True, keepdims=True)

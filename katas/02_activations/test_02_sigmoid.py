@@ -97,3 +97,9 @@ def test_sigmoid_layer_calls_sigmoid():
     layer = Sigmoid()
     assert layer.parameters() == []
     assert_close(layer(Tensor(x)), 1 / (1 + np.exp(-x)), what="Sigmoid()(x)")
+
+
+def test_sigmoid_of_an_int_tensor_is_float32():
+    """sigmoid(Tensor([0, 2])) is float32 [0.5, 0.8808], as in PyTorch: the scaffolding turns
+    integer input into float32 before your code runs (never round a probability to an int)."""
+    assert_close(sigmoid(Tensor([0, 2])), [0.5, 1 / (1 + np.exp(-2.0))], dtype=np.float32, what="sigmoid(int tensor)")

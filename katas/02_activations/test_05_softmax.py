@@ -194,3 +194,27 @@ def test_softmax_layers_use_their_axis():
     assert_close(Softmax(axis=0)(Tensor(x)), _softmax(x, 0), what="Softmax(axis=0)(x)")
     assert_close(Softmax()(Tensor(x)), _softmax(x, -1), what="Softmax()(x)")
     assert_close(LogSoftmax(axis=0)(Tensor(x)), np.log(_softmax(x, 0)), what="LogSoftmax(axis=0)(x)")
+
+
+def test_dim_is_the_pytorch_spelling_of_axis():
+    """softmax(x, dim=0), log_softmax(x, dim=0), Softmax(dim=0) and LogSoftmax(dim=0) (PyTorch's
+    name; the scaffolding renames it to axis) are the axis=0 versions; dim= and axis= together
+    raise a TypeError."""
+    x = np.random.default_rng(3).normal(size=(3, 4))
+    assert_close(softmax(Tensor(x), dim=0), _softmax(x, 0), what="softmax(x, dim=0)")
+    assert_close(log_softmax(Tensor(x), dim=0), np.log(_softmax(x, 0)), what="log_softmax(x, dim=0)")
+    assert_close(Softmax(dim=0)(Tensor(x)), _softmax(x, 0), what="Softmax(dim=0)(x)")
+    assert_close(LogSoftmax(dim=-2)(Tensor(x)), np.log(_softmax(x, 0)), what="LogSoftmax(dim=-2)(x)")
+    with pytest.raises(TypeError):
+        softmax(Tensor(x), dim=0, axis=0)
+    with pytest.raises(TypeError):
+        Softmax(dim=0, axis=0)
+
+
+def test_softmax_of_an_int_tensor_is_float32():
+    """Integer logits give float32 probabilities, as in PyTorch (the scaffolding hands your code
+    float32 data): softmax(Tensor([[0, 0]])) is [[0.5, 0.5]] float32."""
+    assert_close(softmax(Tensor([[0, 0], [1, 1]])), [[0.5, 0.5], [0.5, 0.5]], dtype=np.float32,
+                 what="softmax of int logits")
+    assert_close(log_softmax(Tensor([[0, 0]])), [[-np.log(2), -np.log(2)]], dtype=np.float32,
+                 what="log_softmax of int logits")

@@ -1,6 +1,7 @@
 """Step 1: module — Parameter, calling a Module, finding and naming its parameters, train/eval, zero_grad."""
 
 import numpy as np
+import pytest
 
 from dojo.testing import assert_close
 from tinytorch.layers import Module, Parameter
@@ -18,16 +19,29 @@ class Scale(Module):
         return x * self.w + offset
 
 
+class Pair(Module):
+    """Two sub-modules and a parameter of its own: nesting two levels deep."""
+
+    def __init__(self):
+        super().__init__()
+        self.left = Scale(1)
+        self.right = Scale(2)
+        self.bias = Parameter([0.5])
+
+    def forward(self, x):
+        return x
+
+
 class Tree(Module):
-    """Parameters directly, in a sub-module, in a list of modules, in a dict, plus non-parameters."""
+    """Parameters directly, in a sub-module, in a sub-module's sub-modules, plus non-parameters."""
 
     def __init__(self):
         super().__init__()
         self.a = Parameter([1.0, 2.0])
         self.inner = Scale(3)
-        self.blocks = [Scale(1), Scale(2)]
-        self.table = {"head": Scale(4)}
-        self.pair = (Parameter([0.5]), 7)
+        self.blocks = Pair()
+        self.head = Scale(4)
+        self.sizes = [3, 4]  # a plain list without modules: fine, and not a parameter
         self.buffer = Tensor([1.0, 1.0])  # a plain Tensor: not a parameter
         self.scale = 2.0
         self.b = Parameter(np.zeros((2, 2), dtype=np.float32))
@@ -36,7 +50,7 @@ class Tree(Module):
         return x
 
 
-TREE_NAMES = ["a", "inner.w", "blocks.0.w", "blocks.1.w", "table.head.w", "pair.0", "b"]
+TREE_NAMES = ["a", "inner.w", "blocks.left.w", "blocks.right.w", "blocks.bias", "head.w", "b"]
 
 
 def test_parameter_is_a_tensor_that_requires_grad():
@@ -70,7 +84,7 @@ def test_calling_a_module_runs_forward():
 
 
 def test_named_parameters_finds_everything_in_attribute_order():
-    """Parameters come from attributes, sub-modules, lists/tuples and dicts, in attribute order, with dotted names."""
+    """Parameters come from attributes and from sub-modules at any depth, in attribute order, with dotted names."""
     tree = Tree()
     names = [name for name, _ in tree.named_parameters()]
     assert names == TREE_NAMES, f"got names {names}"
@@ -82,15 +96,15 @@ def test_named_parameters_returns_the_parameter_objects():
     found = dict(tree.named_parameters())
     assert found["a"] is tree.a
     assert found["inner.w"] is tree.inner.w
-    assert found["blocks.1.w"] is tree.blocks[1].w
-    assert found["table.head.w"] is tree.table["head"].w
+    assert found["blocks.right.w"] is tree.blocks.right.w
+    assert found["head.w"] is tree.head.w
 
 
 def test_parameters_lists_each_parameter_in_order():
     """parameters() is the list of Parameters in named_parameters order; plain Tensors and numbers are left out."""
     tree = Tree()
     params = tree.parameters()
-    expected = [tree.a, tree.inner.w, tree.blocks[0].w, tree.blocks[1].w, tree.table["head"].w, tree.pair[0], tree.b]
+    expected = [tree.a, tree.inner.w, tree.blocks.left.w, tree.blocks.right.w, tree.blocks.bias, tree.head.w, tree.b]
     assert len(params) == len(expected), f"got {len(params)} parameters, expected {len(expected)}"
     assert all(p is q for p, q in zip(params, expected))
 
@@ -114,14 +128,14 @@ def test_shared_parameter_is_listed_once():
 
 
 def test_children_are_the_direct_submodules():
-    """children() lists the direct sub-modules (from attributes, lists and dicts) once each, not grandchildren."""
+    """children() lists the direct sub-modules once each, in attribute order, not grandchildren."""
 
     class Outer(Module):
         def __init__(self):
             super().__init__()
             self.tree = Tree()
             self.same = self.tree
-            self.more = [Scale(1)]
+            self.more = Scale(1)
 
         def forward(self, x):
             return x
@@ -129,13 +143,13 @@ def test_children_are_the_direct_submodules():
     outer = Outer()
     children = outer.children()
     assert len(children) == 2, f"got {len(children)} children, expected 2"
-    assert children[0] is outer.tree and children[1] is outer.more[0]
+    assert children[0] is outer.tree and children[1] is outer.more
 
 
 def test_eval_and_train_reach_every_submodule():
     """eval() sets training False on the module and every module inside it; train() sets it back; both return self."""
     tree = Tree()
-    modules = [tree, tree.inner, *tree.blocks, tree.table["head"]]
+    modules = [tree, tree.inner, tree.blocks, tree.blocks.left, tree.blocks.right, tree.head]
     assert all(m.training for m in modules), "a new module starts in training mode"
     assert tree.eval() is tree
     assert [m.training for m in modules] == [False] * len(modules)
@@ -148,9 +162,37 @@ def test_eval_and_train_reach_every_submodule():
 def test_zero_grad_clears_every_parameter():
     """zero_grad() sets grad to None on every parameter, nested ones included."""
     tree = Tree()
-    params = [tree.a, tree.inner.w, tree.blocks[1].w, tree.table["head"].w, tree.b]
+    params = [tree.a, tree.inner.w, tree.blocks.right.w, tree.blocks.bias, tree.head.w, tree.b]
     for p in params:
         p.grad = np.ones_like(p.data)
     tree.zero_grad()
     still = [i for i, p in enumerate(params) if p.grad is not None]
     assert not still, f"parameters {still} still have a grad (expected None, not zeros)"
+
+
+def test_modules_in_a_plain_list_or_dict_are_an_error():
+    """self.blocks = [Scale(1), Scale(2)] raises a TypeError that points at ModuleList (a dict:
+    ModuleDict; a Parameter in a tuple too): PyTorch does not register what a plain container
+    holds, so its optimizer would silently never train them. A list filled after it was
+    assigned is caught when the parameters are looked up. Lists of plain values are fine."""
+    blocks, head, weight = [Scale(1), Scale(2)], {"head": Scale(4)}, Parameter([0.5])
+
+    class Holder(Module):
+        def forward(self, x):
+            return x
+
+    holder = Holder()
+    with pytest.raises(TypeError, match="ModuleList"):
+        holder.blocks = blocks
+    with pytest.raises(TypeError, match="ModuleDict"):
+        holder.table = head
+    with pytest.raises(TypeError):
+        holder.pair = (weight, 7)
+    holder.sizes, holder.names = [3, 4], {"a": "b"}
+    holder.later = []
+    holder.later.append(Scale(3))
+    with pytest.raises(TypeError, match="ModuleList"):
+        holder.parameters()
+    del holder.later
+    holder.w = weight
+    assert [name for name, _ in holder.named_parameters()] == ["w"]

@@ -1,4 +1,5 @@
-"""Step 3: sequential — Sequential applies its items in order, holds any callable, and names parameters like PyTorch."""
+"""Step 3: sequential — Sequential applies its items in order, holds any callable, and names parameters like PyTorch;
+ModuleList and ModuleDict hold sub-modules that the parent module registers."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from dojo.testing import assert_close
 from tinytorch import rng
 from tinytorch.activations import ReLU
-from tinytorch.layers import Linear, Module, Sequential
+from tinytorch.layers import Linear, Module, ModuleDict, ModuleList, Sequential
 from tinytorch.tensor import Tensor
 
 
@@ -91,3 +92,96 @@ def test_sequential_rejects_items_that_are_not_callable():
     """Sequential(Linear(2, 2), 3) raises TypeError: 3 cannot be applied to a tensor."""
     with pytest.raises(TypeError):
         Sequential(Linear(2, 2), 3)
+
+
+class Stack(Module):
+    """Blocks in a ModuleList and heads in a ModuleDict, the way PyTorch models hold them."""
+
+    def __init__(self, n=3):
+        super().__init__()
+        self.blocks = ModuleList([Linear(2, 2) for _ in range(n)])
+        self.heads = ModuleDict({"a": Linear(2, 1), "b": Linear(2, 3, bias=False)})
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.heads["a"](x), self.heads["b"](x)
+
+
+def test_module_list_and_module_dict_register_their_items():
+    """Parameters inside a ModuleList or ModuleDict are found and named like PyTorch's:
+    'blocks.0.weight' ... 'heads.a.bias', 'heads.b.weight'; eval() reaches them."""
+    rng.manual_seed(0)
+    model = Stack(2)
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias",
+                     "heads.a.weight", "heads.a.bias", "heads.b.weight"], f"got {names}"
+    assert model.named_parameters()[2][1] is model.blocks[1].weight
+    assert sorted(model.state_dict()) == sorted(names)
+    model.eval()
+    assert not model.blocks[1].training and not model.heads["b"].training
+
+
+def test_module_list_works_like_a_list():
+    """len, [i] (negative too, IndexError past the end), [1:] (a ModuleList), iteration, append
+    and extend (at the end), insert, [i] = m and del [i] (the names renumber: 'blocks.1' is
+    always the second item), and +=."""
+    rng.manual_seed(1)
+    a, b, c, d = (Linear(1, 1) for _ in range(4))
+    blocks = ModuleList([a, b])
+    assert len(blocks) == 2 and blocks[0] is a and blocks[-1] is b and list(blocks) == [a, b]
+    with pytest.raises(IndexError):
+        blocks[2]
+    assert blocks.append(c) is blocks and list(blocks) == [a, b, c]
+    blocks.extend([d])
+    tail = blocks[1:]
+    assert isinstance(tail, ModuleList) and list(tail) == [b, c, d]
+    del blocks[0]
+    assert list(blocks) == [b, c, d]
+    assert [n for n, _ in blocks.named_parameters()][:2] == ["0.weight", "0.bias"]
+    assert blocks.named_parameters()[0][1] is b.weight
+    blocks.insert(0, a)
+    blocks[3] = ReLU()
+    assert list(blocks)[:3] == [a, b, c] and isinstance(blocks[3], ReLU) and len(blocks) == 4
+    blocks += [d]
+    assert blocks[-1] is d and len(blocks.parameters()) == 8
+
+
+def test_module_dict_works_like_a_dict():
+    """d[key], key in d, len, iteration over the keys in insertion order, keys/values/items,
+    replacing a key keeps its place, del d[key], KeyError for a missing key."""
+    rng.manual_seed(2)
+    a, b, c = Linear(1, 1), Linear(1, 2), Linear(1, 3)
+    heads = ModuleDict({"a": a, "b": b})
+    assert heads["a"] is a and "b" in heads and "c" not in heads and len(heads) == 2
+    assert list(heads) == ["a", "b"] and list(heads.keys()) == ["a", "b"]
+    assert list(heads.values()) == [a, b] and list(heads.items()) == [("a", a), ("b", b)]
+    heads["c"] = c
+    heads["a"] = b
+    assert list(heads) == ["a", "b", "c"] and heads["a"] is b
+    del heads["b"]
+    assert list(heads) == ["a", "c"] and [n for n, _ in heads.named_parameters()] == ["a.weight", "a.bias", "c.weight", "c.bias"]
+    with pytest.raises(KeyError):
+        heads["b"]
+
+
+def test_module_containers_reject_what_they_cannot_register():
+    """ModuleList([Linear, 3]) and .append(a Tensor) raise TypeError; ModuleDict keys must be
+    non-empty strings without '.' that hide no attribute ('training', 'keys'): KeyError, a
+    non-string key TypeError, a non-callable value TypeError."""
+    rng.manual_seed(3)
+    layer = Linear(2, 2)
+    with pytest.raises(TypeError):
+        ModuleList([layer, 3])
+    blocks = ModuleList([layer])
+    with pytest.raises(TypeError):
+        blocks.append(Tensor([1.0]))
+    heads = ModuleDict({"ok": layer})
+    for key in ("a.b", "", "training", "keys"):
+        with pytest.raises(KeyError):
+            heads[key] = Linear(1, 1)
+    with pytest.raises(TypeError):
+        heads[3] = Linear(1, 1)
+    with pytest.raises(TypeError):
+        heads["x"] = 3.0
+    assert list(heads) == ["ok"] and len(blocks) == 1

@@ -96,3 +96,27 @@ def test_sgd_trains_a_line():
         opt.step()
     assert_close(model.weight, [[2.0]], atol=1e-3, what="learned weight")
     assert_close(model.bias, [1.0], atol=1e-3, what="learned bias")
+
+
+def test_sgd_uses_each_groups_lr_and_weight_decay():
+    """SGD([{"params": [a]}, {"params": [b], "lr": 0.01, "weight_decay": 0.5}], lr=0.1): a steps
+    with lr 0.1 and no decay, b with lr 0.01 and decay 0.5 (no decay on biases, a smaller lr for
+    a pretrained body: the reasons groups exist)."""
+    a, b = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
+    opt = SGD([{"params": [a]}, {"params": [b], "lr": 0.01, "weight_decay": 0.5}], lr=0.1)
+    g = GRADS[0]
+    a.grad, b.grad = g.astype(np.float32), g.astype(np.float32)
+    opt.step()
+    assert_close(a, START - 0.1 * g, what="a (lr 0.1, no decay)")
+    assert_close(b, START - 0.01 * (g + 0.5 * START), what="b (lr 0.01, weight_decay 0.5)")
+
+
+def test_sgd_reads_the_lr_of_its_groups_at_every_step():
+    """Changing optimizer.param_groups[0]["lr"] between steps changes the next step (kata 07's
+    schedules work that way)."""
+    p = Parameter(START.astype(np.float32))
+    opt = SGD([p], lr=0.1)
+    run(opt, p, GRADS[:1])
+    opt.param_groups[0]["lr"] = 0.5
+    run(opt, p, GRADS[1:2])
+    assert_close(p, START - 0.1 * GRADS[0] - 0.5 * GRADS[1], what="p after a step at lr 0.1, then one at 0.5")

@@ -98,3 +98,17 @@ def test_momentum_never_changes_the_gradient():
     opt.step()
     opt.step()  # the same p.grad again: buf *= m; buf += g must not touch p.grad
     assert_close(p.grad, g, rtol=0, atol=0, what="p.grad after two momentum steps")
+
+
+def test_momentum_and_nesterov_are_per_group():
+    """A group with momentum 0 takes plain steps and gets no buffer; another group of the same
+    optimizer uses its own momentum and Nesterov setting."""
+    a, b = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
+    opt = SGD([{"params": [a], "momentum": 0.0, "nesterov": False}, {"params": [b]}], lr=0.05, momentum=0.9,
+              nesterov=True)
+    for g in GRADS:
+        a.grad, b.grad = g.astype(np.float32), g.astype(np.float32)
+        opt.step()
+    assert_close(a, START - 0.05 * sum(GRADS), what="a (group without momentum)")
+    assert_close(b, reference(START, GRADS, 0.05, 0.9, nesterov=True), what="b (Nesterov group)")
+    assert "momentum_buffer" not in opt.state.get(0, {}), "a parameter without momentum got a buffer"

@@ -100,3 +100,15 @@ def test_adam_updates_in_place_and_keeps_float32():
     run(Adam([p], lr=0.01), p, GRADS[:2])
     assert p.data is array, "p.data was replaced: update it in place"
     assert p.dtype == np.float32 and p.data.tolist() != START.astype(np.float32).tolist()
+
+
+def test_adam_uses_each_groups_hyperparameters():
+    """Each group has its own lr, betas and eps: two parameters with the same gradients follow
+    two different reference trajectories."""
+    p, q = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
+    opt = Adam([{"params": [p]}, {"params": [q], "lr": 0.05, "betas": (0.5, 0.9), "eps": 1e-3}], lr=0.01)
+    for g in GRADS:
+        p.grad, q.grad = g.astype(np.float32), g.astype(np.float32)
+        opt.step()
+    assert_close(p, reference_adam(START, GRADS, lr=0.01), what="p (lr 0.01, default betas)")
+    assert_close(q, reference_adam(START, GRADS, lr=0.05, betas=(0.5, 0.9), eps=1e-3), what="q (its group's settings)")

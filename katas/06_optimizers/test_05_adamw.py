@@ -71,3 +71,15 @@ def test_adamw_skips_parameters_without_gradient_and_keeps_grad():
     assert_close(b, [1.0, 2.0], rtol=0, atol=0, what="the parameter with grad None")
     assert_close(a.grad, g, rtol=0, atol=0, what="a.grad after step()")
     assert_close(a, reference_adamw(START, GRADS[:1], 0.01, 0.5), what="a after one step")
+
+
+def test_adamw_group_without_weight_decay():
+    """The classic groups: weights decay, biases do not. With a zero gradient the weight shrinks
+    by (1 - lr·wd) and the bias in the group {"weight_decay": 0.0} does not move."""
+    w, b = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
+    opt = AdamW([{"params": [w]}, {"params": [b], "weight_decay": 0.0}], lr=0.01, weight_decay=0.5)
+    for _ in range(3):
+        w.grad, b.grad = np.zeros(5, np.float32), np.zeros(5, np.float32)
+        opt.step()
+    assert_close(w, START * (1 - 0.01 * 0.5) ** 3, what="w (decayed group)")
+    assert_close(b, START, rtol=0, atol=0, what="b (group with weight_decay 0)")

@@ -77,16 +77,34 @@ def test_load_state_dict_copies_the_arrays():
     assert_close(saved["state"][1]["momentum_buffer"], before, rtol=0, atol=0, what="the loaded dict after more steps")
 
 
-def test_state_dict_keeps_the_hyperparameters():
-    """A learning rate changed during training (opt.lr = ...) is saved and restored with the state."""
+def test_state_dict_keeps_the_param_groups():
+    """state_dict()["param_groups"] holds every group's current hyperparameters (an lr changed
+    during training included) with "params" as positions ([0], [1]), PyTorch's layout;
+    load_state_dict gives each group its saved values and keeps its own parameters."""
     params = make_params()
-    opt = SGD(params, lr=0.1, momentum=0.9)
-    opt.lr = 0.025
+    opt = SGD([{"params": [params[0]]}, {"params": [params[1]], "lr": 0.2, "weight_decay": 0.01}], lr=0.1, momentum=0.9)
+    opt.param_groups[0]["lr"] = 0.025
     saved = opt.state_dict()
-    assert saved["hyperparameters"]["lr"] == 0.025
-    restored = SGD(make_params(), lr=0.1)
+    assert [g["params"] for g in saved["param_groups"]] == [[0], [1]], saved["param_groups"]
+    assert saved["param_groups"][0]["lr"] == 0.025 and saved["param_groups"][1]["weight_decay"] == 0.01
+    opt.param_groups[1]["lr"] = 0.7
+    assert saved["param_groups"][1]["lr"] == 0.2, "the saved groups changed with the optimizer's"
+    fresh = make_params()
+    restored = SGD([{"params": [fresh[0]]}, {"params": [fresh[1]]}], lr=0.1)
     restored.load_state_dict(saved)
-    assert restored.lr == 0.025 and restored.momentum == 0.9
+    first, second = restored.param_groups
+    assert first["lr"] == 0.025 and first["momentum"] == 0.9 and second["lr"] == 0.2 and second["weight_decay"] == 0.01
+    assert first["params"][0] is fresh[0] and second["params"][0] is fresh[1]
+
+
+def test_load_state_dict_rejects_other_groups():
+    """A state_dict with another number of groups, or of parameters in a group, raises ValueError."""
+    params = make_params()
+    saved = SGD([{"params": [params[0]]}, {"params": [params[1]]}], lr=0.1).state_dict()
+    with pytest.raises(ValueError):
+        SGD(params, lr=0.1).load_state_dict(saved)
+    with pytest.raises(ValueError):
+        SGD([{"params": [params[0], params[1]]}, {"params": [Parameter([1.0])]}], lr=0.1).load_state_dict(saved)
 
 
 def test_load_state_dict_rejects_another_optimizer_kind():

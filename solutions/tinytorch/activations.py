@@ -3,8 +3,10 @@
 Each activation is a function ``f(x: Tensor) -> Tensor`` decorated with ``@op`` (so kata 05 can
 attach its backward rule by name) plus a small callable class (``ReLU()``) for use in
 ``Sequential``. Every one of them keeps the input's shape and floating-point dtype (float32 in,
-float32 out) and stays finite, with no overflow warning, for inputs as large as ±1000
-(softmax and log_softmax: ±1e4). ``np.exp`` of anything above ~89 (float32) or ~710 (float64)
+float32 out; integer input arrives as float32, as in PyTorch, except for relu which keeps it)
+and stays finite, with no overflow warning, for inputs as large as ±1000 (softmax and
+log_softmax: ±1e4). ``softmax(x, dim=0)`` and ``Softmax(dim=0)`` (PyTorch's spelling) work
+as well as ``axis=0``. ``np.exp`` of anything above ~89 (float32) or ~710 (float64)
 overflows: the heart of this kata is never asking for one.
 
 Example
@@ -21,7 +23,7 @@ import math
 
 import numpy as np
 
-from tinytorch.tensor import Tensor, op
+from tinytorch.tensor import Tensor, accepts_dim, op
 
 __all__ = [
     "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
@@ -56,7 +58,7 @@ def relu(x):
     ### END SOLUTION
 
 
-@op("sigmoid")
+@op("sigmoid", floating=True)
 def sigmoid(x):
     """Logistic sigmoid ``1 / (1 + e^-x)`` elementwise: squashes any real number into (0, 1).
 
@@ -86,7 +88,7 @@ def sigmoid(x):
     ### END SOLUTION
 
 
-@op("tanh")
+@op("tanh", floating=True)
 def tanh(x):
     """Hyperbolic tangent ``(e^x - e^-x) / (e^x + e^-x)`` elementwise, in [-1, 1].
 
@@ -113,7 +115,7 @@ def tanh(x):
     ### END SOLUTION
 
 
-@op("gelu")
+@op("gelu", floating=True)
 def gelu(x):
     """Gaussian Error Linear Unit, tanh approximation (PyTorch's ``GELU(approximate="tanh")``,
     the one GPT-2 uses)::
@@ -147,7 +149,7 @@ def gelu(x):
     ### END SOLUTION
 
 
-@op("softmax")
+@op("softmax", floating=True)
 def softmax(x, axis=-1):
     """``exp(x)`` normalised to sum to 1 along ``axis``: scores (logits) → probabilities.
 
@@ -161,6 +163,7 @@ def softmax(x, axis=-1):
         Any shape with at least one dimension, floating point.
     axis : int
         The dimension that sums to 1 (negative counts from the end). Default: the last.
+        PyTorch's ``dim=`` is accepted too (the ``@op`` scaffolding renames it to ``axis``).
 
     Returns
     -------
@@ -180,7 +183,7 @@ def softmax(x, axis=-1):
     ### END SOLUTION
 
 
-@op("log_softmax")
+@op("log_softmax", floating=True)
 def log_softmax(x, axis=-1):
     """``log(softmax(x))`` along ``axis``, computed without ever taking ``log(0)``.
 
@@ -193,7 +196,7 @@ def log_softmax(x, axis=-1):
     x : Tensor
         Any shape with at least one dimension, floating point.
     axis : int
-        The dimension to normalise over. Default: the last.
+        The dimension to normalise over. Default: the last. ``dim=`` works too.
 
     Returns
     -------
@@ -251,8 +254,9 @@ class GELU(_Activation):
 
 
 class Softmax(_Activation):
-    """``Softmax(axis)(x)`` is ``softmax(x, axis)``."""
+    """``Softmax(axis)(x)`` is ``softmax(x, axis)``; ``Softmax(dim=1)`` (PyTorch) is ``Softmax(axis=1)``."""
 
+    @accepts_dim
     def __init__(self, axis=-1):
         self.axis = axis
 
