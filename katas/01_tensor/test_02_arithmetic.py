@@ -23,27 +23,44 @@ def _pair():
 
 @pytest.mark.parametrize("symbol", list(BINARY))
 def test_binary_ops_match_numpy(symbol):
-    """a + b, a - b, a * b and a / b are elementwise and equal NumPy's result (same shape)."""
+    """a + b, a - b, a * b and a / b are elementwise and equal NumPy's result (same shape).
+
+    Hint: __add__, __sub__, __mul__ and __truediv__ each return a NumPy array from self.data and other.data
+    (other is already a Tensor): check each uses its own ufunc (np.subtract, np.true_divide, not floor
+    division) with the operands in the order self, other.
+    """
     a, b = _pair()
     f = BINARY[symbol]
     assert_close(f(Tensor(a), Tensor(b)), f(a, b), dtype=np.float64, what=f"a {symbol} b")
 
 
 def test_neg_matches_numpy():
-    """-t negates every element."""
+    """-t negates every element.
+
+    Hint: __neg__ returns a new array with every sign flipped (np.negative of self.data); returning self.data,
+    or flipping it in place, fails.
+    """
     a, _ = _pair()
     assert_close(-Tensor(a), -a, dtype=np.float64, what="-t")
 
 
 def test_pow_matches_numpy():
-    """t ** 2, t ** 3 and t ** 0.5 (on positive values) equal NumPy's power."""
+    """t ** 2, t ** 3 and t ** 0.5 (on positive values) equal NumPy's power.
+
+    Hint: __pow__ receives a plain number exponent: np.power(self.data, exponent); for a float tensor cast the
+    exponent to its dtype (self.data.dtype.type(exponent)) rather than squaring by hand or using exp/log.
+    """
     _, b = _pair()
     for exponent in (2, 3, 0.5):
         assert_close(Tensor(b) ** exponent, b**exponent, dtype=np.float64, what=f"t ** {exponent}")
 
 
 def test_exp_and_log_match_numpy():
-    """t.exp() and t.log() (on positive values) are elementwise e**x and ln x."""
+    """t.exp() and t.log() (on positive values) are elementwise e**x and ln x.
+
+    Hint: exp and log are np.exp and np.log of self.data: check they are not swapped and that log is not
+    np.log10 or np.log1p.
+    """
     a, b = _pair()
     assert_close(Tensor(a).exp(), np.exp(a), dtype=np.float64, what="t.exp()")
     assert_close(Tensor(b).log(), np.log(b), dtype=np.float64, what="t.log()")
@@ -67,7 +84,11 @@ def broadcast_operands(draw):
 @example(operands=(np.array([[1.0, 2.0, 3.0]]), np.array([[2.0, 2.0, 2.0]])), symbol="*")
 def test_binary_ops_broadcast_like_numpy(operands, symbol):
     """Binary ops broadcast: shapes are aligned from the right, sizes must match or be 1, and a
-    missing leading dimension counts as 1 ((3, 1) + (4,) gives (3, 4))."""
+    missing leading dimension counts as 1 ((3, 1) + (4,) gives (3, 4)).
+
+    Hint: NumPy's ufuncs already broadcast (a 0-d operand, size-1 axes on both sides, missing leading dims):
+    do not compare shapes yourself, only translate NumPy's ValueError; and keep the operand order for - and /.
+    """
     a, b = operands
     f = BINARY[symbol]
     out = f(Tensor(a), Tensor(b))
@@ -76,7 +97,11 @@ def test_binary_ops_broadcast_like_numpy(operands, symbol):
 
 
 def test_rank_extension_example():
-    """(3, 1) + (4,) gives a (3, 4) tensor: out[i, j] = a[i, 0] + b[j]."""
+    """(3, 1) + (4,) gives a (3, 4) tensor: out[i, j] = a[i, 0] + b[j].
+
+    Hint: (3, 1) + (4,) is legal (shapes align from the right, a missing leading dim counts as 1): a check
+    that wants equal shapes or equal ndim rejects it; let np.add decide and only reword its ValueError.
+    """
     a = np.array([[0.0], [10.0], [20.0]])
     b = np.array([1.0, 2.0, 3.0, 4.0])
     assert_close(Tensor(a) + Tensor(b), a + b, what="(3, 1) + (4,)")
@@ -85,7 +110,12 @@ def test_rank_extension_example():
 @pytest.mark.parametrize("symbol", list(BINARY))
 def test_incompatible_shapes_name_both_shapes(symbol):
     """(2, 3) and (4, 5) do not broadcast: a ValueError whose message names both shapes
-    written as Python tuples, "(2, 3)" and "(4, 5)" (NumPy's own message does not)."""
+    written as Python tuples, "(2, 3)" and "(4, 5)" (NumPy's own message does not).
+
+    Hint: NumPy's broadcast error does not write '(2, 3)': wrap each ufunc call in try/except ValueError and
+    raise your own ValueError with self.shape and other.shape in it (a helper shared by + - * / avoids
+    repeating).
+    """
     f = BINARY[symbol]
     with pytest.raises(ValueError) as error:
         f(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5))))
@@ -95,7 +125,11 @@ def test_incompatible_shapes_name_both_shapes(symbol):
 
 def test_reflected_operators():
     """A number on the left works and keeps the order: 2 + t, 2 - t (not t - 2), 2 * t, 2 / t
-    (not t / 2), and a NumPy scalar: np.float64(2) * t."""
+    (not t / 2), and a NumPy scalar: np.float64(2) * t.
+
+    Hint: 2 - t calls t.__rsub__(2), which must compute 2 - t: lift the number (self.lift(other)) and put it
+    on the left; __rtruediv__ likewise. np.float64(2) * t lands in __rmul__, which must return a Tensor.
+    """
     values = np.array([1.0, 2.0, 4.0])
     t = Tensor(values)
     assert_close(2 + t, 2 + values, what="2 + t")
@@ -108,7 +142,11 @@ def test_reflected_operators():
 
 
 def test_tensor_and_python_number():
-    """A Python number on the right works too: t + 1, t - 1, t * 3, t / 2, t ** 2."""
+    """A Python number on the right works too: t + 1, t - 1, t * 3, t / 2, t ** 2.
+
+    Hint: The scaffolding lifts a Python number to a Tensor before a binary op runs: use other.data, never
+    other, in every op; t ** 2 goes to __pow__, whose exponent stays a plain number.
+    """
     values = np.array([1.0, 2.0, 4.0])
     t = Tensor(values)
     for name, got, want in [("t + 1", t + 1, values + 1), ("t - 1", t - 1, values - 1), ("t * 3", t * 3, values * 3),
@@ -117,7 +155,12 @@ def test_tensor_and_python_number():
 
 
 def test_float32_with_python_number_stays_float32():
-    """float32 tensor op Python scalar stays float32, as in PyTorch (2.5 is not a float64 array)."""
+    """float32 tensor op Python scalar stays float32, as in PyTorch (2.5 is not a float64 array).
+
+    Hint: Every op must return the dtype its operands arrive in: look for float64 sneaking in (astype(float),
+    np.array(..., dtype=float), np.float64 constants) and, in __pow__, cast the exponent to the tensor's
+    dtype; reflected ops should go through self.lift(other).
+    """
     t = Tensor([1.0, 2.0, 4.0])
     for name, out in [("t + 2.5", t + 2.5), ("t * 2", t * 2), ("2 - t", 2 - t), ("t / 3", t / 3), ("2.0 / t", 2.0 / t),
                       ("t ** 2", t**2), ("-t", -t), ("t.exp()", t.exp()), ("np.float64(2) * t", np.float64(2) * t)]:
@@ -125,7 +168,11 @@ def test_float32_with_python_number_stays_float32():
 
 
 def test_integer_division_gives_floats():
-    """/ is true division: Tensor([1, 2]) / 2 gives [0.5, 1.0], not [0, 1]."""
+    """/ is true division: Tensor([1, 2]) / 2 gives [0.5, 1.0], not [0, 1].
+
+    Hint: __truediv__ is @op('div', floating=True), so integer operands already arrive as float32: use
+    np.true_divide (or /), never np.floor_divide or //, and do not cast the result back to self.dtype.
+    """
     out = Tensor([1, 2]) / 2
     assert out.dtype.kind == "f", f"int tensor / 2 has dtype {out.dtype}, expected a float dtype"
     assert_close(out, [0.5, 1.0])
@@ -134,7 +181,11 @@ def test_integer_division_gives_floats():
 def test_result_records_op_and_inputs():
     """c = a + b with a.requires_grad records c.node: op "add", inputs (a, b) — the very same
     objects, in order — and c.requires_grad is True. The @op decorator does this for you: return
-    a NumPy array from the op."""
+    a NumPy array from the op.
+
+    Hint: Each operator must compute its result in its own @op method and return a NumPy array: a - b written
+    as a + (-b), or a / b as a * b ** -1, records 'add' or 'mul' instead of 'sub' or 'div'.
+    """
     a = Tensor([1.0, 2.0], requires_grad=True)
     b = Tensor([3.0, 4.0])
     c = a + b
@@ -148,14 +199,22 @@ def test_result_records_op_and_inputs():
 
 
 def test_no_node_when_nothing_requires_grad():
-    """When no input requires a gradient, the result has node None and requires_grad False."""
+    """When no input requires a gradient, the result has node None and requires_grad False.
+
+    Hint: The decorator records nothing when no input requires grad: return a plain NumPy array and never set
+    .node or requires_grad=True yourself.
+    """
     c = Tensor([1.0, 2.0]) * Tensor([3.0, 4.0])
     assert isinstance(c, Tensor)
     assert c.node is None and c.requires_grad is False
 
 
 def test_pow_records_exponent():
-    """t ** 2 records op "pow" with args {"exponent": 2} (the backward needs the exponent)."""
+    """t ** 2 records op "pow" with args {"exponent": 2} (the backward needs the exponent).
+
+    Hint: args are recorded by parameter name: keep the signature __pow__(self, exponent) and compute the
+    power inside it with np.power; routing t ** 2 through t * t or exp/log records another op.
+    """
     t = Tensor([1.0, 2.0], requires_grad=True)
     out = t**2
     assert out.node.op == "pow" and out.node.args == {"exponent": 2}, f"t ** 2 recorded {out.node!r}"
@@ -186,7 +245,12 @@ def test_dtype_promotion_follows_pytorch(case):
     the same kind (float32 matrix + 0-d float64 stays float32); a higher kind wins whatever the
     shapes (int + 0-d float64 is float64); and / of integers is float32. The @op scaffolding
     converts both operands to that dtype before your code runs, so plain NumPy arithmetic on
-    self.data and other.data gives it."""
+    self.data and other.data gives it.
+
+    Hint: The scaffolding (result_dtype) already casts both operands to PyTorch's result dtype, so plain NumPy
+    on self.data and other.data is right: this fails when an op casts (e.g. the result .astype(self.dtype)) or
+    rebuilds an operand with Tensor(...), which re-applies the creation defaults.
+    """
     name, left, right, dtype = case
     a, b = (Tensor(v) if isinstance(v, np.ndarray) else v for v in (left, right))
     for symbol, f in BINARY.items():
@@ -198,7 +262,12 @@ def test_dtype_promotion_follows_pytorch(case):
 def test_integer_division_and_powers_give_float32():
     """Like PyTorch: int / int is float32 ([1, 2] / [2, 2] is [0.5, 1.0]), an int tensor to a
     float power is float32 (Tensor([4, 9]) ** 0.5 is [2., 3.]) while an int power stays int64,
-    and exp/log of an int tensor are float32."""
+    and exp/log of an int tensor are float32.
+
+    Hint: /, exp and log receive float32 for ints (they are floating ops), but ** does not: in __pow__ an int
+    tensor stays int for an int exponent, and must be cast to float32 first for a float one (np.power of int64
+    by 0.5 is float64).
+    """
     ints = Tensor([4, 9])
     assert_close(ints / Tensor([2, 2]), [2.0, 4.5], dtype=np.float32, what="int / int")
     assert_close(ints ** 0.5, [2.0, 3.0], dtype=np.float32, what="Tensor([4, 9]) ** 0.5")
@@ -209,7 +278,12 @@ def test_integer_division_and_powers_give_float32():
 def test_number_to_the_power_of_a_tensor():
     """2 ** t works (__rpow__), with the dtype of 2 + t: 2 ** Tensor([0., 1., 3.]) is float32
     [1., 2., 8.] exactly; 2 ** Tensor([1, 2, 3]) is int64 [2, 4, 8]; 2.5 ** an int tensor is
-    float32; a float64 tensor stays float64."""
+    float32; a float64 tensor stays float64.
+
+    Hint: __rpow__ takes the dtype base + self would have (result_dtype(self.lift(base).data, self.data)) and
+    computes np.power in it; int results are a plain Tensor, and float results need the exact np.power values
+    (exp(3 * ln 2) is 8 only up to rounding).
+    """
     assert_close(2 ** Tensor([0.0, 1.0, 3.0, -1.0]), [1.0, 2.0, 8.0, 0.5], dtype=np.float32, rtol=0, atol=0,
                  what="2 ** Tensor([0., 1., 3., -1.])")
     assert_close(2 ** Tensor([1, 2, 3]), [2, 4, 8], dtype=np.int64, what="2 ** Tensor([1, 2, 3])")
@@ -220,7 +294,12 @@ def test_number_to_the_power_of_a_tensor():
 
 def test_number_to_the_power_of_a_tensor_is_recorded():
     """2 ** x with x.requires_grad gives a tensor that requires grad and has a node (kata 05
-    differentiates it: build it from ops that are recorded, e.g. exp(x · ln 2))."""
+    differentiates it: build it from ops that are recorded, e.g. exp(x · ln 2)).
+
+    Hint: A float 2 ** x must come out of recorded ops: build it as (self * math.log(base)).exp(), not
+    Tensor(np.power(...)) which has no node; then write the exact values into that result's .data[...] in
+    place.
+    """
     x = Tensor([0.5, 1.0], requires_grad=True)
     out = 2 ** x
     assert out.requires_grad and out.node is not None, f"2 ** x recorded nothing: node {out.node!r}"

@@ -101,5 +101,10 @@ def test_sigmoid_layer_calls_sigmoid():
 
 def test_sigmoid_of_an_int_tensor_is_float32():
     """sigmoid(Tensor([0, 2])) is float32 [0.5, 0.8808], as in PyTorch: the scaffolding turns
-    integer input into float32 before your code runs (never round a probability to an int)."""
+    integer input into float32 before your code runs (never round a probability to an int).
+
+    Hint: sigmoid receives float32 data here (its @op(floating=True) scaffolding converted the ints): return
+    float probabilities in that dtype (e.g. end with .astype(a.dtype, copy=False)); never round or cast to an
+    int, and avoid float64 temporaries such as np.array(..., dtype=float).
+    """
     assert_close(sigmoid(Tensor([0, 2])), [0.5, 1 / (1 + np.exp(-2.0))], dtype=np.float32, what="sigmoid(int tensor)")

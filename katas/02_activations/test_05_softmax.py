@@ -199,7 +199,12 @@ def test_softmax_layers_use_their_axis():
 def test_dim_is_the_pytorch_spelling_of_axis():
     """softmax(x, dim=0), log_softmax(x, dim=0), Softmax(dim=0) and LogSoftmax(dim=0) (PyTorch's
     name; the scaffolding renames it to axis) are the axis=0 versions; dim= and axis= together
-    raise a TypeError."""
+    raise a TypeError.
+
+    Hint: dim= is renamed to axis= before your code runs (@op for the functions, @accepts_dim for the layers),
+    and the TypeError is scaffolding too: if this fails, softmax or log_softmax ignores axis (a hard-coded -1
+    in its max or sum) or drops keepdims=True.
+    """
     x = np.random.default_rng(3).normal(size=(3, 4))
     assert_close(softmax(Tensor(x), dim=0), _softmax(x, 0), what="softmax(x, dim=0)")
     assert_close(log_softmax(Tensor(x), dim=0), np.log(_softmax(x, 0)), what="log_softmax(x, dim=0)")
@@ -213,7 +218,12 @@ def test_dim_is_the_pytorch_spelling_of_axis():
 
 def test_softmax_of_an_int_tensor_is_float32():
     """Integer logits give float32 probabilities, as in PyTorch (the scaffolding hands your code
-    float32 data): softmax(Tensor([[0, 0]])) is [[0.5, 0.5]] float32."""
+    float32 data): softmax(Tensor([[0, 0]])) is [[0.5, 0.5]] float32.
+
+    Hint: Integer logits reach softmax and log_softmax as float32 (the scaffolding converts them): keep that
+    dtype (NumPy on x.data, no astype(float), no float64 arrays), and equal logits must give 0.5 each, so
+    subtract the max along axis with keepdims=True.
+    """
     assert_close(softmax(Tensor([[0, 0], [1, 1]])), [[0.5, 0.5], [0.5, 0.5]], dtype=np.float32,
                  what="softmax of int logits")
     assert_close(log_softmax(Tensor([[0, 0]])), [[-np.log(2), -np.log(2)]], dtype=np.float32,

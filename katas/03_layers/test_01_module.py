@@ -54,7 +54,11 @@ TREE_NAMES = ["a", "inner.w", "blocks.left.w", "blocks.right.w", "blocks.bias", 
 
 
 def test_parameter_is_a_tensor_that_requires_grad():
-    """Parameter([1.0, 2.0]) is a Tensor with requires_grad True and the same values."""
+    """Parameter([1.0, 2.0]) is a Tensor with requires_grad True and the same values.
+
+    Hint: Parameter.__init__ starts with super().__init__(data, dtype=dtype) (so the Tensor rules apply) and
+    must then set self.requires_grad = True; Tensor's own __init__ sets it to False.
+    """
     p = Parameter([1.0, 2.0])
     assert isinstance(p, Tensor)
     assert p.requires_grad is True
@@ -62,21 +66,34 @@ def test_parameter_is_a_tensor_that_requires_grad():
 
 
 def test_parameter_makes_integer_data_float32():
-    """Parameter([1, 2, 3]) is float32 (a weight must be able to move by small steps), not int64."""
+    """Parameter([1, 2, 3]) is float32 (a weight must be able to move by small steps), not int64.
+
+    Hint: After super().__init__, integer data is int64: when self.data.dtype.kind != 'f', replace self.data
+    with self.data.astype(np.float32) before setting requires_grad (Tensor's __init__ would refuse
+    requires_grad=True on ints).
+    """
     p = Parameter([1, 2, 3])
     assert_close(p, np.array([1.0, 2.0, 3.0], dtype=np.float32), dtype=np.float32, what="Parameter([1, 2, 3])")
     assert p.requires_grad is True
 
 
 def test_parameter_keeps_float64_arrays():
-    """A float64 NumPy array stays float64 (the Tensor rule; gradient checks need it)."""
+    """A float64 NumPy array stays float64 (the Tensor rule; gradient checks need it).
+
+    Hint: Only non-float data is cast in Parameter.__init__: a float64 array must go through the Tensor rules
+    untouched, so do not astype(np.float32) every parameter.
+    """
     p = Parameter(np.array([0.25, -1.5]))
     assert_close(p, [0.25, -1.5], dtype=np.float64, what="Parameter(float64 array)")
     assert p.requires_grad is True
 
 
 def test_calling_a_module_runs_forward():
-    """module(x, offset=1) returns module.forward(x, offset=1): positional and keyword arguments pass through."""
+    """module(x, offset=1) returns module.forward(x, offset=1): positional and keyword arguments pass through.
+
+    Hint: Module.__call__ must return self.forward(*args, **kwargs), passing keyword arguments (offset=1.0)
+    through as well as positional ones.
+    """
     m = Scale(2)
     m.w.data[:] = [2.0, 3.0]
     out = m(Tensor([1.0, 1.0]), offset=1.0)
@@ -84,14 +101,23 @@ def test_calling_a_module_runs_forward():
 
 
 def test_named_parameters_finds_everything_in_attribute_order():
-    """Parameters come from attributes and from sub-modules at any depth, in attribute order, with dotted names."""
+    """Parameters come from attributes and from sub-modules at any depth, in attribute order, with dotted
+    names.
+
+    Hint: Walk self._members() (attributes in assignment order): a Parameter is found under prefix + name, a
+    Module is visited recursively with prefix + name + '.'; plain Tensors, lists and numbers are not members.
+    """
     tree = Tree()
     names = [name for name, _ in tree.named_parameters()]
     assert names == TREE_NAMES, f"got names {names}"
 
 
 def test_named_parameters_returns_the_parameter_objects():
-    """Each (name, p) pair holds the very Parameter object of that attribute, not a copy."""
+    """Each (name, p) pair holds the very Parameter object of that attribute, not a copy.
+
+    Hint: Put the Parameter objects themselves in the (name, p) pairs: no Parameter(p.data), p.copy() or
+    p.data.
+    """
     tree = Tree()
     found = dict(tree.named_parameters())
     assert found["a"] is tree.a
@@ -101,7 +127,12 @@ def test_named_parameters_returns_the_parameter_objects():
 
 
 def test_parameters_lists_each_parameter_in_order():
-    """parameters() is the list of Parameters in named_parameters order; plain Tensors and numbers are left out."""
+    """parameters() is the list of Parameters in named_parameters order; plain Tensors and numbers are left
+    out.
+
+    Hint: parameters() is written on top of named_parameters(): if it is wrong, named_parameters picks up
+    plain Tensors (check isinstance(value, Parameter), not Tensor) or misses nested ones.
+    """
     tree = Tree()
     params = tree.parameters()
     expected = [tree.a, tree.inner.w, tree.blocks.left.w, tree.blocks.right.w, tree.blocks.bias, tree.head.w, tree.b]
@@ -110,7 +141,12 @@ def test_parameters_lists_each_parameter_in_order():
 
 
 def test_shared_parameter_is_listed_once():
-    """A weight held by two attributes (or two sub-modules sharing a layer) appears once, under its first name."""
+    """A weight held by two attributes (or two sub-modules sharing a layer) appears once, under its first
+    name.
+
+    Hint: Keep a set of id()s of what you already visited (parameters and modules) in named_parameters, and
+    skip anything seen: the second attribute holding the same object adds nothing.
+    """
 
     class Tied(Module):
         def __init__(self):
@@ -128,7 +164,11 @@ def test_shared_parameter_is_listed_once():
 
 
 def test_children_are_the_direct_submodules():
-    """children() lists the direct sub-modules once each, in attribute order, not grandchildren."""
+    """children() lists the direct sub-modules once each, in attribute order, not grandchildren.
+
+    Hint: children() looks only at self._members() (no recursion into grandchildren), keeps the Modules, and
+    skips an object already listed (compare id()s: the same Tree held twice is one child).
+    """
 
     class Outer(Module):
         def __init__(self):
@@ -147,7 +187,12 @@ def test_children_are_the_direct_submodules():
 
 
 def test_eval_and_train_reach_every_submodule():
-    """eval() sets training False on the module and every module inside it; train() sets it back; both return self."""
+    """eval() sets training False on the module and every module inside it; train() sets it back; both return
+    self.
+
+    Hint: train(mode) sets self.training = mode, calls child.train(mode) for every child in self.children(),
+    and returns self; eval() is written on top of it.
+    """
     tree = Tree()
     modules = [tree, tree.inner, tree.blocks, tree.blocks.left, tree.blocks.right, tree.head]
     assert all(m.training for m in modules), "a new module starts in training mode"
@@ -160,7 +205,11 @@ def test_eval_and_train_reach_every_submodule():
 
 
 def test_zero_grad_clears_every_parameter():
-    """zero_grad() sets grad to None on every parameter, nested ones included."""
+    """zero_grad() sets grad to None on every parameter, nested ones included.
+
+    Hint: zero_grad() sets p.grad = None (not zeros) for every p in self.parameters(), which includes the
+    nested ones.
+    """
     tree = Tree()
     params = [tree.a, tree.inner.w, tree.blocks.right.w, tree.blocks.bias, tree.head.w, tree.b]
     for p in params:
@@ -174,7 +223,11 @@ def test_modules_in_a_plain_list_or_dict_are_an_error():
     """self.blocks = [Scale(1), Scale(2)] raises a TypeError that points at ModuleList (a dict:
     ModuleDict; a Parameter in a tuple too): PyTorch does not register what a plain container
     holds, so its optimizer would silently never train them. A list filled after it was
-    assigned is caught when the parameters are looked up. Lists of plain values are fine."""
+    assigned is caught when the parameters are looked up. Lists of plain values are fine.
+
+    Hint: The TypeError is raised by self._members() when it meets a plain list filled after assignment:
+    named_parameters must walk module._members(), not vars(module) directly, so the later list is caught.
+    """
     blocks, head, weight = [Scale(1), Scale(2)], {"head": Scale(4)}, Parameter([0.5])
 
     class Holder(Module):

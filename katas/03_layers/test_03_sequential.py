@@ -17,7 +17,11 @@ def make_mlp():
 
 
 def test_sequential_applies_items_in_order():
-    """Sequential(a, relu, b)(x) equals b(relu(a(x))): each output feeds the next item."""
+    """Sequential(a, relu, b)(x) equals b(relu(a(x))): each output feeds the next item.
+
+    Hint: Sequential.forward feeds x through every item: for layer in self: x = layer(x); return x (len,
+    indexing and iteration read the attributes '0', '1', ... that __init__ stores).
+    """
     model = make_mlp()
     x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
     first, second = model[0], model[2]
@@ -27,13 +31,21 @@ def test_sequential_applies_items_in_order():
 
 
 def test_sequential_order_matters():
-    """Items run first to last, not last to first: Sequential(add 1, times 10)(2) is 30."""
+    """Items run first to last, not last to first: Sequential(add 1, times 10)(2) is 30.
+
+    Hint: Store item i as attribute str(i) in the order given, and let forward iterate from the first to the
+    last (not reversed, and not all applied to the original x).
+    """
     model = Sequential(lambda t: t + 1.0, lambda t: t * 10.0)
     assert_close(model(Tensor([2.0])), [30.0], what="Sequential(+1, *10)(2)")
 
 
 def test_sequential_len_and_indexing():
-    """len(seq) counts the items; seq[0], seq[2] and seq[-1] return the items themselves."""
+    """len(seq) counts the items; seq[0], seq[2] and seq[-1] return the items themselves.
+
+    Hint: len and [] are written and count the digit-named attributes: __init__ must setattr(self, str(i),
+    item) for every item (no list attribute, no names like 'layer0').
+    """
     model = make_mlp()
     assert len(model) == 3
     assert isinstance(model[0], Linear) and isinstance(model[1], ReLU)
@@ -43,7 +55,12 @@ def test_sequential_len_and_indexing():
 
 
 def test_sequential_parameter_names_follow_pytorch():
-    """Parameters of Sequential(Linear, ReLU, Linear) are '0.weight', '0.bias', '2.weight', '2.bias', in order."""
+    """Parameters of Sequential(Linear, ReLU, Linear) are '0.weight', '0.bias', '2.weight', '2.bias', in
+    order.
+
+    Hint: The names '0.weight', '2.bias' come from attribute names: setattr(self, str(index), module) in
+    Sequential.__init__, numbering every item (ReLU takes index 1) so the second Linear is '2'.
+    """
     model = make_mlp()
     named = model.named_parameters()
     assert [name for name, _ in named] == ["0.weight", "0.bias", "2.weight", "2.bias"]
@@ -51,7 +68,12 @@ def test_sequential_parameter_names_follow_pytorch():
 
 
 def test_sequential_inside_a_module():
-    """A Sequential held by a module's attribute gets that prefix: 'body.0.weight'."""
+    """A Sequential held by a module's attribute gets that prefix: 'body.0.weight'.
+
+    Hint: a parent's named_parameters recurses into the Sequential with the prefix 'body.': the items must be
+    attributes of the Sequential (setattr(self, str(i), item)), and the recursion must pass
+    prefix + name + '.' down to every level.
+    """
 
     class Net(Module):
         def __init__(self):
@@ -72,7 +94,12 @@ class Identity(Module):
 
 
 def test_eval_reaches_layers_inside_a_sequential():
-    """model.eval() switches the modules inside a Sequential (e.g. a Dropout) to eval mode too; train() switches them back."""
+    """model.eval() switches the modules inside a Sequential (e.g. a Dropout) to eval mode too; train()
+    switches them back.
+
+    Hint: train() reaches items via children(), i.e. the Module attributes: the items must be attributes
+    (setattr(self, str(i), item)), not entries of a hidden list.
+    """
     model = Sequential(Linear(2, 2), ReLU(), Identity())
     model.eval()
     assert model[0].training is False and model[2].training is False
@@ -81,7 +108,11 @@ def test_eval_reaches_layers_inside_a_sequential():
 
 
 def test_empty_sequential_is_the_identity():
-    """Sequential() with no items returns its input unchanged and has no parameters."""
+    """Sequential() with no items returns its input unchanged and has no parameters.
+
+    Hint: With no items the loop in forward never runs: return x as it came in, and let __init__ accept zero
+    items.
+    """
     x = Tensor([1.0, -2.0])
     model = Sequential()
     assert_close(model(x), [1.0, -2.0], what="Sequential()(x)")
@@ -89,7 +120,11 @@ def test_empty_sequential_is_the_identity():
 
 
 def test_sequential_rejects_items_that_are_not_callable():
-    """Sequential(Linear(2, 2), 3) raises TypeError: 3 cannot be applied to a tensor."""
+    """Sequential(Linear(2, 2), 3) raises TypeError: 3 cannot be applied to a tensor.
+
+    Hint: In Sequential.__init__ check callable(item) for each item and raise TypeError before storing it (a
+    Module and a lambda are both callable, 3 is not).
+    """
     with pytest.raises(TypeError):
         Sequential(Linear(2, 2), 3)
 
@@ -110,7 +145,12 @@ class Stack(Module):
 
 def test_module_list_and_module_dict_register_their_items():
     """Parameters inside a ModuleList or ModuleDict are found and named like PyTorch's:
-    'blocks.0.weight' ... 'heads.a.bias', 'heads.b.weight'; eval() reaches them."""
+    'blocks.0.weight' ... 'heads.a.bias', 'heads.b.weight'; eval() reaches them.
+
+    Hint: ModuleList.append must setattr(self, str(len(self)), module) and ModuleDict.__setitem__
+    setattr(self, key, module): attributes are what named_parameters and eval() walk, so 'blocks.0.weight' and
+    'heads.a.weight' appear.
+    """
     rng.manual_seed(0)
     model = Stack(2)
     names = [name for name, _ in model.named_parameters()]
@@ -125,7 +165,11 @@ def test_module_list_and_module_dict_register_their_items():
 def test_module_list_works_like_a_list():
     """len, [i] (negative too, IndexError past the end), [1:] (a ModuleList), iteration, append
     and extend (at the end), insert, [i] = m and del [i] (the names renumber: 'blocks.1' is
-    always the second item), and +=."""
+    always the second item), and +=.
+
+    Hint: Everything but append is written on top of it (extend, insert and del renumber by re-appending):
+    append must store the item as the attribute str(len(self)) and return self.
+    """
     rng.manual_seed(1)
     a, b, c, d = (Linear(1, 1) for _ in range(4))
     blocks = ModuleList([a, b])
@@ -149,7 +193,12 @@ def test_module_list_works_like_a_list():
 
 def test_module_dict_works_like_a_dict():
     """d[key], key in d, len, iteration over the keys in insertion order, keys/values/items,
-    replacing a key keeps its place, del d[key], KeyError for a missing key."""
+    replacing a key keeps its place, del d[key], KeyError for a missing key.
+
+    Hint: ModuleDict.__setitem__ stores the module as the attribute named key (setattr(self, key, module));
+    replacing a key must work, so the 'would hide an attribute' check applies only to keys not already in
+    self.
+    """
     rng.manual_seed(2)
     a, b, c = Linear(1, 1), Linear(1, 2), Linear(1, 3)
     heads = ModuleDict({"a": a, "b": b})
@@ -168,7 +217,12 @@ def test_module_dict_works_like_a_dict():
 def test_module_containers_reject_what_they_cannot_register():
     """ModuleList([Linear, 3]) and .append(a Tensor) raise TypeError; ModuleDict keys must be
     non-empty strings without '.' that hide no attribute ('training', 'keys'): KeyError, a
-    non-string key TypeError, a non-callable value TypeError."""
+    non-string key TypeError, a non-callable value TypeError.
+
+    Hint: Order the checks in ModuleDict.__setitem__: TypeError for a non-str key, KeyError for '' or a '.' in
+    it, KeyError when key not in self and hasattr(self, key); then TypeError unless callable(module).
+    ModuleList.append raises TypeError for a non-callable before storing anything.
+    """
     rng.manual_seed(3)
     layer = Linear(2, 2)
     with pytest.raises(TypeError):

@@ -16,7 +16,11 @@ def make_mlp(seed):
 
 
 def test_state_dict_maps_names_to_arrays():
-    """state_dict() is {name: NumPy array} with the names of named_parameters and the parameters' values."""
+    """state_dict() is {name: NumPy array} with the names of named_parameters and the parameters' values.
+
+    Hint: state_dict() is a dict built from self.named_parameters() in that order, mapping each name to a
+    NumPy array (p.data copied), not to the Parameter.
+    """
     model = make_mlp(0)
     state = model.state_dict()
     assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
@@ -26,7 +30,10 @@ def test_state_dict_maps_names_to_arrays():
 
 
 def test_state_dict_is_a_snapshot():
-    """Changing the model after state_dict() does not change the snapshot (the arrays are copies)."""
+    """Changing the model after state_dict() does not change the snapshot (the arrays are copies).
+
+    Hint: Copy each array (p.data.copy()): p.data itself is the live array that training changes in place.
+    """
     model = make_mlp(0)
     state = model.state_dict()
     before = state["0.weight"].copy()
@@ -35,7 +42,11 @@ def test_state_dict_is_a_snapshot():
 
 
 def test_load_state_dict_round_trip():
-    """A model loaded with another model's state_dict computes exactly the same outputs."""
+    """A model loaded with another model's state_dict computes exactly the same outputs.
+
+    Hint: For every name in named_parameters() write the dict's value into that parameter (p.data[...] =
+    value); check that you match values by name, not by position.
+    """
     source, target = make_mlp(0), make_mlp(1)
     x = Tensor(np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32))
     target.load_state_dict(source.state_dict())
@@ -43,7 +54,12 @@ def test_load_state_dict_round_trip():
 
 
 def test_load_state_dict_copies_in_place():
-    """Loading keeps each Parameter object and its array (p.data[...] = value), its dtype, and does not alias the dict."""
+    """Loading keeps each Parameter object and its array (p.data[...] = value), its dtype, and does not alias
+    the dict.
+
+    Hint: Write into the existing array, p.data[...] = value: this keeps the Parameter, its array and its
+    float32 dtype, and copies the values; p.data = value replaces the array and aliases the dict.
+    """
     model = make_mlp(1)
     weight, array = model[0].weight, model[0].weight.data
     state = {k: v.astype(np.float64) + 1.0 for k, v in make_mlp(0).state_dict().items()}
@@ -56,7 +72,11 @@ def test_load_state_dict_copies_in_place():
 
 
 def test_load_state_dict_names_missing_and_unexpected_keys():
-    """A dict without '2.bias' and with an extra 'head.weight' raises RuntimeError naming both keys."""
+    """A dict without '2.bias' and with an extra 'head.weight' raises RuntimeError naming both keys.
+
+    Hint: Compare the keys both ways: names of the model missing from the dict and dict keys the model lacks;
+    put every such key in one RuntimeError message.
+    """
     model = make_mlp(0)
     state = model.state_dict()
     del state["2.bias"]
@@ -67,7 +87,13 @@ def test_load_state_dict_names_missing_and_unexpected_keys():
 
 
 def test_load_state_dict_names_shape_mismatches_and_changes_nothing():
-    """A (4, 2) array for '2.weight' (which is (2, 4)) raises RuntimeError naming the key and both shapes; nothing is loaded."""
+    """A (4, 2) array for '2.weight' (which is (2, 4)) raises RuntimeError naming the key and both shapes;
+    nothing is loaded.
+
+    Hint: Check every key and shape first (np.asarray(value).shape vs p.shape) and raise one RuntimeError
+    naming the key and both shapes before writing anything: a loop that loads as it checks has already changed
+    '0.weight'.
+    """
     model = make_mlp(0)
     before = model.state_dict()
     state = make_mlp(1).state_dict()

@@ -21,7 +21,12 @@ def run(opt, p, grads):
 
 
 def test_sgd_plain_steps():
-    """Without momentum or decay, each step is p -= lr * grad (four steps, checked against float64 arithmetic)."""
+    """Without momentum or decay, each step is p -= lr * grad (four steps, checked against float64
+    arithmetic).
+
+    Hint: For each (index, p, group) of self.indexed_params() with a grad, p.data -= group['lr'] * p.grad;
+    read lr from the group, since SGD stores no lr attribute.
+    """
     p = Parameter(START.astype(np.float32))
     run(SGD([p], lr=0.1), p, GRADS)
     expected = START - 0.1 * sum(GRADS)
@@ -29,7 +34,11 @@ def test_sgd_plain_steps():
 
 
 def test_sgd_weight_decay_steps():
-    """With weight_decay wd, each step is p -= lr * (grad + wd * p), p being the value before the step."""
+    """With weight_decay wd, each step is p -= lr * (grad + wd * p), p being the value before the step.
+
+    Hint: The decayed gradient uses the value before the step: g = p.grad + group['weight_decay'] * p.data,
+    then p.data -= lr * g (decay applied after the step, or scaled by lr twice, drifts).
+    """
     p = Parameter(START.astype(np.float32))
     run(SGD([p], lr=0.1, weight_decay=0.2), p, GRADS)
     expected = START.copy()
@@ -39,14 +48,23 @@ def test_sgd_weight_decay_steps():
 
 
 def test_sgd_weight_decay_alone_shrinks_geometrically():
-    """With a zero gradient, weight decay alone multiplies p by (1 - lr * wd) each step: p0 * 0.98**5 after 5 steps."""
+    """With a zero gradient, weight decay alone multiplies p by (1 - lr * wd) each step: p0 * 0.98**5 after 5
+    steps.
+
+    Hint: A zero gradient still steps: with weight decay, p -= lr * (0 + wd * p) shrinks p by (1 - lr * wd);
+    do not skip a parameter because its grad is all zeros (skip only grad None).
+    """
     p = Parameter(START.astype(np.float32))
     run(SGD([p], lr=0.1, weight_decay=0.2), p, [np.zeros_like(START)] * 5)
     assert_close(p, START * 0.98**5, what="p after 5 decay-only steps")
 
 
 def test_sgd_updates_in_place_and_keeps_float32():
-    """step() changes p.data in place (the same array object) and it stays float32."""
+    """step() changes p.data in place (the same array object) and it stays float32.
+
+    Hint: Update with p.data -= ... (in place, keeps the array and float32); p.data = p.data - ... makes a new
+    array, and float64 math may change the dtype.
+    """
     p = Parameter(START.astype(np.float32))
     array = p.data
     run(SGD([p], lr=0.1, weight_decay=0.1), p, GRADS[:1])
@@ -55,7 +73,10 @@ def test_sgd_updates_in_place_and_keeps_float32():
 
 
 def test_sgd_does_not_change_the_gradient():
-    """Weight decay is added to a new array: p.grad holds the same values after step()."""
+    """Weight decay is added to a new array: p.grad holds the same values after step().
+
+    Hint: g = p.grad + wd * p.data builds a new array; g = p.grad followed by g += ... changes p.grad itself.
+    """
     p = Parameter(START.astype(np.float32))
     g = GRADS[0].astype(np.float32)
     p.grad = g.copy()
@@ -64,7 +85,11 @@ def test_sgd_does_not_change_the_gradient():
 
 
 def test_sgd_skips_parameters_without_gradient():
-    """A parameter whose grad is None is left untouched (even with weight decay); the others are updated."""
+    """A parameter whose grad is None is left untouched (even with weight decay); the others are updated.
+
+    Hint: Check p.grad is None first and continue: the skip must come before the weight decay, or a parameter
+    without a gradient still decays.
+    """
     a, b = Parameter([1.0, 2.0]), Parameter([3.0, 4.0])
     opt = SGD([a, b], lr=0.5, weight_decay=0.1)
     b.grad = np.array([1.0, 1.0], dtype=np.float32)
@@ -77,13 +102,21 @@ def test_sgd_skips_parameters_without_gradient():
     {"lr": -0.1}, {"lr": 0.1, "momentum": -0.5}, {"lr": 0.1, "weight_decay": -1.0}, {"lr": 0.1, "nesterov": True},
 ], ids=["negative lr", "negative momentum", "negative weight_decay", "nesterov without momentum"])
 def test_sgd_rejects_bad_hyperparameters(kwargs):
-    """Negative lr, momentum or weight_decay, and nesterov=True without momentum, raise ValueError."""
+    """Negative lr, momentum or weight_decay, and nesterov=True without momentum, raise ValueError.
+
+    Hint: Validate in SGD.__init__ before calling super().__init__: ValueError for lr, momentum or
+    weight_decay < 0, and for nesterov=True with momentum <= 0.
+    """
     with pytest.raises(ValueError):
         SGD([Parameter([1.0])], **kwargs)
 
 
 def test_sgd_trains_a_line():
-    """Linear(1, 1) + mse_loss + backward + SGD learns y = 2x + 1: weight 2, bias 1 (the whole loop works)."""
+    """Linear(1, 1) + mse_loss + backward + SGD learns y = 2x + 1: weight 2, bias 1 (the whole loop works).
+
+    Hint: If the steps above pass but this fails, check the sign (p.data -= lr * g, not +=) and that every
+    parameter of model.parameters() is updated, bias included.
+    """
     rng.manual_seed(0)
     x = np.random.default_rng(0).uniform(-1, 1, size=(64, 1)).astype(np.float32)
     inputs, targets = Tensor(x), Tensor(2 * x + 1)
@@ -101,7 +134,11 @@ def test_sgd_trains_a_line():
 def test_sgd_uses_each_groups_lr_and_weight_decay():
     """SGD([{"params": [a]}, {"params": [b], "lr": 0.01, "weight_decay": 0.5}], lr=0.1): a steps
     with lr 0.1 and no decay, b with lr 0.01 and decay 0.5 (no decay on biases, a smaller lr for
-    a pretrained body: the reasons groups exist)."""
+    a pretrained body: the reasons groups exist).
+
+    Hint: Take lr and weight_decay from the group that indexed_params() yields with each parameter, not from
+    self.defaults or the first group.
+    """
     a, b = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
     opt = SGD([{"params": [a]}, {"params": [b], "lr": 0.01, "weight_decay": 0.5}], lr=0.1)
     g = GRADS[0]
@@ -113,7 +150,11 @@ def test_sgd_uses_each_groups_lr_and_weight_decay():
 
 def test_sgd_reads_the_lr_of_its_groups_at_every_step():
     """Changing optimizer.param_groups[0]["lr"] between steps changes the next step (kata 07's
-    schedules work that way)."""
+    schedules work that way).
+
+    Hint: Read group['lr'] inside step() at every call; an lr copied once in __init__ (or self.defaults['lr'])
+    does not see the change.
+    """
     p = Parameter(START.astype(np.float32))
     opt = SGD([p], lr=0.1)
     run(opt, p, GRADS[:1])

@@ -33,7 +33,12 @@ def run(opt, p, grads):
 
 
 def test_adam_first_step_is_lr_times_sign_of_gradient():
-    """After bias correction the first step is lr * g / |g|: every coordinate moves by lr, whatever the size of g."""
+    """After bias correction the first step is lr * g / |g|: every coordinate moves by lr, whatever the size
+    of g.
+
+    Hint: Without the bias corrections the first step is about lr * 0.1 / sqrt(0.001): divide m by 1 -
+    beta1**t and v by 1 - beta2**t, with t the step count after incrementing it (t = 1 here).
+    """
     g = np.array([1e-3, -0.5, 3.0, -200.0, 1e3])
     p = Parameter(np.zeros(5, dtype=np.float32))
     run(Adam([p], lr=0.01), p, [g])
@@ -41,14 +46,22 @@ def test_adam_first_step_is_lr_times_sign_of_gradient():
 
 
 def test_adam_trajectory_matches_reference():
-    """Six steps with default betas match the reference Adam (bias-corrected moments) computed in float64."""
+    """Six steps with default betas match the reference Adam (bias-corrected moments) computed in float64.
+
+    Hint: Check the update order in adam_update: increment step, m = beta1*m + (1-beta1)*g, v = beta2*v +
+    (1-beta2)*g*g, then p -= lr * m_hat / (sqrt(v_hat) + eps), with eps added after the square root.
+    """
     p = Parameter(START.astype(np.float32))
     run(Adam([p], lr=0.01), p, GRADS)
     assert_close(p, reference_adam(START, GRADS, lr=0.01), what="p after 6 Adam steps")
 
 
 def test_adam_trajectory_with_other_betas_and_eps():
-    """betas=(0.5, 0.9) and eps=0.1 are used as given (a large eps visibly damps the steps)."""
+    """betas=(0.5, 0.9) and eps=0.1 are used as given (a large eps visibly damps the steps).
+
+    Hint: Read beta1, beta2 = group['betas'] and group['eps'] in adam_update rather than constants 0.9, 0.999,
+    1e-8; with eps 0.1 it matters that eps is added to sqrt(v_hat), not inside the square root.
+    """
     p = Parameter(START.astype(np.float32))
     run(Adam([p], lr=0.05, betas=(0.5, 0.9), eps=0.1), p, GRADS)
     expected = reference_adam(START, GRADS, lr=0.05, betas=(0.5, 0.9), eps=0.1)
@@ -56,7 +69,11 @@ def test_adam_trajectory_with_other_betas_and_eps():
 
 
 def test_adam_l2_weight_decay_goes_through_the_moments():
-    """Adam's weight_decay adds wd * p to the gradient before the moments (L2), and leaves p.grad unchanged."""
+    """Adam's weight_decay adds wd * p to the gradient before the moments (L2), and leaves p.grad unchanged.
+
+    Hint: In Adam.step, g = p.grad + group['weight_decay'] * p.data as a new array (p.grad untouched), and
+    pass that g to adam_update so the decay enters both moments.
+    """
     p = Parameter(START.astype(np.float32))
     opt = Adam([p], lr=0.01, weight_decay=0.5)
     for g in GRADS:
@@ -67,7 +84,13 @@ def test_adam_l2_weight_decay_goes_through_the_moments():
 
 
 def test_adam_state_per_parameter():
-    """state[i] holds 'step' (int), 'exp_avg' and 'exp_avg_sq' (arrays shaped like the parameter), per parameter."""
+    """state[i] holds 'step' (int), 'exp_avg' and 'exp_avg_sq' (arrays shaped like the parameter), per
+    parameter.
+
+    Hint: self.state[index] = {'step': 0, 'exp_avg': np.zeros_like(p.data), 'exp_avg_sq':
+    np.zeros_like(p.data)} on first use, per index: a shared step counter or shared moments make the two
+    parameters interfere.
+    """
     a, b = Parameter(START.astype(np.float32)), Parameter([[1.0, 2.0]])
     opt = Adam([a, b], lr=0.01)
     for i, g in enumerate(GRADS[:3]):
@@ -83,7 +106,11 @@ def test_adam_state_per_parameter():
 
 
 def test_adam_skips_parameters_without_gradient():
-    """A step with grad None leaves the parameter alone and does not advance its step count or moments."""
+    """A step with grad None leaves the parameter alone and does not advance its step count or moments.
+
+    Hint: Skip grad None before calling adam_update: the step count t and the moments must advance only on
+    real steps, or the bias corrections go off.
+    """
     p = Parameter(START.astype(np.float32))
     opt = Adam([p], lr=0.01)
     for i, g in enumerate(GRADS):
@@ -94,7 +121,11 @@ def test_adam_skips_parameters_without_gradient():
 
 
 def test_adam_updates_in_place_and_keeps_float32():
-    """step() changes p.data in place (the same array object) and it stays float32."""
+    """step() changes p.data in place (the same array object) and it stays float32.
+
+    Hint: Update p.data in place (p.data -= ...) and keep float32: np.zeros_like(p.data) moments and Python
+    floats for lr and the corrections keep it float32, p.data = ... replaces the array.
+    """
     p = Parameter(START.astype(np.float32))
     array = p.data
     run(Adam([p], lr=0.01), p, GRADS[:2])
@@ -104,7 +135,11 @@ def test_adam_updates_in_place_and_keeps_float32():
 
 def test_adam_uses_each_groups_hyperparameters():
     """Each group has its own lr, betas and eps: two parameters with the same gradients follow
-    two different reference trajectories."""
+    two different reference trajectories.
+
+    Hint: adam_update gets the group of its parameter: read lr, betas and eps from that group argument, not
+    from self.defaults or param_groups[0].
+    """
     p, q = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
     opt = Adam([{"params": [p]}, {"params": [q], "lr": 0.05, "betas": (0.5, 0.9), "eps": 1e-3}], lr=0.01)
     for g in GRADS:

@@ -29,14 +29,24 @@ def run(opt, p, grads):
 
 
 def test_adamw_trajectory_matches_reference():
-    """Six AdamW steps (lr 0.01, weight_decay 0.5) match the float64 reference: decay first, then Adam on the raw gradient."""
+    """Six AdamW steps (lr 0.01, weight_decay 0.5) match the float64 reference: decay first, then Adam on the
+    raw gradient.
+
+    Hint: AdamW.step decays first, p.data *= 1 - group['lr'] * group['weight_decay'], then calls
+    self.adam_update with the raw p.grad (no L2 term added to the gradient).
+    """
     p = Parameter(START.astype(np.float32))
     run(AdamW([p], lr=0.01, weight_decay=0.5), p, GRADS)
     assert_close(p, reference_adamw(START, GRADS, 0.01, 0.5), what="p after 6 AdamW steps")
 
 
 def test_adamw_decay_is_decoupled_from_the_gradient():
-    """With a zero gradient AdamW shrinks p by exactly (1 - lr*wd) per step, while Adam's L2 decay, divided by sqrt(v), moves p by about lr."""
+    """With a zero gradient AdamW shrinks p by exactly (1 - lr*wd) per step, while Adam's L2 decay, divided by
+    sqrt(v), moves p by about lr.
+
+    Hint: AdamW must not add wd * p to the gradient (that is Adam's L2, divided by sqrt(v)): shrink p.data
+    directly by the factor (1 - lr * wd), then run the Adam update on p.grad.
+    """
     lr, wd, steps = 0.01, 0.1, 5
     p, q = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
     run(AdamW([p], lr=lr, weight_decay=wd), p, [np.zeros(5)] * steps)
@@ -47,14 +57,23 @@ def test_adamw_decay_is_decoupled_from_the_gradient():
 
 
 def test_adamw_default_weight_decay_is_0_01():
-    """AdamW(params) decays by default (weight_decay=0.01, lr=1e-3): one zero-gradient step multiplies p by 0.99999."""
+    """AdamW(params) decays by default (weight_decay=0.01, lr=1e-3): one zero-gradient step multiplies p by
+    0.99999.
+
+    Hint: The defaults (lr=1e-3, weight_decay=0.01) are set in AdamW.__init__: your step must read them from
+    the group and apply the decay even when the gradient is zero.
+    """
     p = Parameter(START.astype(np.float32))
     run(AdamW([p]), p, [np.zeros(5)])
     assert_close(p, START * (1 - 1e-3 * 0.01), rtol=1e-6, atol=0, what="p after one default AdamW step")
 
 
 def test_adamw_without_decay_is_adam():
-    """With weight_decay=0, AdamW and Adam give bit-for-bit the same trajectory."""
+    """With weight_decay=0, AdamW and Adam give bit-for-bit the same trajectory.
+
+    Hint: With weight_decay 0 AdamW.step must do exactly what Adam.step does: skip the decay and call
+    adam_update(index, p, p.grad, group) with the same arguments, in the same order.
+    """
     p, q = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
     run(AdamW([p], lr=0.01, weight_decay=0.0), p, GRADS)
     run(Adam([q], lr=0.01), q, GRADS)
@@ -62,7 +81,11 @@ def test_adamw_without_decay_is_adam():
 
 
 def test_adamw_skips_parameters_without_gradient_and_keeps_grad():
-    """A parameter with grad None is neither decayed nor updated; p.grad is never modified."""
+    """A parameter with grad None is neither decayed nor updated; p.grad is never modified.
+
+    Hint: Check p.grad is None before the decay (a parameter without a gradient is not decayed either), and
+    pass p.grad to adam_update without modifying it.
+    """
     a, b = Parameter(START.astype(np.float32)), Parameter([1.0, 2.0])
     opt = AdamW([a, b], lr=0.01, weight_decay=0.5)
     g = GRADS[0].astype(np.float32)
@@ -75,7 +98,11 @@ def test_adamw_skips_parameters_without_gradient_and_keeps_grad():
 
 def test_adamw_group_without_weight_decay():
     """The classic groups: weights decay, biases do not. With a zero gradient the weight shrinks
-    by (1 - lr·wd) and the bias in the group {"weight_decay": 0.0} does not move."""
+    by (1 - lr·wd) and the bias in the group {"weight_decay": 0.0} does not move.
+
+    Hint: Take weight_decay and lr from each parameter's own group (indexed_params yields it): the group
+    {'weight_decay': 0.0} must skip the decay.
+    """
     w, b = Parameter(START.astype(np.float32)), Parameter(START.astype(np.float32))
     opt = AdamW([{"params": [w]}, {"params": [b], "weight_decay": 0.0}], lr=0.01, weight_decay=0.5)
     for _ in range(3):

@@ -35,7 +35,13 @@ def train(opt, params, steps):
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_state_dict_round_trip_continues_identically(name):
-    """Train 3 steps, save; a fresh optimizer (over copies of the weights) loads it; 3 more steps give bit-identical weights."""
+    """Train 3 steps, save; a fresh optimizer (over copies of the weights) loads it; 3 more steps give
+    bit-identical weights.
+
+    Hint: Everything that changes during training must survive the round trip: every entry of self.state (step
+    counts, moments, momentum buffers) and the groups' hyperparameters; load_state_dict keys state by int
+    index, the parameter's position in self.params.
+    """
     make = OPTIMIZERS[name]
     params = [Parameter(p.data.astype(np.float32)) for p in make_params()]
     opt = make(params)
@@ -53,7 +59,11 @@ def test_state_dict_round_trip_continues_identically(name):
 
 
 def test_state_dict_is_a_snapshot():
-    """Stepping after state_dict() does not change it: its arrays are copies, not the live buffers."""
+    """Stepping after state_dict() does not change it: its arrays are copies, not the live buffers.
+
+    Hint: Copy every array in state_dict (value.copy() for np.ndarray, ints as they are): the live buffers are
+    updated in place by later steps.
+    """
     params = make_params()
     opt = Adam(params, lr=0.01)
     train(opt, params, range(2))
@@ -65,7 +75,11 @@ def test_state_dict_is_a_snapshot():
 
 
 def test_load_state_dict_copies_the_arrays():
-    """After load_state_dict(d), stepping does not change d's arrays (the optimizer works on its own copies)."""
+    """After load_state_dict(d), stepping does not change d's arrays (the optimizer works on its own copies).
+
+    Hint: Store copies in load_state_dict too: reusing the dict's arrays makes the next in-place buffer update
+    (buf *= m) change the checkpoint.
+    """
     params = make_params()
     opt = SGD(params, lr=0.1, momentum=0.9)
     train(opt, params, range(2))
@@ -80,7 +94,12 @@ def test_load_state_dict_copies_the_arrays():
 def test_state_dict_keeps_the_param_groups():
     """state_dict()["param_groups"] holds every group's current hyperparameters (an lr changed
     during training included) with "params" as positions ([0], [1]), PyTorch's layout;
-    load_state_dict gives each group its saved values and keeps its own parameters."""
+    load_state_dict gives each group its saved values and keeps its own parameters.
+
+    Hint: Each saved group is dict(group, params=[positions in self.params]), a new dict per group;
+    load_state_dict updates each group with every saved key except 'params', so the group keeps its own
+    parameters.
+    """
     params = make_params()
     opt = SGD([{"params": [params[0]]}, {"params": [params[1]], "lr": 0.2, "weight_decay": 0.01}], lr=0.1, momentum=0.9)
     opt.param_groups[0]["lr"] = 0.025
@@ -98,7 +117,11 @@ def test_state_dict_keeps_the_param_groups():
 
 
 def test_load_state_dict_rejects_other_groups():
-    """A state_dict with another number of groups, or of parameters in a group, raises ValueError."""
+    """A state_dict with another number of groups, or of parameters in a group, raises ValueError.
+
+    Hint: Before changing anything, compare the number of saved groups with len(self.param_groups) and, per
+    group, the number of parameters; raise ValueError on a mismatch.
+    """
     params = make_params()
     saved = SGD([{"params": [params[0]]}, {"params": [params[1]]}], lr=0.1).state_dict()
     with pytest.raises(ValueError):
@@ -108,7 +131,11 @@ def test_load_state_dict_rejects_other_groups():
 
 
 def test_load_state_dict_rejects_another_optimizer_kind():
-    """Loading an SGD state_dict into Adam raises ValueError (their hyperparameters differ)."""
+    """Loading an SGD state_dict into Adam raises ValueError (their hyperparameters differ).
+
+    Hint: Compare each saved group's keys with this optimizer's group keys (set(saved) != set(group)): SGD's
+    momentum/nesterov against Adam's betas/eps must be a ValueError.
+    """
     params = make_params()
     saved = SGD(params, lr=0.1).state_dict()
     with pytest.raises(ValueError):
@@ -116,7 +143,11 @@ def test_load_state_dict_rejects_another_optimizer_kind():
 
 
 def test_load_state_dict_rejects_mismatched_shapes():
-    """A state array whose shape differs from its parameter's raises ValueError."""
+    """A state array whose shape differs from its parameter's raises ValueError.
+
+    Hint: Check each array in the saved state against the shape of params[index] before storing anything, and
+    raise ValueError when they differ.
+    """
     params = make_params()
     opt = SGD(params, lr=0.1, momentum=0.9)
     train(opt, params, range(1))

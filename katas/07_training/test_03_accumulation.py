@@ -25,7 +25,12 @@ def model64():
 
 
 def test_two_half_batches_equal_one_full_batch():
-    """accumulation_steps=2 over two halves of a batch gives the same SGD update as one step on the whole batch."""
+    """accumulation_steps=2 over two halves of a batch gives the same SGD update as one step on the whole
+    batch.
+
+    Hint: Gradients add up across backward() calls, and each micro-batch loss is already a mean:
+    back-propagate loss / self.accumulation_steps so two halves sum to the full batch's mean gradient.
+    """
     x, y = data()
     big, small = model64(), model64()
     Trainer(big, SGD(big.parameters(), lr=0.5), cross_entropy, progress=False).train_step(x, y)
@@ -37,7 +42,11 @@ def test_two_half_batches_equal_one_full_batch():
 
 
 def test_four_quarter_batches_equal_one_full_batch():
-    """Also with 4 micro-batches (and mean-squared error)."""
+    """Also with 4 micro-batches (and mean-squared error).
+
+    Hint: The same scaling must hold for any k: divide by self.accumulation_steps (not by 2 or by the batch
+    size), and call self.apply_gradients() only when self.pending reaches it.
+    """
     r = np.random.default_rng(1)
     x, target = r.normal(size=(8, 3)), r.normal(size=(8, 4))
     big, small = model64(), model64()
@@ -50,7 +59,12 @@ def test_four_quarter_batches_equal_one_full_batch():
 
 
 def test_the_optimizer_steps_only_every_k_micro_batches():
-    """With accumulation_steps=3 the weights do not move on calls 1 and 2, move on call 3, and the gradients are then cleared."""
+    """With accumulation_steps=3 the weights do not move on calls 1 and 2, move on call 3, and the gradients
+    are then cleared.
+
+    Hint: Count each call in self.pending and call self.apply_gradients() (which steps, zero_grads and resets
+    pending) only when pending == accumulation_steps; never zero_grad inside train_step otherwise.
+    """
     x, y = data()
     model = model64()
     before = model.weight.data.copy()
@@ -65,7 +79,11 @@ def test_the_optimizer_steps_only_every_k_micro_batches():
 
 
 def test_train_step_returns_the_unscaled_loss():
-    """The returned loss is the micro-batch's own mean loss (not divided by accumulation_steps)."""
+    """The returned loss is the micro-batch's own mean loss (not divided by accumulation_steps).
+
+    Hint: Return float(loss.item()) of the loss itself; the division by accumulation_steps is only for what
+    you call backward() on.
+    """
     x, y = data()
     model = model64()
     expected = float(cross_entropy(model(Tensor(x[:4])), Tensor(y[:4])).item())

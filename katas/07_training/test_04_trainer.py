@@ -33,7 +33,12 @@ def make(seed=0):
 
 
 def test_fit_learns_and_records_one_entry_per_epoch():
-    """fit(epochs=5) returns the history: 5 train losses (falling) and 5 learning rates; accuracy ends high."""
+    """fit(epochs=5) returns the history: 5 train losses (falling) and 5 learning rates; accuracy ends high.
+
+    Hint: fit loops over the epochs, calling self.train_step(x, y) for every batch, and appends one train loss
+    and one lr (self.optimizer.param_groups[0]['lr']) per epoch to self.history, then returns self.history
+    itself.
+    """
     x, y = blobs()
     model, opt = make()
     trainer = Trainer(model, opt, cross_entropy, progress=False)
@@ -45,7 +50,12 @@ def test_fit_learns_and_records_one_entry_per_epoch():
 
 
 def test_train_loss_is_a_mean_over_samples():
-    """The epoch's train loss weighs each batch by its size: batches of 4 and 1 with losses a, b give (4a + b) / 5."""
+    """The epoch's train loss weighs each batch by its size: batches of 4 and 1 with losses a, b give (4a + b)
+    / 5.
+
+    Hint: Weigh each batch's loss by len(y): total += loss * len(y); count += len(y); the epoch's train loss
+    is total / count, not the mean of the batch losses.
+    """
     x, y = blobs(5)
     model, _ = make()
     trainer = Trainer(model, SGD(model.parameters(), lr=0.0), cross_entropy, progress=False)
@@ -57,7 +67,11 @@ def test_train_loss_is_a_mean_over_samples():
 
 
 def test_evaluate_matches_a_manual_computation():
-    """evaluate returns {'loss', 'accuracy'}: means over samples (not over batches), computed in eval mode."""
+    """evaluate returns {'loss', 'accuracy'}: means over samples (not over batches), computed in eval mode.
+
+    Hint: evaluate sums loss * len(y) and the number of rows whose out.data.argmax(axis=1) equals y over the
+    batches, then divides both by the total number of samples, in eval mode under no_grad().
+    """
     x, y = blobs(7)
     model, opt = make()
     with no_grad():
@@ -70,7 +84,12 @@ def test_evaluate_matches_a_manual_computation():
 
 
 def test_evaluate_changes_nothing():
-    """evaluate leaves weights and gradients alone, turns Dropout off while it runs, and restores training mode."""
+    """evaluate leaves weights and gradients alone, turns Dropout off while it runs, and restores training
+    mode.
+
+    Hint: Call self.model.eval() before the loop and self.model.train() after it (in a finally), and run the
+    forward passes under no_grad() with no backward(): no gradient, no update, Dropout off.
+    """
     x, y = blobs(20)
     rng.manual_seed(0)
     model = Sequential(Linear(2, 32), Dropout(0.5), Linear(32, 3))
@@ -86,7 +105,11 @@ def test_evaluate_changes_nothing():
 
 
 def test_validation_metrics_are_recorded():
-    """With val_data, every epoch also records val_loss and val_accuracy, from evaluate."""
+    """With val_data, every epoch also records val_loss and val_accuracy, from evaluate.
+
+    Hint: With val_data, call self.evaluate(val_data) after each epoch's training and append its 'loss' and
+    'accuracy' to history['val_loss'] and history['val_accuracy'] (create them with setdefault).
+    """
     x, y = blobs()
     model, opt = make()
     trainer = Trainer(model, opt, cross_entropy, progress=False)
@@ -97,7 +120,11 @@ def test_validation_metrics_are_recorded():
 
 
 def test_scheduler_steps_once_per_epoch():
-    """With StepLR(step_size=1, gamma=0.5) the recorded lr halves every epoch: 0.05, 0.025, 0.0125."""
+    """With StepLR(step_size=1, gamma=0.5) the recorded lr halves every epoch: 0.05, 0.025, 0.0125.
+
+    Hint: Record the lr at the start of the epoch, before training, and call self.scheduler.step() once at its
+    end when self.schedule == 'epoch'.
+    """
     x, y = blobs()
     model, opt = make()
     trainer = Trainer(model, opt, cross_entropy, scheduler=StepLR(opt, 1, 0.5), progress=False)
@@ -105,7 +132,11 @@ def test_scheduler_steps_once_per_epoch():
 
 
 def test_leftover_accumulation_is_applied_at_the_end_of_the_epoch():
-    """3 batches with accumulation_steps=2: the third batch's gradient is still applied when the epoch ends."""
+    """3 batches with accumulation_steps=2: the third batch's gradient is still applied when the epoch ends.
+
+    Hint: After the batch loop of each epoch, call self.apply_gradients(): it steps with the pending
+    micro-batches and does nothing when none are pending.
+    """
     x, y = blobs(6)
     model, _ = make()
     trainer = Trainer(model, SGD(model.parameters(), lr=0.1), cross_entropy, accumulation_steps=2, progress=False)
@@ -115,7 +146,11 @@ def test_leftover_accumulation_is_applied_at_the_end_of_the_epoch():
 
 
 def test_progress_bar_shows_the_epoch(capsys):
-    """With progress=True, a tqdm bar on stderr says which epoch is running ('epoch 2/2')."""
+    """With progress=True, a tqdm bar on stderr says which epoch is running ('epoch 2/2').
+
+    Hint: Wrap the batches in tqdm(train_data, desc=f'epoch {epoch}/{epochs}', disable=not self.progress),
+    with epoch counted from 1; tqdm writes to stderr.
+    """
     x, y = blobs(20)
     model, opt = make()
     Trainer(model, opt, cross_entropy, progress=True).fit(batches(x, y, 5), epochs=2)

@@ -21,21 +21,33 @@ def run(stopper, values):
 
 
 def test_stops_after_patience_epochs_without_improvement():
-    """patience=2: after the best (0.5), the second epoch in a row without improvement stops training."""
+    """patience=2: after the best (0.5), the second epoch in a row without improvement stops training.
+
+    Hint: Count epochs in step() (best_epoch is 1-based), reset bad_epochs on an improvement, otherwise add
+    one and return bad_epochs >= patience.
+    """
     stopper = EarlyStopping(patience=2)
     assert run(stopper, [1.0, 0.5, 0.6, 0.7, 0.8, 0.1]) == [False, False, False, True]
     assert stopper.best == 0.5 and stopper.best_epoch == 2
 
 
 def test_an_improvement_resets_the_count():
-    """A new best in between resets bad_epochs, so training goes on."""
+    """A new best in between resets bad_epochs, so training goes on.
+
+    Hint: On an improvement set bad_epochs back to 0 and update best: the count is of epochs in a row without
+    improvement, not of all bad epochs.
+    """
     stopper = EarlyStopping(patience=2)
     assert run(stopper, [1.0, 1.1, 0.9, 1.0, 0.8, 0.85, 0.86]) == [False] * 6 + [True]
     assert stopper.best == 0.8
 
 
 def test_min_delta_ignores_tiny_improvements():
-    """With min_delta=0.1, going from 1.0 to 0.95 does not count as an improvement."""
+    """With min_delta=0.1, going from 1.0 to 0.95 does not count as an improvement.
+
+    Hint: In 'min' mode an improvement is value < best - min_delta; a value that is lower but not by more than
+    min_delta leaves best alone and counts as a bad epoch.
+    """
     stopper = EarlyStopping(patience=2, min_delta=0.1)
     assert run(stopper, [1.0, 0.95, 0.92]) == [False, False, True]
     assert stopper.best == 1.0
@@ -44,7 +56,11 @@ def test_min_delta_ignores_tiny_improvements():
 def test_a_tie_is_not_an_improvement():
     """Improving means beating the best by MORE than min_delta: the best value again (min_delta 0),
     or a gain of exactly min_delta (1.0 then 0.75 with min_delta 0.25), does not reset the count;
-    likewise in mode='max'."""
+    likewise in mode='max'.
+
+    Hint: Use strict comparisons: value < best - min_delta in 'min' mode and value > best + min_delta in 'max'
+    mode; <= or >= treats a tie (or a gain of exactly min_delta) as progress.
+    """
     assert run(EarlyStopping(patience=1), [1.0, 1.0]) == [False, True]
     assert run(EarlyStopping(patience=1, min_delta=0.25), [1.0, 0.75]) == [False, True]
     assert run(EarlyStopping(patience=1, mode="max"), [0.5, 0.5]) == [False, True]
@@ -52,14 +68,23 @@ def test_a_tie_is_not_an_improvement():
 
 
 def test_max_mode_for_accuracies():
-    """mode='max' treats higher values as better."""
+    """mode='max' treats higher values as better.
+
+    Hint: With mode='max' flip the comparison (value > best + min_delta); the first value is always the best
+    whatever the mode.
+    """
     stopper = EarlyStopping(patience=2, mode="max")
     assert run(stopper, [0.5, 0.8, 0.7, 0.79]) == [False, False, False, True]
     assert stopper.best == 0.8
 
 
 def test_best_weights_are_kept_as_a_copy():
-    """step(value, model) stores model.state_dict() when the value improves; later training does not change that copy."""
+    """step(value, model) stores model.state_dict() when the value improves; later training does not change
+    that copy.
+
+    Hint: On an improvement with a model (and restore_best), store model.state_dict(), which copies; keeping
+    the Parameters or their .data arrays follows later training.
+    """
     rng.manual_seed(0)
     model = Linear(2, 2)
     stopper = EarlyStopping(patience=3)
@@ -72,7 +97,12 @@ def test_best_weights_are_kept_as_a_copy():
 
 def test_trainer_stops_early_and_restores_the_best_weights():
     """fit(epochs=50, early_stopping=...) on a model that only gets worse (gradient ascent) stops after
-    1 + patience epochs and puts the first epoch's weights back."""
+    1 + patience epochs and puts the first epoch's weights back.
+
+    Hint: Trainer.fit calls early_stopping.step(val_loss, model) each epoch and loads best_state when it
+    returns True: check that step() stores the state on improvement and returns True after exactly patience
+    bad epochs.
+    """
     r = np.random.default_rng(0)
     x, y = r.normal(size=(20, 2)).astype(np.float32), r.integers(0, 2, 20)
     rng.manual_seed(0)

@@ -36,7 +36,13 @@ def train(net, opt, steps, start=0):
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_training_continues_identically_after_reload(tmp_path, name):
-    """Train 3 steps, save; load into a fresh model and optimizer (other seed); 3 more steps on both give bit-identical weights."""
+    """Train 3 steps, save; load into a fresh model and optimizer (other seed); 3 more steps on both give
+    bit-identical weights.
+
+    Hint: Save every array of optimizer.state_dict()['state'] (moments, momentum buffers) and the non-array
+    entries (Adam's step), and on load rebuild {'state': {int(index): {...}}, 'param_groups': [...]} for
+    optimizer.load_state_dict.
+    """
     make = OPTIMIZERS[name]
     net = model(0)
     opt = make(net.parameters())
@@ -53,7 +59,11 @@ def test_training_continues_identically_after_reload(tmp_path, name):
 
 
 def test_weights_and_hyperparameters_round_trip_exactly(tmp_path):
-    """Weights come back bit for bit with their dtype, and so do the hyperparameters (a tuple stays a tuple)."""
+    """Weights come back bit for bit with their dtype, and so do the hyperparameters (a tuple stays a tuple).
+
+    Hint: JSON keeps floats exactly but has no tuples and gives back ints as ints: remember which group values
+    were tuples (betas) and turn them back into tuples on load; keep 'step' a Python int.
+    """
     net = model(0)
     opt = Adam(net.parameters(), lr=0.0123456789, betas=(0.8, 0.95))
     train(net, opt, 2)
@@ -69,7 +79,12 @@ def test_weights_and_hyperparameters_round_trip_exactly(tmp_path):
 
 
 def test_file_is_plain_npz_without_pickle(tmp_path):
-    """The checkpoint opens with np.load(allow_pickle=False) and holds no object arrays: loading it can never run code."""
+    """The checkpoint opens with np.load(allow_pickle=False) and holds no object arrays: loading it can never
+    run code.
+
+    Hint: Store only numeric arrays and one string array: np.array(json.dumps(meta)) holds the non-array data;
+    a dict or list passed to np.savez becomes an object array that needs pickle.
+    """
     net = model(0)
     opt = Adam(net.parameters())
     train(net, opt, 1)
@@ -81,7 +96,12 @@ def test_file_is_plain_npz_without_pickle(tmp_path):
 
 
 def test_metadata_and_scheduler_come_back(tmp_path):
-    """Keyword metadata (epoch=7, note='x') is returned by load_checkpoint; a scheduler's position is restored."""
+    """Keyword metadata (epoch=7, note='x') is returned by load_checkpoint; a scheduler's position is
+    restored.
+
+    Hint: Put scheduler.state_dict() (or None) and the keyword metadata in the JSON, and on load call
+    scheduler.load_state_dict(...) when both exist; return the metadata dict.
+    """
     net = model(0)
     opt = SGD(net.parameters(), lr=0.1)
     scheduler = CosineAnnealingLR(opt, t_max=10)
@@ -96,7 +116,11 @@ def test_metadata_and_scheduler_come_back(tmp_path):
 
 
 def test_another_optimizer_type_is_refused(tmp_path):
-    """Loading an Adam checkpoint into SGD is a ValueError (the state would mean nothing)."""
+    """Loading an Adam checkpoint into SGD is a ValueError (the state would mean nothing).
+
+    Hint: Save type(optimizer).__name__ and, on load, compare it with the optimizer given before loading
+    anything into it; raise a ValueError naming the saved type ('Adam').
+    """
     net = model(0)
     opt = Adam(net.parameters())
     train(net, opt, 1)
@@ -106,7 +130,12 @@ def test_another_optimizer_type_is_refused(tmp_path):
 
 
 def test_save_leaves_only_the_checkpoint(tmp_path):
-    """Saving writes exactly the named file (written beside it, then renamed): no temporary file is left, and a second save replaces it."""
+    """Saving writes exactly the named file (written beside it, then renamed): no temporary file is left, and
+    a second save replaces it.
+
+    Hint: Write to a temporary file in the same folder (tempfile.mkstemp(dir=path.parent)) and os.replace it
+    onto path; np.savez given a name adds '.npz' to names without it, so write through an open file object.
+    """
     net = model(0)
     save_checkpoint(tmp_path / "c.npz", net)
     save_checkpoint(tmp_path / "c.npz", net)

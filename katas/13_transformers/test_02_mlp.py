@@ -17,7 +17,12 @@ def x_of(shape, seed=0):
 
 
 def test_structure_and_parameter_names():
-    """fc = Linear(dim, 4*dim) then proj = Linear(4*dim, dim): parameters fc.weight, fc.bias, proj.weight, proj.bias."""
+    """fc = Linear(dim, 4*dim) then proj = Linear(4*dim, dim): parameters fc.weight, fc.bias, proj.weight,
+    proj.bias.
+
+    Hint: Create self.fc = Linear(dim, hidden) before self.proj = Linear(hidden, dim), with hidden = 4 * dim
+    when not given: parameters are named and ordered by attribute assignment.
+    """
     rng.manual_seed(0)
     mlp = MLP(6)
     shapes = [(name, p.shape) for name, p in mlp.named_parameters()]
@@ -25,13 +30,20 @@ def test_structure_and_parameter_names():
 
 
 def test_hidden_size_can_be_chosen():
-    """MLP(dim, hidden=10) uses 10 hidden units."""
+    """MLP(dim, hidden=10) uses 10 hidden units.
+
+    Hint: Use the hidden argument when it is given (hidden = 4 * dim only if hidden is None).
+    """
     rng.manual_seed(0)
     assert MLP(4, hidden=10).fc.weight.shape == (10, 4)
 
 
 def test_forward_is_proj_of_gelu_of_fc():
-    """MLP(x) == proj(gelu(fc(x))) (no dropout by default)."""
+    """MLP(x) == proj(gelu(fc(x))) (no dropout by default).
+
+    Hint: forward is self.drop(self.proj(gelu(self.fc(x)))) with gelu from tinytorch.activations (the tanh
+    form); relu, or GELU applied after proj, gives other values.
+    """
     rng.manual_seed(1)
     mlp = MLP(4)
     x = x_of((3, 4))
@@ -41,7 +53,11 @@ def test_forward_is_proj_of_gelu_of_fc():
 
 
 def test_works_token_by_token_on_any_leading_shape():
-    """(B, T, dim) -> (B, T, dim), and each token's output depends on that token only."""
+    """(B, T, dim) -> (B, T, dim), and each token's output depends on that token only.
+
+    Hint: Apply the Linear layers directly to the (B, T, dim) input: Linear acts on the last axis, so no
+    reshape (or mixing of tokens) is needed.
+    """
     rng.manual_seed(2)
     mlp = MLP(4)
     x = x_of((2, 3, 4), seed=1)
@@ -51,7 +67,12 @@ def test_works_token_by_token_on_any_leading_shape():
 
 
 def test_dropout_in_training_only():
-    """With dropout=0.5 two training-mode calls differ; in eval mode the output is deterministic and equals no dropout."""
+    """With dropout=0.5 two training-mode calls differ; in eval mode the output is deterministic and equals no
+    dropout.
+
+    Hint: Pass the dropout argument on (self.drop = Dropout(dropout)) and call self.drop in forward; in eval
+    mode Dropout returns its input, so the output must equal a dropout-free MLP built from the same seed.
+    """
     rng.manual_seed(3)
     mlp = MLP(8, dropout=0.5)
     x = Tensor(x_of((4, 8), seed=2))
@@ -67,7 +88,11 @@ def test_dropout_in_training_only():
 def test_dropout_is_applied_to_the_output():
     """Dropout comes last, on the output: dropout(proj(gelu(fc(x)))). In training mode every
     output element is either exactly 0 or the dropout-free output divided by (1 - p), both cases
-    present. (Dropout on the hidden layer would change the output values instead.)"""
+    present. (Dropout on the hidden layer would change the output values instead.)
+
+    Hint: Dropout comes last: self.drop(self.proj(...)), not on the hidden layer (gelu(fc(x))), which would
+    change the output values instead of zeroing them.
+    """
     rng.manual_seed(5)
     mlp = MLP(8, dropout=0.5)
     x = Tensor(x_of((6, 8), seed=4))
@@ -81,7 +106,11 @@ def test_dropout_is_applied_to_the_output():
 
 
 def test_gradients_reach_all_parameters():
-    """After backward every weight and bias of both layers has a non-zero gradient."""
+    """After backward every weight and bias of both layers has a non-zero gradient.
+
+    Hint: Build forward from the Linear layers and gelu only (Tensor ops), so backward reaches fc and proj;
+    NumPy on .data cuts the graph.
+    """
     rng.manual_seed(4)
     mlp = MLP(4)
     mlp(Tensor(x_of((5, 4), seed=3))).sum().backward()

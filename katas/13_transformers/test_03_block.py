@@ -24,7 +24,11 @@ def make(dim=8, n_head=2, seed=0, dropout=0.0):
 
 
 def test_sub_modules_in_order():
-    """ln1 (LayerNorm), attn (MultiHeadAttention), ln2 (LayerNorm), mlp (MLP), created in that order."""
+    """ln1 (LayerNorm), attn (MultiHeadAttention), ln2 (LayerNorm), mlp (MLP), created in that order.
+
+    Hint: Create ln1 = LayerNorm(dim), attn = MultiHeadAttention(dim, n_head), ln2 = LayerNorm(dim), mlp =
+    MLP(dim, dropout=dropout), drop = Dropout(dropout), in that order, as attributes of the block.
+    """
     block = make()
     assert isinstance(block.ln1, LayerNorm) and isinstance(block.attn, MultiHeadAttention)
     assert isinstance(block.ln2, LayerNorm) and isinstance(block.mlp, MLP)
@@ -37,7 +41,12 @@ def test_sub_modules_in_order():
 
 
 def test_forward_is_pre_norm_with_residuals():
-    """block(x, mask) == h + mlp(ln2(h)) with h = x + attn(ln1(x), mask), using the block's own sub-modules."""
+    """block(x, mask) == h + mlp(ln2(h)) with h = x + attn(ln1(x), mask), using the block's own sub-modules.
+
+    Hint: Pre-norm: normalise the input of each branch and add the branch to the un-normalised x: x = x +
+    self.drop(self.attn(self.ln1(x), mask)), then x + self.mlp(self.ln2(x)); post-norm (ln after the sum)
+    gives other values.
+    """
     block = make()
     x = Tensor(x_of((2, 5, 8)))
     h = x + block.attn(block.ln1(x), tril(5))
@@ -46,7 +55,11 @@ def test_forward_is_pre_norm_with_residuals():
 
 
 def test_is_the_identity_when_both_branches_output_zero():
-    """The residual connections: with out_proj and mlp.proj zeroed, the block returns its input."""
+    """The residual connections: with out_proj and mlp.proj zeroed, the block returns its input.
+
+    Hint: With both branches silenced the block must return x itself: each branch's output is added to x (x +
+    ...), and no LayerNorm is applied to the residual stream.
+    """
     block = make()
     for layer in (block.attn.out_proj, block.mlp.proj):
         layer.weight.data[:] = 0
@@ -56,7 +69,11 @@ def test_is_the_identity_when_both_branches_output_zero():
 
 
 def test_output_at_t_ignores_later_tokens():
-    """With a causal mask, changing tokens after t leaves the block's output at 0..t unchanged."""
+    """With a causal mask, changing tokens after t leaves the block's output at 0..t unchanged.
+
+    Hint: Pass the mask to the attention (self.attn(self.ln1(x), mask)): without it, tokens read later
+    positions.
+    """
     block = make(seed=2)
     x = x_of((2, 6, 8), seed=2)
     x2 = x.copy()
@@ -66,7 +83,11 @@ def test_output_at_t_ignores_later_tokens():
 
 
 def test_shape_dtype_and_gradients():
-    """(B, T, dim) -> (B, T, dim) float32, and every parameter and the input get gradients."""
+    """(B, T, dim) -> (B, T, dim) float32, and every parameter and the input get gradients.
+
+    Hint: Keep everything Tensor ops on x (the residual sums, the sub-modules) so gradients reach every
+    sub-module's parameters and x; float32 stays float32 if no NumPy float64 array enters.
+    """
     block = make(seed=3)
     x = Tensor(x_of((2, 4, 8), seed=4), requires_grad=True)
     out = block(x, tril(4))
@@ -78,7 +99,11 @@ def test_shape_dtype_and_gradients():
 
 
 def test_dropout_only_in_training():
-    """With dropout, training-mode outputs vary between calls; eval mode is deterministic."""
+    """With dropout, training-mode outputs vary between calls; eval mode is deterministic.
+
+    Hint: The block's own drop (and the MLP's) must be Dropout(dropout) with the dropout argument passed on,
+    used in forward; Dropout switches itself off in eval mode.
+    """
     block = make(seed=4, dropout=0.5)
     x = Tensor(x_of((2, 4, 8), seed=6))
     assert not np.allclose(block(x, tril(4)).data, block(x, tril(4)).data)
@@ -96,7 +121,11 @@ class DropEverything(Module):
 def test_attention_dropout_sits_on_the_attention_branch():
     """x = x + drop(attn(ln1(x), mask)), then x + mlp(ln2(x)): with block.drop replaced by a
     module that drops everything, the attention branch vanishes and the block gives exactly
-    x + mlp(ln2(x)) (not dropout on the sum, not on the MLP branch)."""
+    x + mlp(ln2(x)) (not dropout on the sum, not on the MLP branch).
+
+    Hint: self.drop wraps the attention branch only: x = x + self.drop(self.attn(...)); dropping the sum, or
+    the MLP branch, is what this test rules out.
+    """
     block = make(seed=7)
     block.drop = DropEverything()
     x = Tensor(x_of((2, 3, 8), seed=8))

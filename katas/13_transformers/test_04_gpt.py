@@ -25,7 +25,13 @@ def ids_of(shape, seed=0, vocab=11):
 
 
 def test_structure():
-    """tok_emb, pos_emb, blocks (n_layer TransformerBlocks), ln_f and a head without bias, sized by the config."""
+    """tok_emb, pos_emb, blocks (n_layer TransformerBlocks), ln_f and a head without bias, sized by the
+    config.
+
+    Hint: Create tok_emb = Embedding(vocab_size, n_embd), pos_emb = PositionalEmbedding(block_size, n_embd),
+    drop, blocks (n_layer TransformerBlocks), ln_f = LayerNorm(n_embd) and head = Linear(n_embd, vocab_size,
+    bias=False).
+    """
     model = make()
     assert isinstance(model.tok_emb, Embedding) and model.tok_emb.weight.shape == (11, 16)
     assert isinstance(model.pos_emb, PositionalEmbedding) and model.pos_emb.weight.shape == (8, 16)
@@ -36,7 +42,12 @@ def test_structure():
 
 def test_blocks_are_a_module_list():
     """model.blocks is a ModuleList (a plain list is a TypeError: PyTorch would not see its
-    parameters), so the blocks' parameters are named like PyTorch's: 'blocks.1.attn.q_proj.weight'."""
+    parameters), so the blocks' parameters are named like PyTorch's: 'blocks.1.attn.q_proj.weight'.
+
+    Hint: Hold the blocks in ModuleList([TransformerBlock(...) for _ in range(n_layer)]) from
+    tinytorch.layers: a plain list is refused (TypeError), and the names 'blocks.1.attn...' come from
+    ModuleList's attributes.
+    """
     model = make()
     assert isinstance(model.blocks, ModuleList), f"model.blocks is a {type(model.blocks).__name__}, not a ModuleList"
     names = [name for name, _ in model.named_parameters()]
@@ -45,7 +56,11 @@ def test_blocks_are_a_module_list():
 
 
 def test_parameter_count():
-    """V·C + block·C + n_layer·(12·C² + 13·C) + 2·C + C·V parameters (GPT-2's layout, untied head)."""
+    """V·C + block·C + n_layer·(12·C² + 13·C) + 2·C + C·V parameters (GPT-2's layout, untied head).
+
+    Hint: Extra or missing parameters: the head must have no bias (bias=False), there is one LayerNorm ln_f at
+    the end (plus ln1 and ln2 in each block), and the head is a separate Linear (not tied to tok_emb).
+    """
     model = make()
     V, B, L, C = 11, 8, 2, 16
     expected = V * C + B * C + L * (12 * C * C + 13 * C) + 2 * C + C * V
@@ -54,7 +69,11 @@ def test_parameter_count():
 
 
 def test_logits_shape_and_dtype():
-    """ids (B, T) -> logits (B, T, vocab_size), float32, for any T <= block_size."""
+    """ids (B, T) -> logits (B, T, vocab_size), float32, for any T <= block_size.
+
+    Hint: forward returns self.head(self.ln_f(x)) of shape (B, T, vocab_size); pos_emb(T) gives (T, C) that
+    broadcasts onto tok_emb(ids) (B, T, C); read T from ids.shape, not block_size.
+    """
     model = make()
     for T in (1, 5, 8):
         logits = model(Tensor(ids_of((3, T))))
@@ -62,7 +81,11 @@ def test_logits_shape_and_dtype():
 
 
 def test_forward_composes_the_parts():
-    """logits == head(ln_f(blocks(tok_emb(ids) + pos_emb(T), causal mask)))."""
+    """logits == head(ln_f(blocks(tok_emb(ids) + pos_emb(T), causal mask))).
+
+    Hint: The order is x = drop(tok_emb(ids) + pos_emb(T)); every block gets x and causal_mask(T); then ln_f,
+    then head; skipping ln_f or the mask gives other logits.
+    """
     model = make(seed=1)
     ids = ids_of((2, 6), seed=1)
     x = model.tok_emb(Tensor(ids)) + model.pos_emb(6)
@@ -73,7 +96,11 @@ def test_forward_composes_the_parts():
 
 
 def test_logits_at_t_ignore_later_tokens():
-    """The whole model is causal: changing tokens after t leaves the logits at 0..t unchanged."""
+    """The whole model is causal: changing tokens after t leaves the logits at 0..t unchanged.
+
+    Hint: Every block must receive causal_mask(T) (True where a token may attend, the lower triangle): without
+    a mask, or with mask=None for some blocks, earlier logits see later tokens.
+    """
     model = make(seed=2)
     ids = ids_of((2, 8), seed=2)
     for t in (0, 3, 6):
@@ -85,13 +112,21 @@ def test_logits_at_t_ignore_later_tokens():
 
 
 def test_too_long_sequences_raise():
-    """More than block_size tokens raises a ValueError (there are no position vectors for them)."""
+    """More than block_size tokens raises a ValueError (there are no position vectors for them).
+
+    Hint: Check T > self.block_size at the start of forward and raise ValueError yourself, before the position
+    embedding is asked for rows it does not have.
+    """
     with raises(ValueError):
         make()(Tensor(ids_of((1, 9))))
 
 
 def test_loss_is_the_mean_cross_entropy_over_positions():
-    """model(ids, targets) returns (logits, loss) with loss = cross_entropy over all B·T positions."""
+    """model(ids, targets) returns (logits, loss) with loss = cross_entropy over all B·T positions.
+
+    Hint: With targets, return (logits, loss): flatten logits to (B * T, vocab_size) and the targets to (B *
+    T,) and call cross_entropy on them (mean over all positions), keeping logits in the graph.
+    """
     model = make(seed=3)
     ids, targets = ids_of((2, 5), seed=3), ids_of((2, 5), seed=4)
     logits, loss = model(Tensor(ids), targets=Tensor(targets))
@@ -101,7 +136,12 @@ def test_loss_is_the_mean_cross_entropy_over_positions():
 
 
 def test_gradients_reach_every_parameter():
-    """loss.backward() gives every parameter a gradient (the position table: its first T rows)."""
+    """loss.backward() gives every parameter a gradient (the position table: its first T rows).
+
+    Hint: Build forward from the sub-modules and Tensor ops only; feed the embeddings through drop and every
+    block, and compute the loss from the logits Tensor so backward reaches tok_emb, pos_emb, every block, ln_f
+    and head.
+    """
     model = make(seed=4)
     _, loss = model(Tensor(ids_of((2, 8), seed=5)), targets=Tensor(ids_of((2, 8), seed=6)))
     loss.backward()
@@ -110,7 +150,12 @@ def test_gradients_reach_every_parameter():
 
 
 def test_learns_a_repeating_sequence():
-    """A few dozen AdamW steps on "0 1 2 3 0 1 2 3 ..." drive the next-token loss from about log(11) to near 0."""
+    """A few dozen AdamW steps on "0 1 2 3 0 1 2 3 ..." drive the next-token loss from about log(11) to near
+    0.
+
+    Hint: If the parts above pass but the loss does not fall, check the targets line up with the logits (same
+    B, T order in both reshapes) and that every block is used in forward.
+    """
     model = make(seed=5, n_layer=1)
     seq = np.arange(9) % 4
     x, y = Tensor(seq[None, :-1]), Tensor(seq[None, 1:])
@@ -126,7 +171,11 @@ def test_learns_a_repeating_sequence():
 
 
 def test_dropout_zero_is_deterministic_in_training_mode():
-    """With the default dropout=0 the model gives the same logits twice, even in training mode."""
+    """With the default dropout=0 the model gives the same logits twice, even in training mode.
+
+    Hint: Pass the dropout argument to every Dropout (drop and each TransformerBlock); with dropout=0 they
+    must change nothing, so no other randomness may enter forward.
+    """
     model = make(seed=6)
     ids = Tensor(ids_of((2, 4), seed=7))
     assert np.array_equal(model(ids).data, model(ids).data)
@@ -147,7 +196,11 @@ class Recorder(Module):
 def test_embedding_dropout_sits_between_the_embeddings_and_the_blocks():
     """x = drop(tok_emb(ids) + pos_emb(T)) feeds the blocks: model.drop receives the sum of both
     embeddings, once, and what it returns is what the blocks read (here zeros, so the logits are
-    head(ln_f(blocks(0))))."""
+    head(ln_f(blocks(0)))).
+
+    Hint: Call self.drop exactly once, on tok_emb(ids) + pos_emb(T), and feed its output (not the sum) to the
+    first block.
+    """
     model = make(seed=9)
     probe = model.drop = Recorder()
     ids = ids_of((2, 5), seed=9)
