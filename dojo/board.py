@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from dojo import ROOT, report
+from dojo import ROOT, capstone_check, report
 from dojo.curriculum import parse_toml
 
 
@@ -49,6 +49,7 @@ class Student:
     katas: dict = field(default_factory=dict)  # id -> {"status": green|red, "passed", "total"}
     milestones: dict = field(default_factory=dict)  # id -> {"unlocked", "achieved"}
     error: str = ""
+    capstone: dict = None  # kata 20's capstone.json: {"source", "figures", "problems"} (see read_capstone)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -175,6 +176,8 @@ def read_file(path: Path, name: str, source: str) -> Student:
     for mid, entry in milestones.items():
         if isinstance(entry, dict):
             student.milestones[str(mid)] = {"unlocked": bool(entry.get("unlocked")), "achieved": bool(entry.get("achieved"))}
+            if isinstance(entry.get("metric"), (int, float)) and not isinstance(entry.get("metric"), bool):
+                student.milestones[str(mid)]["metric"] = float(entry["metric"])  # as make progress shows it
     return student
 
 
@@ -194,26 +197,82 @@ def _find_in_folder(folder: Path):
     return None
 
 
+CAPSTONE_FILE = "capstone.json"
+CAPSTONE_SUFFIX = ".capstone.json"  # beside a student's file: alice.toml + alice.capstone.json
+
+
+def read_capstone(path: Path, source: str) -> dict:
+    """Kata 20's submission for the leaderboard: ``{"source", "figures", "problems"}``; ``figures``
+    (speedup, size_ratio, loss_delta) only when capstone_check.validate finds no problem. Nothing
+    is re-run: the figures are the student's own (self-reported; fork CI does not re-derive them)."""
+    record = {"source": clean_text(source, 120), "figures": None, "problems": []}
+    try:
+        data = capstone_check.load(path)
+    except (OSError, UnicodeDecodeError) as error:
+        record["problems"] = [f"cannot be read ({error.__class__.__name__})"]
+        return record
+    except ValueError:
+        record["problems"] = ["not valid JSON"]
+        return record
+    problems = capstone_check.validate(data)
+    if problems:
+        record["problems"] = [clean_text(p, 200) for p in problems]
+        return record
+    record["figures"] = {key: float(data["figures"][key]) for key in ("speedup", "size_ratio", "loss_delta")}
+    return record
+
+
+def _find_capstone(folder: Path):
+    found = sorted(folder.rglob(CAPSTONE_FILE), key=lambda p: (len(p.relative_to(folder).parts), p.as_posix()))
+    return found[0] if found else None
+
+
 def load_cohort(directory: Path) -> list:
-    """One Student per entry of ``directory`` (or a single student for a file), sorted by name."""
+    """One Student per entry of ``directory`` (or a single student for a file), sorted by name.
+    A student's ``capstone.json`` (kata 20) sits in their folder (any depth, shallowest wins) or,
+    for a student who is one file, beside it as ``<name>.capstone.json``."""
     directory = Path(directory)
     if directory.is_file():
         return [read_file(directory, _student_name(directory), directory.name)]
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such folder")
-    students = []
+    students = _load_entries(directory)
+    capstones = {}
+    for entry in directory.iterdir():
+        if entry.is_file() and entry.name.endswith(CAPSTONE_SUFFIX) and not entry.name.startswith("."):
+            capstones[entry.name[: -len(CAPSTONE_SUFFIX)]] = entry
+        elif entry.is_dir() and not entry.name.startswith("."):
+            found = _find_capstone(entry)
+            if found is not None:
+                capstones[entry.name] = found
+    by_name = {}
+    for student, raw in students:
+        by_name.setdefault(raw, student)
+    for raw, path in sorted(capstones.items()):
+        record = read_capstone(path, path.relative_to(directory).as_posix())
+        if raw in by_name:
+            by_name[raw].capstone = record
+        else:  # a capstone.json with no progress file beside it: still a row, and on the leaderboard
+            student = Student(name=clean_text(raw, NAME_WIDTH), error=f"{record['source']}: no results.json or progress.toml for this capstone.json")
+            student.capstone = record
+            students.append((student, raw))
+    return sorted((s for s, _ in students), key=lambda s: s.name.lower())
+
+
+def _load_entries(directory: Path) -> list:
+    students = []  # (Student, the raw name capstone files are matched on)
     for entry in sorted(directory.iterdir(), key=lambda p: p.name.lower()):
-        if entry.name.startswith(".") or entry.name.startswith("board."):
+        if entry.name.startswith(".") or entry.name.startswith("board.") or entry.name.endswith(CAPSTONE_SUFFIX):
             continue
         if entry.is_dir():
             found = _find_in_folder(entry)
             if found is None:
                 name = clean_text(entry.name, NAME_WIDTH)
-                students.append(Student(name=name, error=f"{clean_text(entry.name, 120)}/: no results.json or progress.toml inside"))
+                students.append((Student(name=name, error=f"{clean_text(entry.name, 120)}/: no results.json or progress.toml inside"), entry.name))
             else:
-                students.append(read_file(found, entry.name, found.relative_to(directory).as_posix()))
+                students.append((read_file(found, entry.name, found.relative_to(directory).as_posix()), entry.name))
         elif entry.suffix in (".toml", ".json"):
-            students.append(read_file(entry, _student_name(entry), entry.name))
+            students.append((read_file(entry, _student_name(entry), entry.name), _student_name(entry)))
     return students
 
 
@@ -232,12 +291,15 @@ def cell_status(student: Student, kata, curriculum) -> str:
 
 
 def milestone_marks(student: Student, curriculum, sym: dict) -> str:
+    from dojo.milestones import format_metric  # the same form as make milestone and make progress
+
     greens = {k for k, v in student.katas.items() if v["status"] == "green"}
     marks = []
     for m in curriculum.milestones:
         record = student.milestones.get(m.id, {})
         if record.get("achieved"):
-            marks.append(f"{sym['trophy']}M{m.id}")
+            best = f" {format_metric(record['metric'], m.metric)}" if "metric" in record else ""
+            marks.append(f"{sym['trophy']}M{m.id}{best}")
         elif record.get("unlocked") or set(m.requires) <= greens:
             marks.append(f"M{m.id}")
     return " ".join(marks)
@@ -248,6 +310,119 @@ def summarize(student: Student, curriculum) -> dict:
     passed = sum((student.katas.get(k.id, {}).get("passed") or 0) for k in curriculum.katas)
     total = sum((student.katas.get(k.id, {}).get("total") or 0) for k in curriculum.katas)
     return {"green": green, "katas": len(curriculum.katas), "passed": passed, "total": total}
+
+
+# -- the capstone leaderboard (pure) ------------------------------------------------------------
+
+QUALITY_BOUND = capstone_check.TARGETS["loss_delta"]  # nats: a larger loss delta is not ranked
+SCORE_RULE = "score = geometric mean of speedup and size ratio, sqrt(speedup x size ratio)"
+
+
+def capstone_score(figures: dict) -> float:
+    """The leaderboard's score: the geometric mean of the two ratios (both travel across machines)."""
+    return (figures["speedup"] * figures["size_ratio"]) ** 0.5
+
+
+def leaderboard(students) -> dict:
+    """``{"ranked", "missed", "invalid"}``: students with a valid capstone.json and a loss delta
+    within :data:`QUALITY_BOUND`, best score first (ties by name); valid ones over the bound (not
+    ranked); invalid files with their problems. Each entry: ``{"name", "source", ...figures,
+    "score", "targets", "figures_from"}``."""
+    ranked, missed, invalid = [], [], []
+    for s in students:
+        record = s.capstone
+        if not record:
+            continue
+        entry = {"name": clean_text(s.name, NAME_WIDTH), "source": record["source"], "figures_from": "self-reported"}
+        if record["figures"] is None:
+            entry["problem"] = clean_text("; ".join(record["problems"][:2]) or "invalid", 240)
+            invalid.append(entry)
+            continue
+        figures = record["figures"]
+        entry.update(figures, score=capstone_score(figures), targets=capstone_check.meets_targets(figures))
+        (ranked if figures["loss_delta"] <= QUALITY_BOUND else missed).append(entry)
+    ranked.sort(key=lambda e: (-e["score"], e["name"].lower()))
+    missed.sort(key=lambda e: (-e["score"], e["name"].lower()))
+    invalid.sort(key=lambda e: e["name"].lower())
+    for i, entry in enumerate(ranked, 1):
+        entry["rank"] = i
+    return {"ranked": ranked, "missed": missed, "invalid": invalid}
+
+
+def _leader_cells(entry, times="×") -> list:
+    return [f"{entry['score']:.2f}", f"{entry['speedup']:.2f}{times}", f"{entry['size_ratio']:.2f}{times}",
+            f"{entry['loss_delta']:+.4f}", entry["figures_from"]]
+
+
+LEADER_HEADERS = ["rank", "student", "score", "speedup", "size ratio", "loss delta", "figures"]
+
+
+def leaderboard_text(students, sym=SYMBOLS) -> str:
+    """The leaderboard under the terminal table ('' when no student has a capstone.json)."""
+    board = leaderboard(students)
+    if not any(board.values()):
+        return ""
+    plain = sym is ASCII_SYMBOLS
+    times, le, ge = ("x", "<=", ">=") if plain else ("×", "≤", "≥")
+    rows = [[f"{e['rank']}", e["name"] + (f" {sym['trophy']}" if e["targets"] else ""), *_leader_cells(e, times)] for e in board["ranked"]]
+    missed = [["-", e["name"], *_leader_cells(e, times)] for e in board["missed"]]
+    widths = [max(display_width(str(r[i])) for r in [LEADER_HEADERS, *rows, *missed]) for i in range(len(LEADER_HEADERS))]
+
+    def line(cells):
+        return "  ".join(_pad(str(c), widths[i], right=i in (0, 2, 3, 4, 5)) for i, c in enumerate(cells)).rstrip()
+
+    out = [f"Capstone leaderboard (kata 20): {SCORE_RULE}; ranked only with loss delta {le} {QUALITY_BOUND} nats",
+           line(LEADER_HEADERS), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in rows] or ["(no submission within the quality bound yet)"]
+    if missed:
+        out += ["", f"quality bound missed (loss delta > {QUALITY_BOUND} nats), not ranked:"] + [line(r) for r in missed]
+    if board["invalid"]:
+        out += ["", "invalid capstone.json, not ranked:"]
+        out += [f"{sym['warning']} {e['name']}: {e['source']}: {e['problem']}" for e in board["invalid"]]
+    out += ["", f"{sym['trophy']} meets kata 20's targets (speedup {ge} {capstone_check.TARGETS['speedup']:g}, size ratio "
+            f"{ge} {capstone_check.TARGETS['size_ratio']:g}). figures: self-reported = the student's own capstone.json "
+            "(fork CI does not re-derive it; python -m dojo.capstone_check verify does)"]
+    return "\n".join(out)
+
+
+def leaderboard_markdown(students) -> str:
+    board = leaderboard(students)
+    if not any(board.values()):
+        return ""
+    lines = ["", "## Capstone leaderboard (kata 20)", "",
+             f"{SCORE_RULE}; ranked only with loss delta ≤ {QUALITY_BOUND} nats.", "",
+             "| " + " | ".join(LEADER_HEADERS) + " |", "|---:|---|---:|---:|---:|---:|---|"]
+    for e in board["ranked"]:
+        lines.append(f"| {e['rank']} | {_md(e['name'])}{' ' + SYMBOLS['trophy'] if e['targets'] else ''} | " + " | ".join(_leader_cells(e)) + " |")
+    for e in board["missed"]:
+        lines.append(f"| – | {_md(e['name'])} (quality bound missed) | " + " | ".join(_leader_cells(e)) + " |")
+    for e in board["invalid"]:
+        lines.append(f"| – | {_md(e['name'])} | {SYMBOLS['warning']} invalid: {_md(e['source'])}: {_md(e['problem'])} | | | | |")
+    lines += ["", f"{SYMBOLS['trophy']} meets kata 20's targets. Figures are self-reported (the student's own capstone.json)."]
+    return "\n".join(lines) + "\n"
+
+
+def leaderboard_html(students) -> list:
+    board = leaderboard(students)
+    if not any(board.values()):
+        return []
+    e = html.escape
+    body = ['<h2 id="capstone">Capstone leaderboard (kata 20)</h2>',
+            f'<p class="meta">{e(SCORE_RULE)}; ranked only with loss delta ≤ {QUALITY_BOUND} nats</p>',
+            '<table id="leaderboard"><thead><tr>' + "".join(f"<th>{e(h)}</th>" for h in LEADER_HEADERS) + "</tr></thead><tbody>"]
+    for entry in board["ranked"]:
+        trophy = f' <span title="meets kata 20\'s targets">{SYMBOLS["trophy"]}</span>' if entry["targets"] else ""
+        body.append(f'<tr class="cap ranked"><td>{entry["rank"]}</td><td class="name">{e(entry["name"])}{trophy}</td>'
+                    + "".join(f"<td>{e(c)}</td>" for c in _leader_cells(entry)) + "</tr>")
+    for entry in board["missed"]:
+        body.append(f'<tr class="cap missed"><td>–</td><td class="name">{e(entry["name"])} <small>quality bound missed</small></td>'
+                    + "".join(f"<td>{e(c)}</td>" for c in _leader_cells(entry)) + "</tr>")
+    for entry in board["invalid"]:
+        body.append(f'<tr class="cap invalid"><td>–</td><td class="name">{e(entry["name"])}</td>'
+                    f'<td class="error" colspan="5">{SYMBOLS["warning"]} invalid: {e(entry["source"])}: {e(entry["problem"])}</td></tr>')
+    body.append("</tbody></table>")
+    body.append(f'<p class="legend">{SYMBOLS["trophy"]} meets kata 20\'s targets · figures: self-reported = the student\'s own capstone.json (fork CI does not re-derive it)</p>')
+    return body
 
 
 def display_width(text: str) -> int:
@@ -295,7 +470,8 @@ def terminal_table(students, curriculum, sym=SYMBOLS) -> str:
     if any(s.kind != "verified" and not s.error for s in students):
         notes.append(f"* {SELF_REPORTED}; others verified by a fork-CI run")
     legend = f"{sym['green']} green  {sym['red']} red  {sym['locked']} locked  {sym['none']} not started  {sym['trophy']} milestone achieved"
-    return "\n".join(out + [""] + notes + [legend])
+    lead = leaderboard_text(students, sym)
+    return "\n".join(out + [""] + notes + [legend] + (["", lead] if lead else []))
 
 
 def markdown_table(students, curriculum) -> str:
@@ -318,7 +494,7 @@ def markdown_table(students, curriculum) -> str:
     lines.append(f"| **green** | {greens} | | | |")
     lines.append("")
     lines.append("Katas: " + ", ".join(f"{k.id} {k.title}" for k in katas) + f". \\* {SELF_REPORTED}; others verified by a fork-CI run.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + leaderboard_markdown(students)
 
 
 def _md(text: str) -> str:
@@ -347,6 +523,8 @@ td.total{font-weight:600}
 .bar{height:6px;background:#ddd;border-radius:3px;margin-top:3px}
 .bar span{display:block;height:6px;background:#2e9e44;border-radius:3px}
 tfoot td{font-weight:600;background:#f0f0f0}
+h2{font-size:22px;margin:28px 0 4px}
+tr.missed td{color:#777}
 .legend{margin-top:14px;color:#444}
 .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #ddd}
 """
@@ -415,6 +593,7 @@ def html_page(students, curriculum, title="TinyTorch Katas · cohort board", ref
         f" * {SELF_REPORTED}; others verified by a fork-CI run</p>"
     )
     body.append('<p class="legend">' + " · ".join(f"{e(k.id)} {e(k.title)}" for k in katas) + "</p>")
+    body += leaderboard_html(students)
     return "\n".join(head + body + ["</body></html>", ""])
 
 
@@ -423,9 +602,32 @@ NAMES = ["ada", "alan", "barbara", "claude", "dennis", "donald", "edsger", "fran
          "shafi", "sophie", "tim", "tony", "vint", "whitfield", "yann", "yoshua", "geoffrey", "fei-fei"]
 
 
+def sample_capstone(rng, quality_ok=True) -> dict:
+    """A made-up but schema-valid capstone.json (capstone_check.validate finds no problem)."""
+    evaluation = {"new_tokens": 32, "prompt_len": 16, "batch": 4, "rounds": 5}
+    base_s = rng.uniform(20.0, 40.0)
+    opt_s = base_s / rng.uniform(2.0, 16.0)
+    speedup = base_s / opt_s
+    base_b = 4 * 800_000
+    opt_b = int(base_b / rng.uniform(1.5, 4.5))
+    base_loss = rng.uniform(1.4, 1.7)
+    opt_loss = base_loss + (rng.uniform(0.0, 0.045) if quality_ok else rng.uniform(0.08, 0.4))
+    tokens = evaluation["batch"] * evaluation["new_tokens"]
+    figures = dict(evaluation, baseline_seconds=base_s, optimized_seconds=opt_s, baseline_tokens_per_s=tokens / base_s,
+                   optimized_tokens_per_s=tokens / opt_s, speedup=speedup, speedup_ci=[speedup * 0.92, speedup * 1.08],
+                   baseline_bytes=base_b, optimized_bytes=opt_b, size_ratio=base_b / opt_b, baseline_loss=base_loss,
+                   optimized_loss=opt_loss, loss_delta=opt_loss - base_loss, token_agreement=round(rng.uniform(0.9, 1.0), 3))
+    return {"format_version": capstone_check.FORMAT_VERSION, "kind": capstone_check.KIND, "created": "2026-01-01T00:00:00",
+            "figures": figures, "choices": {"quantize": "int8"}, "environment": {"python": "3.11"},
+            "config": {"seed": 0, "model": {"vocab_size": 65, "block_size": 64, "n_layer": 4, "n_head": 4, "n_embd": 128},
+                       "evaluation": evaluation}}
+
+
 def write_sample_cohort(curriculum, folder: Path, n: int = 30, seed: int = 0) -> Path:
     """A made-up cohort for trying the board: progress.toml and results.json files and folders,
-    students at every stage, one corrupt file and one of another format version."""
+    students at every stage, one corrupt file and one of another format version; capstone.json
+    submissions (in a student's folder, or ``<name>.capstone.json`` beside their file): most
+    within the quality bound, two over it, one invalid (its size_ratio disagrees with its bytes)."""
     import random
 
     rng = random.Random(seed)
@@ -471,6 +673,12 @@ def write_sample_cohort(curriculum, folder: Path, n: int = 30, seed: int = 0) ->
             target = folder / f"{name}.toml" if i % 3 == 1 else folder / name / "progress.toml"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("\n".join(lines), encoding="utf-8")
+        if i % 3 == 0 or i in (5, 17, 22):  # a capstone.json: in the folder, or beside the file
+            submission = sample_capstone(rng, quality_ok=i not in (5, 17))
+            if i == 22:
+                submission["figures"]["size_ratio"] = 9.0  # disagrees with the bytes: invalid
+            where = folder / f"{name}{CAPSTONE_SUFFIX}" if i % 3 == 1 else folder / name / CAPSTONE_FILE
+            where.write_text(json.dumps(submission, indent=1), encoding="utf-8")
     return folder
 
 
@@ -544,6 +752,10 @@ def browser_check(curriculum, n: int = 30) -> tuple:
             problems.append("the page's auto-refresh <meta http-equiv=refresh> is missing from Chromium's DOM")
         if 'class="green count"' not in text or 'class="locked count"' not in text:
             problems.append("Chromium's DOM lacks green and locked cells")
+        ranked = text.count('<tr class="cap ranked"')
+        expected_ranked = len(leaderboard(students)["ranked"])
+        if 'id="leaderboard"' not in text or ranked != expected_ranked or not expected_ranked:
+            problems.append(f"Chromium's DOM has {ranked} ranked capstone rows in the leaderboard, expected {expected_ranked}")
         shot = tmp / "board.png"
         chromium(browser, url, "--hide-scrollbars", "--window-size=1400,1200", f"--screenshot={shot}", profile=tmp / "profile-shot")
         width, height = _png_size(shot) if shot.exists() else (0, 0)
