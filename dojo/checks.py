@@ -6,6 +6,7 @@ per-test outcomes from JUnit XML, so it sees exactly what a student would see.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from dojo import ROOT
 from dojo.curriculum import STEP_FILE, Curriculum
+from dojo.runner import QUIET_PLUGINS
 from dojo.stubs import build_tree
 
 
@@ -75,7 +77,7 @@ def kata_results(curriculum, kata, impl_root=None) -> dict:
         out = Path(tmp) / "results.json"
         command = [
             sys.executable, "-m", "pytest", str(curriculum.kata_dir(kata)), "-q", "--no-gate", "--dojo-progress=none",
-            "--dojo-quiet", f"--dojo-results={out}", "--hypothesis-profile=ci", "-p", "no:cacheprovider",
+            "--dojo-quiet", f"--dojo-results={out}", "--hypothesis-profile=ci", *QUIET_PLUGINS,
         ]
         if impl_root is not None:
             command.append(f"--impl={impl_root}")
@@ -141,6 +143,59 @@ def layout_problems(curriculum: Curriculum) -> list:
                 problems.append(f"kata {kata.id}: step {step.number} ({step.name}) has no test file")
             if not step.hints or any(h.strip() in ("", "TODO") for h in step.hints):
                 problems.append(f"kata {kata.id}: step {step.number} ({step.name}) needs real hints")
+    return problems
+
+
+def _is_fixture(node) -> bool:
+    """A function decorated with ``@pytest.fixture`` (or ``@fixture(...)``): pytest never collects it
+    as a test, even when its name starts with ``test`` (kata 16's ``testing_backend``)."""
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name == "fixture":
+            return True
+    return False
+
+
+def docstrings_of_tests(path: Path) -> list:
+    """``[(test name, line, docstring)]`` for the tests of one file, read with ``ast`` (the file is
+    not imported): module-level ``test*`` functions and the ``test*`` methods of ``Test*`` classes."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    for node in tree.body:
+        if isinstance(node, functions) and node.name.startswith("test") and not _is_fixture(node):
+            found.append((node.name, node.lineno, ast.get_docstring(node) or ""))
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            for inner in node.body:
+                if isinstance(inner, functions) and inner.name.startswith("test"):
+                    found.append((f"{node.name}::{inner.name}", inner.lineno, ast.get_docstring(inner) or ""))
+    return found
+
+
+def missing_test_hints(curriculum: Curriculum) -> list:
+    """One problem per kata test whose docstring has no hint of its own: a paragraph starting with
+    ``Hint:`` (by convention the last one), which the summary and ``make hint`` show when that
+    test is the first to fail."""
+    from dojo.report import HINT_PREFIX, split_hint
+
+    problems = []
+    base = curriculum.katas_dir.parent
+    for kata in curriculum.katas:
+        folder = curriculum.kata_dir(kata)
+        for path in sorted(folder.glob("test_*.py")):
+            where = path.relative_to(base).as_posix() if base in path.parents else path.name
+            try:
+                tests = docstrings_of_tests(path)
+            except (SyntaxError, UnicodeDecodeError, OSError) as error:
+                problems.append(f"kata {kata.id}: {where} cannot be read for its test hints ({type(error).__name__}: {error})")
+                continue
+            for name, line, doc in tests:
+                if not split_hint(doc)[1]:
+                    problems.append(
+                        f"kata {kata.id}: {where}:{line} {name} has no hint of its own "
+                        f"(end its docstring with a paragraph starting with {HINT_PREFIX!r})"
+                    )
     return problems
 
 

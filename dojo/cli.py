@@ -8,28 +8,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from dojo import ROOT
-from dojo import curriculum as curriculum_module
-from dojo.curriculum import CurriculumError, UnknownKata
+from dojo.runner import NO_VERDICT, run_with_verdict  # noqa: F401 - standard library only
+from dojo.runner import pytest_args as _pytest_args
 
-# report, stubs, gating and progress (tabulate, tomlkit, filelock) are imported by the verbs that
-# use them: `make kata` only starts pytest, and every millisecond here is added to each run.
-
-
-def _pytest_args(kata_dir, extra=()):
-    args = [str(kata_dir), "-q"]
-    timeout = os.environ.get("TIMEOUT", "").strip()
-    if timeout:
-        args.append(f"--timeout={timeout}")
-    return args + list(extra)
+# The curriculum (tomllib), report, stubs, gating and progress (tabulate, tomlkit, filelock) are
+# imported by the verbs that use them: `make kata N=05` only starts pytest, and every millisecond
+# here is added to each run.
 
 
 def cmd_kata(c, args) -> int:
@@ -59,74 +47,26 @@ def _kata_folder_fast(arg):
     return ROOT / "katas" / found[0] if len(found) == 1 and (ROOT / "katas" / found[0]).is_dir() else None
 
 
-NO_VERDICT = (
-    "error: the test run ended without the dojo's verdict (exit code {code}): something ended the test process "
-    "before the harness could judge it (os._exit, or a crash, in the code under test). Nothing was recorded."
-)
-
-
-def run_with_verdict(pytest_args) -> int:
-    """Run pytest in a child process and return the verdict the dojo plugin left at the end.
-
-    Code under test runs in that child, so ``os._exit(0)`` in a student's function ends only the
-    child: a run without the plugin's verdict file is a failure, said in one line. Ctrl-C reaches
-    the child (from the terminal, or forwarded from here); the child records nothing then.
-    """
-    with tempfile.TemporaryDirectory(prefix="dojo-run-") as tmp:
-        verdict = Path(tmp) / "verdict.json"
-        env = dict(os.environ)
-        encoding = env.get("PYTHONIOENCODING", "").split(":")[0]
-        env["PYTHONIOENCODING"] = f"{encoding}:replace"  # a console that cannot print a character gets "?"
-        command = [sys.executable, "-m", "pytest", *pytest_args[:2], f"--dojo-verdict={verdict}", *pytest_args[2:]]
-        sys.stdout.flush()
-        child = subprocess.Popen(command, env=env)
-        signals = [signal.SIGINT] + [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-        received = []
-
-        def forward(signum, frame):
-            received.append(signum)
-            if os.name != "nt" and child.poll() is None:
-                try:
-                    child.send_signal(signum)
-                except OSError:
-                    pass
-
-        previous = {s: signal.signal(s, forward) for s in signals}
-        try:
-            code = child.wait()
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        try:
-            found = json.loads(verdict.read_text(encoding="utf-8"))
-            status, message = int(found["exitstatus"]), str(found.get("message") or "")
-        except (OSError, ValueError, KeyError, TypeError):
-            status, message = None, ""
-    if message:
-        print("\n" + message, file=sys.stderr)
-    if status is not None:
-        return status
-    if received:
-        print("\ninterrupted: nothing was recorded", file=sys.stderr)
-        return 130 if signal.SIGINT in received else 128 + received[0]
-    code = 128 - code if code < 0 else code  # killed by a signal: the shell's convention
-    print("\n" + NO_VERDICT.format(code=code), file=sys.stderr)
-    return code or 1
-
-
 def cmd_watch(c, args) -> int:
     """Re-run a kata every time you save a file (Ctrl-C to stop)."""
     from dojo import impl
-    from dojo.watch import watch
+    from dojo.watch import watch_kata
 
     kata = c.kata(args.kata)
-    command = [sys.executable, "-m", "dojo", "kata", kata.id, *args.pytest_args]
     paths = [impl.resolve() / "tinytorch", c.kata_dir(kata)]
-    return watch(command, paths)
+    return watch_kata(c.kata_dir(kata), paths, args.pytest_args)
+
+
+def first_failing(details) -> dict | None:
+    """The test ``make hint`` is about: the first in step order that ran and did not pass (else the
+    first that did not run), as the summary's "First failure" picks it."""
+    ordered = [t for _, t in sorted(enumerate(details), key=lambda it: (it[1].get("step", 0), it[0]))]
+    pending = [t for t in ordered if t.get("outcome") != "passed"]
+    return next((t for t in pending if t.get("outcome") != "notrun"), pending[0] if pending else None)
 
 
 def cmd_hint(c, args) -> int:
-    """Show the hint for the first step that is not green yet (LEVEL=2, 3 … for more)."""
+    """Show the hint for the test that fails first now (LEVEL=2, 3 … for more about its step)."""
     from dojo.checks import kata_results
 
     kata = c.kata(args.kata)
@@ -135,20 +75,33 @@ def cmd_hint(c, args) -> int:
         print(result.get("message"))
         print("Fix that first: the hint is the error message above.")
         return 1
-    steps = result.get("steps", [])
-    todo = next((s for s in steps if s["status"] != "green"), None)
-    if steps and todo is None:
+    steps = {s["number"]: s for s in result.get("steps", [])}
+    test = first_failing(result.get("details", []))
+    if steps and test is None:
         print(f"Kata {kata.id} {kata.title} is green: no hint needed. Next: make progress")
         return 0
-    step = kata.step(todo["number"]) if todo else kata.steps[0]
+    step = kata.step(test["step"]) if test else kata.steps[0]
     level = max(1, args.level)
     print(f"Kata {kata.id} · step {step.number} ({step.name}): {step.title}")
-    if todo:
-        print(f"  {todo['passed']}/{todo['total']} tests of this step pass")
-    last = min(level, len(step.hints)) if step.hints else 1
+    own = (test or {}).get("hint", "")
+    if test:
+        counts = steps.get(step.number, {})
+        if counts:
+            print(f"  {counts.get('passed', 0)}/{counts.get('total', 0)} tests of this step pass")
+        where = f" ({test['location']})" if test.get("location") else ""
+        print(f"  the first failing test: {test['name']}{where}")
+        intent = " ".join((test.get("doc") or "").split())
+        if intent:
+            print(f"  it checks: {intent}")
+        if test.get("outcome") == "todo" and test.get("todo"):
+            print(f"  not implemented yet: {test['todo']}")
+    # level 1: the failing test's own hint (else the step's first); then the step's further hints
+    hints = [own, *step.hints[1:]] if own else list(step.hints)
+    last = min(level, len(hints)) if hints else 0
     for n in range(1, last + 1):
-        print(f"  hint {n}/{len(step.hints)}: {step.hint(n)}")
-    if level < len(step.hints):
+        about = f" (for {test['name']})" if n == 1 and own else ""
+        print(f"  hint {n}/{len(hints)}{about}: {hints[n - 1]}")
+    if level < len(hints):
         print(f"  more: make hint N={kata.id} LEVEL={level + 1}")
     else:
         print(f"  that was the last hint; the brief is katas/{kata.dirname}/README.md")
@@ -172,6 +125,18 @@ def _kata_status(c, progress, gatekeeper, kata, sym) -> tuple:
         status = "not started"
     tests = f"{record['passed']}/{record['total']}" if record.get("total") else ""
     return status, tests, (record.get("first_green") or "")[:16].replace("T", " ")
+
+
+def milestone_columns(milestone, record) -> tuple:
+    """(best, target, data set) as ``make milestone`` prints them: the best run's metric next to the
+    target of the data set that run used (percent for accuracy); the curriculum's target before
+    any run (or for a record written before targets were recorded)."""
+    from dojo.milestones import format_metric
+
+    target = float(record.get("target", milestone.target))
+    best = format_metric(float(record["metric"]), milestone.metric) if "metric" in record else ""
+    data = str(record.get("dataset", "")).split(" (")[0]
+    return best, format_metric(target, milestone.metric), data
 
 
 def cmd_progress(c, args) -> int:
@@ -204,10 +169,10 @@ def cmd_progress(c, args) -> int:
                 status = "unlocked"
             else:
                 status = f"{sym['locked']} locked"
-            metric = f"{record['metric']:.4f}" if "metric" in record else ""
-            rows.append([m.id, f"{m.title} ({m.year})", ", ".join(m.requires), status, metric, f"{m.target:g}"])
+            best, target, data = milestone_columns(m, record)
+            rows.append([m.id, f"{m.title} ({m.year})", ", ".join(m.requires), status, best, target, data])
         print()
-        print(tabulate(rows, headers=["milestone", "title", "after katas", "status", "best", "target"]))
+        print(tabulate(rows, headers=["milestone", "title", "after katas", "status", "best", "target", "data"]))
     greens = sum(progress.kata(k.id).get("status") == "green" for k in c.katas)
     print(f"\n{greens}/{len(c.katas)} katas green")
     return 0
@@ -312,7 +277,8 @@ def cmd_milestone(c, args) -> int:
     impl.activate(root)
     result = milestones.run(milestone, quick=args.quick, seed=args.seed)
     if progress.path is not None:
-        progress.record_milestone(milestone, result.metric, result.achieved)
+        progress.record_milestone(milestone, result.metric, result.achieved, target=result.target,
+                                  dataset=result.details.get("dataset"))
         if progress.warning:
             print(f"warning: {progress.warning}")
     return 0 if result.achieved else 1
@@ -482,6 +448,9 @@ def main(argv=None) -> int:
             except KeyboardInterrupt:
                 print("\ninterrupted", file=sys.stderr)
                 return 130
+    from dojo import curriculum as curriculum_module
+    from dojo.curriculum import CurriculumError, UnknownKata
+
     try:
         c = curriculum_module.load()
     except CurriculumError as error:

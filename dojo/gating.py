@@ -1,7 +1,8 @@
 """Gating: a kata opens when every kata it requires is green *for the code as it is now*.
 
-A prerequisite recorded green whose own files have changed since is re-checked quietly (one
-pytest run of that kata) before the gate opens, so breaking an earlier kata re-locks later ones.
+A prerequisite whose own files have changed since its result (green or red) was recorded is
+re-checked quietly (one pytest run of that kata) before the gate answers: breaking an earlier kata
+re-locks later ones, and fixing it opens them without a stale "89/97 tests passing".
 ``UNLOCK=1`` or ``--no-gate`` lifts every gate.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from dojo import ROOT
 from dojo.progress import files_digest
+from dojo.runner import QUIET_PLUGINS
 
 
 @dataclass
@@ -31,7 +33,7 @@ def recheck(curriculum, kata, impl_root, progress_path) -> None:
     """Run ``kata``'s tests quietly, letting the plugin record the result in ``progress_path``."""
     command = [
         sys.executable, "-m", "pytest", str(curriculum.kata_dir(kata)), f"--impl={impl_root}",
-        "--no-gate", f"--dojo-progress={progress_path}", "--dojo-quiet", "-q", "-p", "no:cacheprovider",
+        "--no-gate", f"--dojo-progress={progress_path}", "--dojo-quiet", "-q", *QUIET_PLUGINS,
     ]
     environment = {k: v for k, v in os.environ.items() if k not in ("IMPL", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")}
     subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment)
@@ -46,28 +48,30 @@ class Gatekeeper:
         self.impl_root = impl_root
         self.allow_recheck = allow_recheck and progress.path is not None
         self._green = {}
-        self.rechecked = []
+        self.rechecked = []  # katas re-checked in this session, in order
+        self.was_green = {}  # kata id -> its record said green before the re-check
 
     def is_green(self, kata) -> bool:
-        """True when ``kata`` and everything it requires are green for the current files."""
+        """True when ``kata`` and everything it requires are green for the current files.
+
+        A recorded result (green or red) whose files changed since is re-checked first: a student
+        who fixed an earlier kata's file gets the gate opened, not a stale "89/97 tests passing".
+        """
         if kata.id in self._green:
             return self._green[kata.id]
         self._green[kata.id] = False  # guards against cycles
         result = all(self.is_green(self.curriculum.kata(r)) for r in kata.requires)
         if result:
             record = self.progress.kata(kata.id)
-            if record.get("status") != "green":
-                result = False
-            elif record.get("files_sha256") != files_digest(self.impl_root, kata.owns):
-                if self.allow_recheck:
-                    recheck(self.curriculum, kata, self.impl_root, self.progress.path)
-                    self.rechecked.append(kata)
-                    # green only if the re-check recorded it for these very files (a re-check that
-                    # died, timed out or was interrupted records nothing and leaves the old entry)
-                    fresh = self.progress.kata(kata.id)
-                    result = fresh.get("status") == "green" and fresh.get("files_sha256") == files_digest(self.impl_root, kata.owns)
-                else:
-                    result = False
+            digest = files_digest(self.impl_root, kata.owns)
+            if record.get("status") in ("green", "red") and record.get("files_sha256") != digest and self.allow_recheck:
+                recheck(self.curriculum, kata, self.impl_root, self.progress.path)
+                self.rechecked.append(kata)
+                self.was_green[kata.id] = record.get("status") == "green"
+                record = self.progress.kata(kata.id)
+            # green only if recorded green for these very files (a re-check that died, timed out
+            # or was interrupted records nothing and leaves the old entry)
+            result = record.get("status") == "green" and record.get("files_sha256") == digest
         self._green[kata.id] = result
         return result
 
@@ -78,8 +82,10 @@ class Gatekeeper:
                 continue
             blocker = next((k for k in [*self.curriculum.prerequisites(req), req] if not self.is_green(k)), req)
             record = self.progress.kata(blocker.id)
-            if blocker in self.rechecked:
+            if blocker in self.rechecked and self.was_green.get(blocker.id):
                 how_far = f"it was green, but changes since broke it: {record.get('passed', 0)}/{record.get('total', '?')} tests passing"
+            elif blocker in self.rechecked:
+                how_far = f"re-checked just now: {record.get('passed', 0)}/{record.get('total', '?')} tests passing"
             elif record.get("total"):
                 how_far = f"{record.get('passed', 0)}/{record['total']} tests passing"
             else:

@@ -59,14 +59,25 @@ def part_stubs_fresh(c, part):
     part.problems += [f"{p}: run `make stubs` and commit tinytorch/" for p in stubs.stale_files(c)]
 
 
-def part_harness(c, part):
+def start_harness():
+    """Start the harness's own tests in the background (one core) while the single-process parts run."""
     tests = ROOT / "tests"
     command = [sys.executable, "-m", "pytest", str(tests), "-q", "-p", "no:cacheprovider", "--hypothesis-profile=ci", "--impl=solutions"]
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
-    last = [line for line in proc.stdout.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env=env), log
+
+
+def part_harness(c, part, state):
+    proc, log = state.pop("harness", None) or start_harness()
+    proc.wait()
+    log.seek(0)
+    output = log.read()
+    log.close()
+    last = [line for line in output.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
     part.note = last[0].strip("= ")
     if proc.returncode != 0:
-        part.problems.append(f"tests/ failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}")
+        part.problems.append(f"tests/ failed (exit {proc.returncode}):\n{output[-6000:]}")
 
 
 def part_solutions(c, part, state):
@@ -194,19 +205,21 @@ def main(c, plan=None) -> int:
     """Run every part (``plan``: [(name, run(part))], the whole suite by default); 0 when none failed."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # let pytest cache its assertion rewrites
     state = {}
+    if plan is None:
+        state["harness"] = start_harness()  # overlaps the single-process parts below
     plan = plan if plan is not None else [
         ("curriculum and layout", lambda p: part_layout(c, p)),
         ("stubs fresh (tinytorch/ = generator output)", lambda p: part_stubs_fresh(c, p)),
-        ("harness tests (tests/)", lambda p: part_harness(c, p)),
         ("solutions green", lambda p: part_solutions(c, p, state)),
-        ("stubs red, kata by kata and step by step", lambda p: part_stubs_red(c, p, state)),
-        ("flake hunt (dev profile, fresh random seeds)", lambda p: flakehunt.part_flake_hunt(c, p)),
         ("fresh student view", lambda p: part_fresh_view(c, p)),
         ("milestones (quick mode, solutions, twice)", lambda p: part_milestones(c, p)),
         ("determinism (hypothesis ci profile)", lambda p: part_determinism(c, p)),
         ("kata-test manifest fresh (fork CI)", lambda p: part_manifest(c, p)),
         ("fork-CI workflows (schema + zizmor)", lambda p: part_workflows(c, p)),
         ("cohort board in headless Chromium", lambda p: part_board_browser(c, p)),
+        ("harness tests (tests/, in the background since the start)", lambda p: part_harness(c, p, state)),
+        ("stubs red, kata by kata and step by step", lambda p: part_stubs_red(c, p, state)),
+        ("flake hunt (dev profile, fresh random seeds)", lambda p: flakehunt.part_flake_hunt(c, p)),
     ]
     started = time.perf_counter()
     parts = []

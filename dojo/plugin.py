@@ -31,6 +31,7 @@ import importlib
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -42,9 +43,27 @@ from dojo import curriculum as curriculum_module
 from dojo import impl, report
 from dojo.gating import Gatekeeper, unlocked_by_env
 from dojo.progress import DEFAULT_PATH, Progress, files_digest
+from dojo.runner import purge_fresh_bytecode
 from dojo.stubs import STUB_PATTERN
 
 _GROUP = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+
+
+
+_CURRICULUM = {}  # (path, mtime, size) -> Curriculum: the warm `make watch` process parses it once
+
+
+def load_curriculum():
+    """The curriculum, parsed again only when its file changed (it is ~1,000 lines of TOML)."""
+    path = Path(os.environ.get("DOJO_CURRICULUM") or curriculum_module.DEFAULT_PATH)
+    try:
+        stat = path.stat()
+    except OSError:
+        return curriculum_module.load(path)  # it says what is wrong
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _CURRICULUM:
+        _CURRICULUM.clear()
+        _CURRICULUM[key] = curriculum_module.load(path)
+    return _CURRICULUM[key]
 
 
 def pytest_addoption(parser):
@@ -63,7 +82,7 @@ class Dojo:
 
     def __init__(self, config):
         self.config = config
-        self.curriculum = curriculum_module.load()
+        self.curriculum = load_curriculum()
         self.impl_root = impl.resolve(config.getoption("impl"))
         self.student = impl.is_student(self.impl_root)
         option = config.getoption("dojo_progress")
@@ -85,6 +104,8 @@ class Dojo:
         self.interrupted = False  # a real Ctrl-C (SIGINT) reached this session
         self._last_sigint = None
         self.session = None
+        self._in_package = {}  # filename -> inside the student's tinytorch package
+        self.backstop = Backstop()
 
     # -- gates and imports ---------------------------------------------------------------------
 
@@ -131,19 +152,64 @@ class Dojo:
         except (ValueError, TypeError):
             return str(filename)
 
+    def in_package(self, filename) -> bool:
+        """Is ``filename`` a file of the student's tinytorch package (the one under test)?"""
+        found = self._in_package.get(filename)
+        if found is None:
+            found = self._in_package[filename] = os.path.realpath(filename).startswith(self.package)
+        return found
+
     def student_function(self, frame) -> str:
         """'Tensor.sum in tinytorch/tensor.py:537' for the innermost frame of the student's package
-        on the stack that ends at ``frame`` (empty when the student's code is not on it)."""
+        on the stack that ends at ``frame`` (empty when the student's code is not on it). The
+        ``@op``/``@composite`` scaffolding in tensor.py is skipped: it names the op it wraps."""
+        fallback = ""
         while frame is not None:
-            filename = frame.f_code.co_filename
-            if os.path.realpath(filename).startswith(self.package):
-                name = getattr(frame.f_code, "co_qualname", None)
-                if name is None:  # Python 3.10: no qualified names; add the class by hand
-                    owner = frame.f_locals.get("self")
-                    name = f"{type(owner).__name__}.{frame.f_code.co_name}" if owner is not None else frame.f_code.co_name
-                return f"{name} in {self.relative(filename)}:{frame.f_lineno}"
+            if self.in_package(frame.f_code.co_filename):
+                wrapped = self.scaffolding(frame)
+                if wrapped is None:
+                    return self.describe(frame.f_code, frame.f_lineno, frame)
+                fallback = fallback or wrapped
             frame = frame.f_back
-        return ""
+        return fallback
+
+    def scaffolding(self, frame):
+        """None for a frame of the student's own code; for a frame of tensor.py's ``@op``
+        scaffolding, the op it wraps ('Tensor.sum in tinytorch/tensor.py:533', its def line)."""
+        code = frame.f_code
+        if os.path.basename(code.co_filename) != "tensor.py":
+            return None
+        qualname = getattr(code, "co_qualname", "")
+        if code.co_name not in SCAFFOLDING and not qualname.startswith(SCAFFOLDING_DECORATORS):
+            return None
+        wrapped = frame.f_locals.get("forward") or frame.f_locals.get("fn")
+        inner = getattr(wrapped, "__code__", None)
+        if inner is None:
+            return ""
+        name = getattr(wrapped, "__qualname__", inner.co_name)
+        return f"{name} in {self.relative(inner.co_filename)}:{inner.co_firstlineno}"
+
+    def describe(self, code, lineno, frame=None) -> str:
+        """'Tensor.sum in tinytorch/tensor.py:537'."""
+        name = getattr(code, "co_qualname", None)
+        if name is None:  # Python 3.10: no qualified names; add the class by hand
+            owner = frame.f_locals.get("self") if frame is not None else None
+            name = f"{type(owner).__name__}.{code.co_name}" if owner is not None else code.co_name
+        return f"{name} in {self.relative(code.co_filename)}:{lineno}"
+
+    def raised_in(self, tb) -> str:
+        """'Tensor.sum in tinytorch/tensor.py:537': the deepest frame of the student's package in
+        the traceback, skipping the ``@op`` scaffolding (a RecursionError in ``Tensor.sum`` points
+        at ``sum``, not at the decorator's wrapper); the wrapped op when only scaffolding is there."""
+        found, fallback = "", ""
+        for frame, lineno in traceback.walk_tb(tb):
+            if self.in_package(frame.f_code.co_filename):
+                wrapped = self.scaffolding(frame)
+                if wrapped is None:
+                    found = self.describe(frame.f_code, lineno, frame)
+                else:
+                    fallback = wrapped
+        return found or fallback
 
     def missing_test_files(self, kata) -> list:
         """The kata's step test files (``test_<NN>_<step>.py``) that are not on disk."""
@@ -178,26 +244,20 @@ class Dojo:
         raise KeyboardInterrupt
 
     def deepest_frame(self, tb) -> str:
-        """'tinytorch/tensor.py:88 in Tensor.__add__' for the deepest frame inside the student's package."""
-        package = (self.impl_root / "tinytorch").resolve()
-        found = ""
-        for frame, lineno in traceback.walk_tb(tb):
-            path = Path(frame.f_code.co_filename).resolve()
-            if package in path.parents:
-                name = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
-                found = f"{self.relative(path)}:{lineno} in {name}"
-        return found
+        """'tinytorch/tensor.py:88 in Tensor.__add__': :meth:`raised_in` the other way round."""
+        where = self.raised_in(tb)
+        return " in ".join(reversed(where.rsplit(" in ", 1))) if where else ""
 
     # -- outcomes ------------------------------------------------------------------------------
 
     def classify(self, item, call, rep, kata, step) -> report.TestResult:
         test = report.TestResult(
-            nodeid=f"{Path(str(item.fspath)).name}::{item.name}",
+            nodeid=f"{Path(item.path).name}::{item.name}",
             name=item.name,
             step=step,
             outcome="passed",
-            doc=(getattr(item, "obj", None).__doc__ or "").strip() if getattr(item, "obj", None) else "",
         )
+        test.doc, test.hint = report.split_hint(getattr(getattr(item, "obj", None), "__doc__", None) or "")
         if rep.passed:
             return test
         if rep.skipped:
@@ -223,8 +283,7 @@ class Dojo:
             test.outcome = "timeout"
             where = getattr(item, "_dojo_timeout_frame", "")
             if not where and call.excinfo:
-                frame = self.deepest_frame(call.excinfo.tb)  # 'tinytorch/x.py:12 in f'
-                where = " in ".join(reversed(frame.split(" in ", 1))) if frame else ""
+                where = self.raised_in(call.excinfo.tb)
             seconds = getattr(item, "_dojo_timeout_seconds", None) or timeout_seconds(item)
             test.message = (
                 f"stopped after {seconds:g} s: this is probably an infinite loop"
@@ -241,11 +300,13 @@ class Dojo:
         head = f"{type(error).__name__}: {text}" if not isinstance(error, AssertionError) else (text or "assertion failed")
         test.message = head + (f"\n{notes}" if notes else "")
         if error is not None and not isinstance(error, AssertionError):
-            test.where = self.deepest_frame(error.__traceback__)
+            test.where = self.raised_in(error.__traceback__)
+            if isinstance(error, RecursionError) and test.where:
+                test.where += " (a function that calls itself, directly or through another op, without end?)"
         return test
 
     def test_location(self, item, call) -> str:
-        path = Path(str(item.fspath)).resolve()
+        path = Path(item.path).resolve()
         line = None
         if call.excinfo is not None:
             for entry in call.excinfo.traceback:
@@ -268,6 +329,14 @@ class Dojo:
 def expected_test_files(kata) -> list:
     """One test file per step, named after it: test_01_creation.py, test_02_arithmetic.py, ..."""
     return [f"test_{step.number:02d}_{step.name}.py" for step in kata.steps]
+
+
+# tensor.py's scaffolding around every op: the wrappers @op, @composite and @accepts_dim put
+# around it (functions nested in those decorators) and the helpers they call. A frame there is
+# never "your code": the error is shown in the op it wraps.
+SCAFFOLDING = {"recorded_op", "binary_op", "dispatched", "arguments", "renamed", "record_op", "_untracked",
+               "_rename_aliases", "_aliases_for", "_as_dtype"}
+SCAFFOLDING_DECORATORS = ("op.", "composite.", "accepts_dim.")
 
 
 def timeout_seconds(item) -> float:
@@ -409,8 +478,7 @@ def pytest_runtest_call(item):
                 item._dojo_timeout_seconds = limit
                 raise pytest.fail.Exception(f"Timeout (>{limit:g}s) from the dojo's timer", pytrace=False) from None
         if _contains(error, KeyboardInterrupt) and not dojo.interrupted:
-            frame = dojo.deepest_frame(error.__traceback__)
-            where = " in ".join(reversed(frame.split(" in ", 1))) if frame else "the test"
+            where = dojo.raised_in(error.__traceback__) or "the test"
             raise RaisedInterrupt(
                 f"KeyboardInterrupt raised by your code in {where} (nobody pressed Ctrl-C): "
                 "code under test must not raise KeyboardInterrupt"
@@ -442,17 +510,50 @@ def pytest_timeout_set_timer(item, settings):
         ))
         pytest_timeout.timeout_timer(item, settings._replace(timeout=seconds))  # dumps the stacks, os._exit(1)
 
-    timer = threading.Timer(seconds, backstop)
-    timer.daemon = True
-    timer.name = f"pytest-timeout backstop {item.nodeid}"
-
-    def cancel():
-        timer.cancel()
-        timer.join()
-
-    item.cancel_timeout = cancel  # pytest-timeout's pytest_timeout_cancel_timer calls it
-    timer.start()
+    item.cancel_timeout = dojo.backstop.arm(seconds, backstop)  # pytest-timeout's pytest_timeout_cancel_timer calls it
     return True
+
+
+class Backstop:
+    """pytest-timeout's hard stop for kata tests: one watchdog thread for the whole session, armed
+    for each test, instead of a timer thread started and joined per test (~1.5 ms a test: 0.25 s
+    of kata 05's 171 tests). The action runs only if its test is still armed at its deadline."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._armed = None  # (deadline on the monotonic clock, action) of the running test
+        self._thread = None
+
+    def arm(self, seconds, action):
+        """Run ``action`` in ``seconds`` unless the returned ``cancel()`` is called first."""
+        entry = (time.monotonic() + seconds, action)
+        with self._condition:
+            self._armed = entry
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._watch, name="dojo backstop", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+
+        def cancel():
+            with self._condition:
+                if self._armed is entry:
+                    self._armed = None
+                    self._condition.notify()
+
+        return cancel
+
+    def _watch(self):
+        while True:
+            with self._condition:
+                while self._armed is None:
+                    self._condition.wait()
+                deadline, action = self._armed
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self._condition.wait(remaining)
+                    continue
+                self._armed = None
+            action()
 
 
 class _Closed(pytest.File):
@@ -470,11 +571,34 @@ _KEY = pytest.StashKey[Dojo]()
 _ACTIVE = []  # the Dojo of each configured session (pytest_keyboard_interrupt gets no config)
 
 
+_PINNED = []  # the BLAS thread count already applied in this process (a warm parent did it once)
+
+
+def pin_blas_threads() -> int:
+    """Kata tests use tiny arrays: more than one BLAS thread only adds wake-ups (and idle OpenBLAS
+    threads spin on a busy machine). One thread, unless ``TINYTORCH_THREADS`` says otherwise."""
+    from dojo import threads
+
+    try:
+        count = threads.choose(1)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    if "numpy" not in sys.modules:
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(count)  # read by the BLAS when NumPy loads it: no threadpoolctl needed
+    elif _PINNED != [count]:  # NumPy's BLAS is loaded already (the warm `make watch` process)
+        threads.apply(count)
+        _PINNED[:] = [count]
+    return count
+
+
 def pytest_configure(config):
+    pin_blas_threads()
     dojo = Dojo(config)
     config.stash[_KEY] = dojo
     _ACTIVE.append(dojo)
     impl.activate(dojo.impl_root)
+    purge_fresh_bytecode(dojo.impl_root / "tinytorch")  # a save a moment ago: never its older bytecode
     if threading.current_thread() is threading.main_thread():
         dojo.previous_sigint = signal.signal(signal.SIGINT, dojo.on_sigint)
     if not config.getoption("dojo_tb") and _only_katas(config, dojo):
@@ -503,12 +627,15 @@ def pytest_pycollect_makemodule(module_path, parent):
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection: only the tests that will run
 def pytest_collection_modifyitems(session, config, items):
     dojo = _dojo(config)
+    steps = {}  # one lookup per test file, not per test
     for item in items:
-        kata, step = dojo.curriculum.step_of_test_file(item.fspath)
+        if item.path not in steps:
+            steps[item.path] = dojo.curriculum.step_of_test_file(item.path)
+        kata, step = steps[item.path]
         if kata is not None:
             dojo.items[item.nodeid] = (kata, step or kata.steps[0])
             dojo.result_for(kata).tests.append(  # until it runs (a run stopped early leaves it so)
-                report.TestResult(nodeid=f"{Path(str(item.fspath)).name}::{item.name}", name=item.name, step=step or kata.steps[0], outcome="notrun")
+                report.TestResult(nodeid=f"{Path(item.path).name}::{item.name}", name=item.name, step=step or kata.steps[0], outcome="notrun")
             )
 
 
@@ -522,6 +649,8 @@ def pytest_runtest_makereport(item, call):
     if call.when == "call" or (rep.failed or rep.skipped):
         result = dojo.results[kata.id]
         test = dojo.classify(item, call, rep, kata, step)
+        if test.outcome != "passed":  # what the test printed (pytest -s: nothing is captured)
+            test.output = rep.capstdout + rep.capstderr
         existing = next((t for t in result.tests if t.nodeid == test.nodeid), None)
         if existing is None:
             result.tests.append(test)
@@ -615,4 +744,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if dojo.progress.warning:
         tr.write_line(f"warning: {dojo.progress.warning}", yellow=True)
     for kata in dojo.gatekeeper.rechecked:
-        tr.write_line(f"(re-checked kata {kata.id} {kata.title}: its files changed since it was green)")
+        record = dojo.progress.kata(kata.id)
+        was = "green" if dojo.gatekeeper.was_green.get(kata.id) else "recorded"
+        now = f"{record.get('status', '?')} {record.get('passed', 0)}/{record.get('total', '?')}" if record.get("total") else "not recorded"
+        tr.write_line(f"(re-checked kata {kata.id} {kata.title}: its files changed since it was {was}; now {now})")

@@ -6,6 +6,7 @@ Symbols fall back to ASCII on consoles that cannot print emoji (or with ``DOJO_A
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from dataclasses import dataclass, field
@@ -42,8 +43,10 @@ class TestResult:
     doc: str = ""
     location: str = ""  # katas/01_tensor/test_02_arithmetic.py:41
     message: str = ""  # the assertion / exception text
-    where: str = ""  # deepest frame in the student's code: tinytorch/tensor.py:88 in Tensor.__add__
+    where: str = ""  # deepest frame of the student's code, scaffolding skipped: Tensor.sum in tinytorch/tensor.py:537
     todo: str = ""  # "Tensor.__add__ in tinytorch/tensor.py:88" for NotImplementedError stubs
+    hint: str = ""  # the test's own hint: the "Hint:" paragraph of its docstring (not part of ``doc``)
+    output: str = ""  # what the test printed (captured stdout/stderr), kept for tests that did not pass
 
 
 @dataclass
@@ -106,10 +109,45 @@ class KataResult:
             "tests": {t.nodeid: t.outcome for t in self.tests},
             "details": [
                 {"name": t.name, "step": t.step.number, "outcome": t.outcome, "doc": t.doc, "location": t.location,
-                 "message": t.message, "where": t.where, "todo": t.todo}
+                 "message": t.message, "where": t.where, "todo": t.todo, "hint": t.hint, "output": t.output[-OUTPUT_CHARS:]}
                 for t in self.tests
             ],
         }
+
+
+HINT_PREFIX = "Hint:"
+OUTPUT_LINES = 12  # the last lines of a failing test's captured output shown in the summary
+OUTPUT_CHARS = 4000  # kept per failing test in --dojo-results
+
+
+def split_hint(doc: str) -> tuple:
+    """``(intent, hint)`` from a test's docstring.
+
+    A test's own hint is a paragraph of its docstring that starts with ``Hint:`` (by convention
+    the last one): one or more sentences, possibly over several lines, up to a blank line. It is
+    not part of the intent. ``hint`` is that paragraph without the prefix, on one line ("" when
+    the docstring has none).
+
+    >>> split_hint("Adds elementwise.\n\nHint: np.add broadcasts;\nreturn its result.")
+    ('Adds elementwise.', 'np.add broadcasts; return its result.')
+    """
+    paragraphs, current = [], []
+    for line in inspect.cleandoc(doc or "").splitlines():
+        if line.strip():
+            current.append(line)
+        elif current:
+            paragraphs.append(current)
+            current = []
+    if current:
+        paragraphs.append(current)
+    intent, hint = [], ""
+    for paragraph in paragraphs:
+        first = paragraph[0].lstrip()
+        if not hint and first[: len(HINT_PREFIX)].lower() == HINT_PREFIX.lower():
+            hint = " ".join(" ".join([first[len(HINT_PREFIX):], *paragraph[1:]]).split())
+        else:
+            intent.append("\n".join(paragraph))
+    return "\n\n".join(intent), hint
 
 
 def _truncate(text: str, lines: int = 14, width: int = 160) -> str:
@@ -158,9 +196,22 @@ def failure_detail(result: KataResult, test: TestResult, sym: dict) -> str:
         lines.extend("  " + line for line in _truncate(test.message).splitlines())
         if test.where:
             lines.append(f"  raised in {test.where}")
-    lines.append(f"  hint: {test.step.hint(1)}")
+    lines.extend(output_lines(test.output, kata))
+    lines.append(f"  hint: {test.hint or test.step.hint(1)}")
     lines.append(f"  more: make hint N={kata.id} LEVEL=2")
     return "\n".join(lines)
+
+
+def output_lines(output: str, kata, keep: int = OUTPUT_LINES, width: int = 160) -> list:
+    """The end of what a failing test printed (your ``print()`` calls), indented, with how to see
+    all of it; nothing when it printed nothing."""
+    text = [line if len(line) <= width else line[: width - 1] + "…" for line in (output or "").rstrip().splitlines()]
+    if not any(line.strip() for line in text):
+        return []
+    shown = text[-keep:]
+    count = f"last {len(shown)} of {len(text)} lines; " if len(text) > len(shown) else ""
+    head = f"  printed while the test ran ({count}every test's output: make kata N={kata.id} OUTPUT=1):"
+    return [head, *("    | " + line for line in shown)]
 
 
 def closing_line(result: KataResult, sym: dict) -> str:

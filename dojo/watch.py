@@ -1,48 +1,71 @@
-"""Re-run a command whenever a watched file changes: ``make watch N=05``.
+"""Re-run a kata whenever a watched file changes: ``make watch N=05``.
 
-Uses the ``watchfiles`` package when it is installed (file-system events) and otherwise polls
-modification times twice a second. Changes are debounced (an editor's save-then-format counts
-once). Ctrl-C stops cleanly.
+On Linux a warm process imports NumPy, pytest, hypothesis and the harness once, then forks a
+fresh child for every run (:class:`dojo.runner.ForkRunner`): the child imports your
+``tinytorch`` as it is on disk and runs the kata, so a save shows its verdict without paying for
+those imports again. Elsewhere (macOS, Windows, or ``DOJO_FORK=0``) each run is a fresh
+``make kata``-style subprocess. Either way the verdict is the one the dojo plugin leaves.
+
+Never the results of stale code: the files are snapshotted before each run; a save during the
+run starts another run at once (the output says so), and each verdict names the file state it ran
+on. Changed files are polled for 20 times a second (a few stat calls: ~1% of a core), and
+the bytecode cached for a changed file is removed before the next run, so two saves within the
+same second with the same size never run the older code.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
 
-POLL_SECONDS = 0.5
-DEBOUNCE_SECONDS = 0.3
+from dojo.runner import purge_bytecode  # noqa: F401 - part of this module's interface
+
+POLL_SECONDS = 0.05
+DEBOUNCE_SECONDS = 0.05  # an editor's save-then-format counts once; a later save re-runs anyway
+SUFFIXES = (".py", ".toml", ".md")
 
 
 def snapshot(paths) -> dict:
-    """{file: (mtime_ns, size)} for every .py/.md/.toml file under ``paths``."""
+    """{file: (mtime_ns, size)} for every .py/.md/.toml file under ``paths`` (no __pycache__, no
+    hidden folders)."""
     state = {}
-    for root in paths:
-        root = Path(root)
-        files = [root] if root.is_file() else root.rglob("*")
-        for f in files:
-            if f.is_file() and f.suffix in (".py", ".toml", ".md") and "__pycache__" not in f.parts:
-                try:
-                    stat = f.stat()
-                except OSError:
-                    continue
-                state[str(f)] = (stat.st_mtime_ns, stat.st_size)
+    stack = [os.fspath(p) for p in paths]
+    while stack:
+        top = stack.pop()
+        try:
+            if not os.path.isdir(top):
+                if top.endswith(SUFFIXES) and os.path.isfile(top):
+                    st = os.stat(top)
+                    state[top] = (st.st_mtime_ns, st.st_size)
+                continue
+            with os.scandir(top) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "__pycache__" and not entry.name.startswith("."):
+                            stack.append(entry.path)
+                    elif entry.name.endswith(SUFFIXES):
+                        try:
+                            st = entry.stat()
+                        except OSError:
+                            continue
+                        state[entry.path] = (st.st_mtime_ns, st.st_size)
+        except OSError:  # deleted or unreadable while we looked: it shows as a change next time
+            continue
     return state
 
 
-def wait_for_change(paths, poll=POLL_SECONDS, debounce=DEBOUNCE_SECONDS) -> list:
-    """Block until a file under ``paths`` changes and stays quiet for ``debounce`` seconds."""
-    try:
-        import watchfiles
-    except ImportError:
-        watchfiles = None
-    if watchfiles is not None:
-        for changes in watchfiles.watch(*[str(p) for p in paths], debounce=int(debounce * 1000), rust_timeout=0):
-            return sorted({c[1] for c in changes})
-    before = snapshot(paths)
+def changes(before: dict, after: dict) -> list:
+    """The files added, removed or modified between two snapshots, sorted."""
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def wait_for_state(paths, poll=POLL_SECONDS, debounce=DEBOUNCE_SECONDS, since=None) -> tuple:
+    """Block until the files under ``paths`` differ from ``since`` (default: now) and then stay
+    quiet for ``debounce`` seconds. Returns ``(changed files, the settled snapshot)``."""
+    before = snapshot(paths) if since is None else since
     while True:
-        time.sleep(poll)
         now = snapshot(paths)
         if now != before:
             while True:  # debounce: wait until the files stop changing
@@ -51,7 +74,79 @@ def wait_for_change(paths, poll=POLL_SECONDS, debounce=DEBOUNCE_SECONDS) -> list
                 if settled == now:
                     break
                 now = settled
-            return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+            return changes(before, now), now
+        time.sleep(poll)
+
+
+def wait_for_change(paths, poll=POLL_SECONDS, debounce=DEBOUNCE_SECONDS, since=None) -> list:
+    """Block until a file under ``paths`` changes and stays quiet for ``debounce`` seconds."""
+    return wait_for_state(paths, poll, debounce, since)[0]
+
+
+def saved_at(state: dict) -> str:
+    """'10:31:02': when the newest watched file was saved."""
+    newest = max((mtime for mtime, _ in state.values()), default=0)
+    return time.strftime("%H:%M:%S", time.localtime(newest / 1e9)) if newest else "?"
+
+
+def _names(files) -> str:
+    names = [Path(f).name for f in files]
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def watch_kata(kata_dir, paths, extra=(), runs=None, fork=None, out=print) -> int:
+    """``make watch``: run the kata now and after every change until Ctrl-C.
+
+    ``fork``: use the warm fork server (default: where it is safe, see
+    :func:`dojo.runner.fork_available`); ``runs`` stops after that many runs (tests, benchmarks).
+    """
+    from dojo import runner
+
+    args = runner.pytest_args(kata_dir, extra)
+    if fork is None:
+        fork = runner.fork_available()
+    where = ", ".join(f"{Path(p).name}/" for p in paths)
+    try:
+        if fork:
+            try:
+                server = runner.ForkRunner()
+            except ValueError as error:  # TINYTORCH_THREADS=abc
+                out(f"error: {error}")
+                return 2
+            out(f"make watch: NumPy, pytest and hypothesis imported once ({server.warm_seconds:.2f} s); "
+                "each run is a fresh process with your files as they are on disk")
+
+            def run():
+                return server.run(args, interrupt=True)
+        else:
+
+            def run():
+                return runner.run_with_verdict(args, interrupt=True)
+
+        count, changed = 0, []
+        state = snapshot(paths)  # taken before the run: a save during it starts the next one
+        while True:
+            purge_bytecode(changed)
+            label = f"your files as saved at {saved_at(state)}" + (f" ({_names(changed)} changed)" if changed else "")
+            started = time.perf_counter()
+            run()
+            seconds = time.perf_counter() - started
+            count += 1
+            after = snapshot(paths)
+            if after != state:
+                changed, state = changes(state, after), after
+                out(f"\n{_names(changed)} changed during this run: the verdict above may be for the older version. "
+                    "Running again.\n")
+                continue
+            out(f"\n(run {count}: {label}, {seconds:.2f} s)")
+            if runs is not None and count >= runs:
+                return 0
+            out(f"watching {where} for changes · Ctrl-C to stop")
+            changed, state = wait_for_state(paths, since=state)
+            out(f"\nchanged: {_names(changed)}\n")
+    except KeyboardInterrupt:
+        out("\nstopped watching")
+        return 0
 
 
 def run_once(command) -> int:
@@ -73,14 +168,15 @@ def watch(command, paths, runs=None) -> int:
     """Run ``command`` now and after every change; ``runs`` limits the number of runs (tests)."""
     count = 0
     try:
+        state = snapshot(paths)
         while True:
             run_once(command)
             count += 1
             if runs is not None and count >= runs:
                 return 0
             print(f"\nwatching {', '.join(str(Path(p).name) for p in paths)} for changes · Ctrl-C to stop")
-            changed = wait_for_change(paths)
-            print(f"\nchanged: {', '.join(Path(c).name for c in changed)}\n")
+            changed, state = wait_for_state(paths, since=state)
+            print(f"\nchanged: {_names(changed)}\n")
     except KeyboardInterrupt:
         print("\nstopped watching")
         return 0

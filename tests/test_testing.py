@@ -65,7 +65,8 @@ def test_assert_close_reports_count_shape_dtype_worst_index_and_both_values():
     want = np.array([[1.5, 2.0], [3.0, 9.0]])
     message = _message(lambda: assert_close(got, want, what="y"))
     assert message.startswith("y differs at 2 of 4 position(s)")
-    assert "shape (2, 2), dtype float32 (expected float64)" in message
+    assert "shape (2, 2), dtype float32\n" in message
+    assert "expected float64" not in message and "(expected" not in message  # float64 is only the reference's arithmetic
     assert "worst at index (1, 1): got 4.0, expected 9.0" in message  # the largest difference, not the first
 
 
@@ -212,7 +213,7 @@ def test_gradcheck_rejects_a_gradient_off_by_a_factor():
         gradcheck(lambda t: OffByAFactor.apply(t), [x])
     message = str(caught.value)
     assert "gradient of input 0 differs at 3 of 3" in message
-    assert "worst at index (0, 2)" in message and "seeded with 0" in message
+    assert "worst at index (0, 2)" in message and "random upstream gradient, seed 0" in message and "seeded with" not in message
 
 
 def test_gradcheck_rejects_a_mul_rule_wrong_only_under_broadcasting():

@@ -1,0 +1,167 @@
+"""How fast the student's loop answers: ``python -m dojo.benchloop [--runs 7] [--katas 01 05] [--no-watch]``.
+
+* ``make kata``: the wall time of ``python -m dojo kata NN`` against the solutions (``IMPL=solutions
+  UNLOCK=1``), median and minimum of ``--runs`` runs, with the CPU time it used.
+* ``make watch``: from a save to the verdict line. A copy of the solutions is watched; each
+  iteration appends a comment to the kata's own file and times until the closing GREEN/RED line
+  appears; the warm fork server and the subprocess fallback (``DOJO_FORK=0``) are measured in the
+  same session, kata by kata.
+* ``--baseline PATH``: the same for another checkout (the commit before a change), interleaved
+  run by run with this one, for an honest before/after on a machine whose load changes.
+
+The machine's load average is printed before and after: on a busy machine every figure grows.
+A benchmark, never an assertion: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from dojo import ROOT
+
+VERDICT_PREFIXES = ("GREEN", "RED", "LOCKED", "PASS", "INTERRUPTED")
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE", "IMPL", "OUTPUT")}
+    env.update(UNLOCK="1", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def load() -> str:
+    try:
+        one, five, _ = os.getloadavg()
+    except (AttributeError, OSError):
+        return f"{os.cpu_count()} cores (no load average on this system)"
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def time_kata(kata_id: str, runs: int, roots=(ROOT,)) -> list:
+    """Wall and CPU seconds of ``python -m dojo kata <id>`` against the solutions, ``runs`` times
+    in each checkout of ``roots`` (interleaved, so a change in the machine's load hits all alike)."""
+    walls, cpus = [[] for _ in roots], [[] for _ in roots]
+    env = _env(IMPL="solutions")
+    command = [sys.executable, "-m", "dojo", "kata", kata_id]
+    for root in roots:  # warm the file cache and the pycs
+        subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(runs):
+        for i, root in enumerate(roots):
+            before = os.times()
+            started = time.perf_counter()
+            subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            walls[i].append(time.perf_counter() - started)
+            after = os.times()  # children's CPU time (0 on Windows)
+            cpus[i].append(after.children_user + after.children_system - before.children_user - before.children_system)
+    return [{"median": statistics.median(w), "min": min(w), "cpu": statistics.median(c)} for w, c in zip(walls, cpus)]
+
+
+class _Lines:
+    """Lines of a child's stdout with the time each arrived."""
+
+    def __init__(self, stream):
+        self.queue = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.queue.put((time.perf_counter(), line))
+        self.queue.put((time.perf_counter(), None))
+
+    def until(self, test, timeout=120.0):
+        """The time of the first line for which ``test(line)`` is true (None: the child ended or timed out)."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                when, line = self.queue.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                return None
+            if line is None:
+                return None
+            if test(line):
+                return when
+
+
+def time_watch(curriculum, kata, saves: int, fork: bool, root=ROOT) -> dict:
+    """Seconds from a save of the kata's own file to the verdict line, ``saves`` times (``make
+    watch`` of the checkout at ``root``, on a copy of its solutions)."""
+    is_verdict = lambda line: line.startswith(VERDICT_PREFIXES)  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix="dojo-benchloop-") as tmp:
+        shutil.copytree(Path(root) / "solutions" / "tinytorch", Path(tmp) / "tinytorch",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        target = Path(tmp) / "tinytorch" / kata.owns[0]
+        env = _env(IMPL=tmp, DOJO_FORK="1" if fork else "0")
+        child = subprocess.Popen([sys.executable, "-m", "dojo", "watch", kata.id], cwd=root, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        lines = _Lines(child.stdout)
+        times = []
+        try:
+            if lines.until(lambda line: line.startswith("watching")) is None:
+                return {"error": "the watcher did not start"}
+            for i in range(saves):
+                time.sleep(0.3)  # the watcher is idle, polling
+                with open(target, "a", encoding="utf-8") as handle:
+                    handle.write(f"# benchloop save {i}\n")
+                saved = time.perf_counter()
+                shown = lines.until(is_verdict)
+                if shown is None:
+                    return {"error": "no verdict after a save"}
+                times.append(shown - saved)
+                lines.until(lambda line: line.startswith("watching"))
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGINT)
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.wait()
+    return {"median": statistics.median(times), "min": min(times)}
+
+
+def main(argv=None) -> int:
+    from dojo import curriculum as curriculum_module
+
+    parser = argparse.ArgumentParser(prog="python -m dojo.benchloop", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="runs (make kata) and saves (make watch) per kata")
+    parser.add_argument("--katas", nargs="*", default=["01", "05"], help="kata ids, or 'all' (default: 01 05)")
+    parser.add_argument("--no-watch", action="store_true", help="time make kata only")
+    parser.add_argument("--no-kata", action="store_true", help="time make watch only")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout (e.g. the previous commit) timed the same way, interleaved, for a before/after")
+    args = parser.parse_args(argv)
+    c = curriculum_module.load()
+    katas = c.katas if args.katas == ["all"] else [c.kata(k) for k in args.katas]
+    trees = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+    print(f"before: {load()}")
+    print(f"{'kata':<6}{'tree':<10}{'make kata median':>18}{'min':>8}{'cpu':>8}   {'watch: fork':>12}{'min':>8}   {'subprocess':>11}{'min':>8}")
+    for kata in katas:
+        rows = [f"{kata.id:<6}{name:<10}" for name, _ in trees]
+        if not args.no_kata:
+            for i, k in enumerate(time_kata(kata.id, args.runs, [root for _, root in trees])):
+                rows[i] += f"{k['median']:>17.3f}s{k['min']:>7.3f}s{k['cpu']:>7.3f}s"
+        else:
+            rows = [row + " " * 34 for row in rows]
+        if not args.no_watch and os.name != "nt":
+            for i, (_, root) in enumerate(trees):
+                for fork in (True, False):
+                    w = time_watch(c, kata, args.runs, fork, root)
+                    rows[i] += f"   {w['error']:>20}" if "error" in w else f"   {w['median']:>11.3f}s{w['min']:>7.3f}s"
+        for row in rows:
+            print(row, flush=True)
+    print(f"after: {load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""Run a kata's tests in a child process and trust only the verdict the dojo plugin leaves.
+
+Code under test runs in that child, so ``os._exit(0)`` in a student's function ends only the
+child: a run without the plugin's verdict file is a failure, said in one line. Ctrl-C reaches the
+child (from the terminal, or forwarded from here); the child records nothing then.
+
+Two ways to start the child, with the same verdict rules:
+
+* :func:`run_with_verdict` (``make kata``): a fresh interpreter, ``python -m dojo.runner``, which
+  runs pytest and leaves with ``os._exit`` (the interpreter's teardown of NumPy, pytest and
+  hypothesis is skipped: about a tenth of a second on a busy 2-core machine).
+* :class:`ForkRunner` (``make watch`` on Linux): a warm parent that has imported NumPy, pytest,
+  hypothesis and the harness once forks a child per run. The parent never imports ``tinytorch``,
+  so every child imports the student's code as it is on disk now.
+
+This module imports only the standard library: ``make kata`` pays for nothing it does not use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# pytest plugins a kata run never uses (kata tests use tmp_path, monkeypatch and capsys, not tmpdir,
+# caplog, doctests, junit XML or the cache; unraisable and thread exceptions never decide a verdict).
+# Not loading them saves a tenth of a second or more per run, much of it the two full garbage
+# collections unraisableexception makes when the session ends.
+QUIET_PLUGINS = tuple(
+    arg
+    for name in ("cacheprovider", "doctest", "pastebin", "junitxml", "legacypath", "logging", "stepwise",
+                 "setuponly", "setupplan", "unittest", "unraisableexception", "threadexception")
+    for arg in ("-p", f"no:{name}")
+)
+
+NO_VERDICT = (
+    "error: the test run ended without the dojo's verdict (exit code {code}): something ended the test process "
+    "before the harness could judge it (os._exit, or a crash, in the code under test). Nothing was recorded."
+)
+
+TRUE = ("1", "true", "yes", "on")
+
+
+def show_all_output() -> bool:
+    """``OUTPUT=1`` (``make kata N=05 OUTPUT=1``): every test's ``print()`` output, as it happens."""
+    return os.environ.get("OUTPUT", "").strip().lower() in TRUE
+
+
+def pytest_args(kata_dir, extra=()) -> list:
+    """pytest's arguments for one kata: the folder first, then the dojo's options, then ``extra``.
+
+    Without ``extra`` (the usual ``make kata``) the plugins a kata never needs are not loaded;
+    with it (``--lf``, ``--pdb`` …) pytest keeps all of them.
+    """
+    args = [str(kata_dir), "-q"]
+    timeout = os.environ.get("TIMEOUT", "").strip()
+    if timeout:
+        args.append(f"--timeout={timeout}")
+    if show_all_output():
+        args.append("-s")  # no capture: every print() appears as the tests run
+    if not extra:
+        args.extend(QUIET_PLUGINS)
+    return args + list(extra)
+
+
+def purge_bytecode(files) -> None:
+    """Remove the cached bytecode of these .py files (Python's and pytest's). A pyc is trusted when
+    the source's mtime in whole seconds and its size match, which two quick saves can fool: the
+    older code would run."""
+    for name in files:
+        path = Path(name)
+        if path.suffix != ".py":
+            continue
+        for pyc in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+            try:
+                pyc.unlink()
+            except OSError:
+                pass
+
+
+def purge_fresh_bytecode(package, seconds=2.0) -> None:
+    """:func:`purge_bytecode` for the files of ``package`` saved in the last ``seconds``: whatever
+    ran them a moment ago (a previous `make kata`), this run compiles what is on disk now."""
+    now = time.time()
+    try:
+        entries = list(os.scandir(package))
+    except OSError:
+        return
+    fresh = []
+    for entry in entries:
+        if entry.name.endswith(".py"):
+            try:
+                if now - entry.stat().st_mtime < seconds:
+                    fresh.append(entry.path)
+            except OSError:
+                continue
+    purge_bytecode(fresh)
+
+
+def _with_verdict(args, verdict) -> list:
+    return [*args[:2], f"--dojo-verdict={verdict}", *args[2:]]
+
+
+def _read_verdict(path):
+    try:
+        found = json.loads(Path(path).read_text(encoding="utf-8"))
+        return int(found["exitstatus"]), str(found.get("message") or "")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, ""
+
+
+def conclude(status, message, code, received) -> int:
+    """The exit code of a run, from the plugin's verdict (``status``, ``message``), else from how the
+    child ended (``code``: its exit status, negative for a signal) and the signals ``received``."""
+    if message:
+        print("\n" + message, file=sys.stderr)
+    if status is not None:
+        return status
+    if received:
+        print("\ninterrupted: nothing was recorded", file=sys.stderr)
+        return 130 if signal.SIGINT in received else 128 + received[0]
+    code = 128 - code if code < 0 else code  # killed by a signal: the shell's convention
+    print("\n" + NO_VERDICT.format(code=code), file=sys.stderr)
+    return code or 1
+
+
+class _Forwarding:
+    """While a child runs: SIGINT, SIGTERM and SIGHUP sent to this process are passed on to it
+    (a terminal's Ctrl-C reaches both; the plugin ignores the same Ctrl-C twice) and remembered."""
+
+    SIGNALS = [signal.SIGINT] + [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+
+    def __init__(self, send):
+        self.send = send  # send(signum), or None where signals cannot be passed on (Windows)
+        self.received = []
+        self.previous = {}
+
+    def __enter__(self):
+        def forward(signum, frame):
+            self.received.append(signum)
+            if self.send is not None:
+                try:
+                    self.send(signum)
+                except OSError:
+                    pass
+
+        self.previous = {s: signal.signal(s, forward) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        return False
+
+
+def _interrupted(signals, interrupt) -> None:
+    if interrupt and signal.SIGINT in signals.received:
+        raise KeyboardInterrupt
+
+
+def run_with_verdict(args, interrupt=False) -> int:
+    """Run pytest with ``args`` in a fresh interpreter and return the verdict the dojo plugin left.
+
+    ``interrupt``: raise KeyboardInterrupt (after the child ended and its verdict was said) when a
+    Ctrl-C came during the run, for callers that stop then (``make watch``)."""
+    with tempfile.TemporaryDirectory(prefix="dojo-run-") as tmp:
+        verdict = Path(tmp) / "verdict.json"
+        env = dict(os.environ)
+        encoding = env.get("PYTHONIOENCODING", "").split(":")[0]
+        env["PYTHONIOENCODING"] = f"{encoding}:replace"  # a console that cannot print a character gets "?"
+        sys.stdout.flush()
+        child = subprocess.Popen([sys.executable, "-m", "dojo.runner", *_with_verdict(args, verdict)], env=env)
+
+        def send(signum):
+            if os.name != "nt" and child.poll() is None:
+                child.send_signal(signum)
+
+        with _Forwarding(send) as signals:
+            code = child.wait()
+        status, message = _read_verdict(verdict)
+    code = conclude(status, message, code, signals.received)
+    _interrupted(signals, interrupt)
+    return code
+
+
+# -- the warm parent (make watch) ----------------------------------------------------------------
+
+# Imported once by the warm parent, in this order: everything a kata run needs except the
+# student's code. (The kata test modules import tinytorch, so they are not among them.)
+WARM_MODULES = (
+    "numpy", "pytest", "_pytest.python", "_pytest.runner", "_pytest.terminal", "_pytest.capture",
+    "_pytest.fixtures", "_pytest.skipping", "_pytest.warnings", "_pytest.assertion.rewrite",
+    "hypothesis", "hypothesis.strategies", "hypothesis.extra.numpy", "_hypothesis_pytestplugin",
+    "pytest_timeout", "pytest_order", "tabulate", "tomlkit", "filelock", "threadpoolctl",
+    "dojo.curriculum", "dojo.impl", "dojo.report", "dojo.progress", "dojo.gating", "dojo.stubs",
+    "dojo.threads", "dojo.testing", "dojo.plugin",
+)
+
+
+def fork_available() -> bool:
+    """The warm fork server runs on Linux (fork without exec is not safe with macOS's system
+    libraries, and Windows has no fork). ``DOJO_FORK=0`` turns it off, ``DOJO_FORK=1`` forces it."""
+    forced = os.environ.get("DOJO_FORK", "").strip().lower()
+    if forced in ("0", "false", "no", "off"):
+        return False
+    return hasattr(os, "fork") and (sys.platform.startswith("linux") or forced in TRUE)
+
+
+class ForkRunner:
+    """A warm process that imports the heavy modules once and forks a fresh child for every run.
+
+    The child runs ``pytest.main`` and leaves with ``os._exit``; it never returns into the caller.
+    ``tinytorch`` must never be imported in the parent (:meth:`run` refuses): each child imports
+    the student's files as they are on disk at that moment.
+    """
+
+    def __init__(self, warm=WARM_MODULES):
+        import importlib
+
+        from dojo import threads
+
+        count = threads.choose(1)  # TINYTORCH_THREADS, else 1: set before NumPy starts its BLAS threads
+        if "numpy" not in sys.modules:
+            for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[name] = str(count)
+        self.warmed = []
+        started = time.perf_counter()
+        for name in warm:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
+            self.warmed.append(name)
+        self.warm_seconds = time.perf_counter() - started
+        plugin = sys.modules.get("dojo.plugin")
+        if plugin is not None:
+            plugin.pin_blas_threads()  # once here (threadpoolctl): the children inherit the limit
+            plugin.load_curriculum()  # parsed once here; each child re-reads it only if it changed
+        import gc
+
+        gc.collect()
+        gc.freeze()  # the children's collections skip everything imported here (and leave those pages shared)
+
+    def run(self, args, interrupt=False) -> int:
+        """Like :func:`run_with_verdict`, in a child forked from this warm process."""
+        stale = sorted(m for m in sys.modules if m == "tinytorch" or m.startswith("tinytorch."))
+        if stale:
+            raise RuntimeError(f"the warm parent has imported {stale[0]}: a child would not see the code on disk")
+        with tempfile.TemporaryDirectory(prefix="dojo-run-") as tmp:
+            verdict = Path(tmp) / "verdict.json"
+            # modules the parent imported cannot be rewritten for assertions: pytest would say so
+            child_args = [*_with_verdict(args, verdict), "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+            sys.stdout.flush()
+            sys.stderr.flush()
+            child = []
+
+            def send(signum):
+                if child:
+                    os.kill(child[0], signum)
+
+            with _Forwarding(send) as signals:  # before the fork: no Ctrl-C can fall in between
+                pid = os.fork()
+                if pid == 0:  # the child: run, then leave without returning into the parent's code
+                    _child(child_args)
+                child.append(pid)
+                code = _wait(pid)
+            status, message = _read_verdict(verdict)
+        code = conclude(status, message, code, signals.received)
+        _interrupted(signals, interrupt)
+        return code
+
+
+def _wait(pid) -> int:
+    """The child's exit code (negative: the signal that ended it)."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except InterruptedError:  # pragma: no cover - Python retries waitpid itself (PEP 475)
+            continue
+        except KeyboardInterrupt:  # a handler raised while waiting: the child still has to end
+            continue
+        return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _child(args) -> None:
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        import importlib
+
+        importlib.invalidate_caches()  # directory listings the parent cached may be out of date
+        code = _pytest_main(args)
+    except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
+        try:
+            import traceback
+
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        _leave(code)
+
+
+def _pytest_main(args) -> int:
+    import pytest
+
+    try:
+        return int(pytest.main(list(args)))
+    except SystemExit as error:
+        return error.code if isinstance(error.code, int) else 1
+
+
+def _leave(code) -> None:
+    """Flush and end the process now: no interpreter teardown (and, in a forked child, no return)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - a closed pipe: nothing more to say
+            pass
+    os._exit(int(code) & 0xFF)
+
+
+if __name__ == "__main__":  # python -m dojo.runner <pytest args>: what run_with_verdict starts
+    _leave(_pytest_main(sys.argv[1:]))
