@@ -30,7 +30,7 @@ really hold. The speed is throughput in MLPerf's *offline* scenario: 8 prompts f
 validation text generated together (tokens/s count all of them). One prompt at a time (the
 *single stream*) is measured too and printed, not scored: a cached decode step is about a
 hundred tinytorch ops of a few microseconds each whatever the batch, so at batch 1 that fixed
-cost hides much of what the cache saves (about 5–6× on a busy 2-core machine). Targets (full
+cost hides much of what the cache saves (4.6–6.8× in three runs on a busy 2-core machine). Targets (full
 run):
 
 * greedy generation of 256 new tokens for 8 prompts **≥ 10× faster** (tokens/s of both printed);
