@@ -143,6 +143,7 @@ def layout_problems(curriculum: Curriculum) -> list:
                 problems.append(f"kata {kata.id}: step {step.number} ({step.name}) has no test file")
             if not step.hints or any(h.strip() in ("", "TODO") for h in step.hints):
                 problems.append(f"kata {kata.id}: step {step.number} ({step.name}) needs real hints")
+    problems += missing_test_hints(curriculum)  # every test has a hint written for it
     return problems
 
 

@@ -40,8 +40,8 @@ def test_stores_int8_rows_and_one_scale_per_row():
 def test_lookup_is_within_half_a_step_of_every_row():
     """Looking ids up gives float32 rows within scale/2 of the float table, for any ids shape.
 
-    Hint: in QuantizedEmbedding.lookup gather first, self.weight_int8[ids] (any ids shape), cast to float32 and
-    multiply by self.weight_scale[ids][..., None] so each row gets its own scale.
+    Hint: in QuantizedEmbedding.lookup gather first, self.weight_int8[ids] (any ids shape), cast to
+    float32 and multiply by self.weight_scale[ids][..., None] so each row gets its own scale.
     """
     emb = table(seed=1)
     q = QuantizedEmbedding.from_embedding(emb)
@@ -58,8 +58,8 @@ def test_lookup_is_within_half_a_step_of_every_row():
 def test_the_int8_rows_are_what_is_read():
     """The output is computed from weight_int8 and weight_scale at every lookup: change them and it changes.
 
-    Hint: QuantizedEmbedding.lookup must read self.weight_int8 and self.weight_scale at every call; do not keep
-    a dequantized float copy of the table made in from_embedding.
+    Hint: QuantizedEmbedding.lookup must read self.weight_int8 and self.weight_scale at every call; do not
+    keep a dequantized float copy of the table made in from_embedding.
     """
     q = QuantizedEmbedding.from_embedding(table(seed=2))
     before = q(np.array([1, 2])).data.copy()
@@ -106,8 +106,8 @@ def test_ids_out_of_range_are_errors():
 def test_a_gpt_with_int8_embeddings_still_caches_exactly():
     """A GPT whose tok_emb and pos_emb are QuantizedEmbedding: kata 14's cached generation gives the uncached tokens.
 
-    Hint: kata 14's cached_forward reads model.pos_emb.weight[past:past + T] and calls model.tok_emb(ids): both
-    must return float32 rows from QuantizedEmbedding.lookup, the same rows forward gives.
+    Hint: kata 14's cached_forward reads model.pos_emb.weight[past:past + T] and calls model.tok_emb(ids):
+    both must return float32 rows from QuantizedEmbedding.lookup, the same rows forward gives.
     """
     rng.manual_seed(5)
     model = GPT(vocab_size=13, block_size=20, n_layer=2, n_head=2, n_embd=16)

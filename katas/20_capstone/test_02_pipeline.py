@@ -69,8 +69,9 @@ def test_forward_runs_on_its_backend_and_restores_the_previous_one():
 def test_cached_generation_gives_the_models_tokens_with_linear_work():
     """kv_cache=True: the tokens of model.generate (greedy and seeded sampling), projecting B·(T + n - 1) rows per layer.
 
-    Hint: with self.kv_cache, OptimizedGPT.generate must call kata 14's generate_cached(self.model, idx, ...,
-    cache=self.cache_for(batch)) with every sampling argument passed through, inside use_backend(self.backend).
+    Hint: with self.kv_cache, OptimizedGPT.generate must call kata 14's generate_cached(self.model, idx,
+    ..., cache=self.cache_for(batch)) with every sampling argument passed through, inside
+    use_backend(self.backend).
     """
     model = make(seed=1)
     fast = OptimizedGPT(copy.deepcopy(model), kv_cache=True, backend="fast")
@@ -101,8 +102,8 @@ def test_uncached_generation_reads_the_whole_prefix_each_step():
 def test_one_cache_per_batch_size_reused_and_no_cropping():
     """The cache is allocated once per batch size and reused; past the context the cached path refuses (a cache cannot crop).
 
-    Hint: pass cache=self.cache_for(batch) to generate_cached (batch = the prompts' first dimension) instead of
-    letting it allocate a new cache; generate_cached itself raises ValueError past the context.
+    Hint: pass cache=self.cache_for(batch) to generate_cached (batch = the prompts' first dimension)
+    instead of letting it allocate a new cache; generate_cached itself raises ValueError past the context.
     """
     fast = OptimizedGPT(make(seed=3), kv_cache=True, backend="fast")
     fast.generate(prompts(seed=3), 5, greedy=True)
@@ -117,8 +118,8 @@ def test_one_cache_per_batch_size_reused_and_no_cropping():
 def test_backend_restored_after_an_error():
     """Even when generation raises, the backend selected before is back.
 
-    Hint: use kata 16's backend as a context manager (`with use_backend(self.backend):`): its __exit__ restores
-    the previous backend even when generation raises.
+    Hint: use kata 16's backend as a context manager (`with use_backend(self.backend):`): its __exit__
+    restores the previous backend even when generation raises.
     """
     fast = OptimizedGPT(make(seed=4), kv_cache=True, backend="fast")
     previous = acceleration.set_backend("reference")

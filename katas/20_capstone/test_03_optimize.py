@@ -29,9 +29,10 @@ def linears(model, kind):
 def test_every_linear_and_both_embeddings_become_int8_and_the_original_is_untouched():
     """Defaults: every Linear a QuantizedLinear (per channel), tok_emb and pos_emb QuantizedEmbedding; the model given keeps its float weights.
 
-    Hint: optimize (tinytorch/capstone.py) works on m = copy.deepcopy(model): quantize_model(m, calibration,
-    per_channel=per_channel, inplace=True), then m.tok_emb and m.pos_emb =
-    QuantizedEmbedding.from_embedding(...), and returns OptimizedGPT(m, kv_cache=..., backend=..., choices=...).
+    Hint: optimize (tinytorch/capstone.py) works on m = copy.deepcopy(model): quantize_model(m,
+    calibration, per_channel=per_channel, inplace=True), then m.tok_emb and m.pos_emb =
+    QuantizedEmbedding.from_embedding(...), and returns OptimizedGPT(m, kv_cache=..., backend=...,
+    choices=...).
     """
     model = make()
     before = {name: p.data.copy() for name, p in model.named_parameters()}
@@ -66,8 +67,8 @@ def test_choices_rebuild_the_same_model():
 def test_calibration_makes_activation_scales_static():
     """With calibration every QuantizedLinear gets a fixed input_scale; without, scales are dynamic (None).
 
-    Hint: pass calibration straight to quantize_model: with batches it fixes each QuantizedLinear's input_scale,
-    with None it leaves them dynamic.
+    Hint: pass calibration straight to quantize_model: with batches it fixes each QuantizedLinear's
+    input_scale, with None it leaves them dynamic.
     """
     model = make(seed=2)
     static = optimize(model, calibration=[ids(seed=2), ids(seed=3)])
@@ -96,8 +97,8 @@ def test_static_scales_make_the_cached_model_one_function():
 def test_float_choices_keep_the_layers():
     """weights='float32' keeps the Linears, embeddings='float32' the Embeddings: then the logits are the model's.
 
-    Hint: quantize only when weights == 'int8' and swap the embeddings only when embeddings == 'int8'; 'float32'
-    keeps the copied layers as they are.
+    Hint: quantize only when weights == 'int8' and swap the embeddings only when embeddings == 'int8';
+    'float32' keeps the copied layers as they are.
     """
     model = make(seed=6)
     out = optimize(model, weights="float32", embeddings="float32", backend="reference")
@@ -123,9 +124,9 @@ def test_pruning_zeros_the_smallest_weights_before_quantizing():
 def test_low_rank_and_mlp_units_shrink_the_mlp():
     """low_rank=r: each MLP Linear becomes two thin ones (rank r); mlp_units=0.5: half the hidden units are gone.
 
-    Hint: for each block of m.blocks: low_rank -> block.mlp.fc = low_rank_factors(block.mlp.fc, r) and the same
-    for proj; mlp_units -> block.mlp.fc, block.mlp.proj, _ = prune_neurons(block.mlp.fc, block.mlp.proj, a). Do
-    it before quantizing.
+    Hint: for each block of m.blocks: low_rank -> block.mlp.fc = low_rank_factors(block.mlp.fc, r) and the
+    same for proj; mlp_units -> block.mlp.fc, block.mlp.proj, _ = prune_neurons(block.mlp.fc,
+    block.mlp.proj, a). Do it before quantizing.
     """
     model = make(seed=8)
     thin = optimize(model, low_rank=3)

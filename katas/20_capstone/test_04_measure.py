@@ -91,8 +91,9 @@ def test_a_shared_array_counts_once():
 def test_loss_is_the_mean_over_every_position_of_the_logits_returned():
     """The loss equals the cross-entropy of the model's own logits, averaged over all positions of batches of different sizes.
 
-    Hint: validation_loss sums -log p(target) over every position of every batch and divides by the total count
-    of positions at the end (not a mean of batch means); compute the log-softmax in float64 from model(x).
+    Hint: validation_loss sums -log p(target) over every position of every batch and divides by the total
+    count of positions at the end (not a mean of batch means); compute the log-softmax in float64 from
+    model(x).
     """
     model = make(seed=3)
     batches = [batch(4, seed=3), batch(1, seed=4)]
@@ -122,8 +123,8 @@ def test_the_optimized_loss_comes_from_the_optimized_forward():
 def test_a_fake_forward_is_judged_by_its_logits():
     """Whatever a model's own loss says, the logits decide: a model that returns one-hot logits of the answer has loss ~ 0.
 
-    Hint: validation_loss must use only model(x)'s logits: z = logits - max, logp = z - log(sum(exp(z))), loss =
-    -mean of logp at the targets (np.take_along_axis).
+    Hint: validation_loss must use only model(x)'s logits: z = logits - max, logp = z - log(sum(exp(z))),
+    loss = -mean of logp at the targets (np.take_along_axis).
     """
 
     class Oracle(Module):

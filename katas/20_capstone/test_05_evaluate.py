@@ -76,8 +76,8 @@ def test_speed_is_measured_on_the_clock_given():
 def test_a_slower_optimized_model_gets_a_smaller_speedup():
     """The optimized model charged 3x per row: the speedup is 3x smaller; without the KV cache it is exactly 1.
 
-    Hint: the speedup must come from the comparison (comparison.speedup, comparison.speedup_ci), measured now on
-    the models given; never a constant or a formula.
+    Hint: the speedup must come from the comparison (comparison.speedup, comparison.speedup_ci), measured
+    now on the models given; never a constant or a formula.
     """
     model, optimized, val, clock = setup(seed=1, optimized_cost=3e-3)
     slow = evaluate(model, optimized, val, new_tokens=N, prompt_len=T, rounds=2, warmup=0, clock=clock)
@@ -166,8 +166,8 @@ def test_a_batch_of_prompts_counts_every_row():
 def test_no_generation_past_the_context():
     """prompt_len + new_tokens - 1 > block_size, a prompt longer than the validation inputs or more prompts than rows: ValueError.
 
-    Hint: check before measuring: ValueError unless new_tokens >= 1, 1 <= prompt_len <= the inputs' length, 1 <=
-    batch <= their rows and prompt_len + new_tokens - 1 <= baseline.block_size.
+    Hint: check before measuring: ValueError unless new_tokens >= 1, 1 <= prompt_len <= the inputs'
+    length, 1 <= batch <= their rows and prompt_len + new_tokens - 1 <= baseline.block_size.
     """
     model, optimized, val, clock = setup(seed=5)
     with raises(ValueError):

@@ -25,9 +25,9 @@ def report(speedup=12.5, baseline_bytes=2_610_688, optimized_loss=2.031, **overr
 def test_the_submission_carries_the_reports_figures_choices_and_config():
     """format_version 1, kind, created; figures = report.figures(); choices; config = model + evaluation + the caller's meta; environment.
 
-    Hint: submission (tinytorch/capstone.py) returns {'format_version': FORMAT_VERSION, 'kind': KIND, 'created':
-    UTC ISO time, 'figures': report.figures(), 'choices': ..., 'config': {'model': report.model, 'evaluation':
-    report.settings, **meta}, 'environment': ...}.
+    Hint: submission (tinytorch/capstone.py) returns {'format_version': FORMAT_VERSION, 'kind': KIND,
+    'created': UTC ISO time, 'figures': report.figures(), 'choices': ..., 'config': {'model':
+    report.model, 'evaluation': report.settings, **meta}, 'environment': ...}.
     """
     r = report()
     data = submission(r, seed=3, training={"steps": 300, "corpus": "Tiny Shakespeare"})
@@ -81,8 +81,8 @@ def test_write_submission_writes_the_json_and_nothing_else(tmp_path):
     """The file holds exactly the submission (indented, sorted keys, final newline); the folder holds nothing else.
 
     Hint: build the text first (json.dumps(submission(...), indent=2, sort_keys=True, allow_nan=False) +
-    newline) so a refusal writes nothing, then write a temporary file in the same folder and os.replace it onto
-    the path.
+    newline) so a refusal writes nothing, then write a temporary file in the same folder and os.replace it
+    onto the path.
     """
     path = write_submission(tmp_path / "out" / "capstone.json", report(), seed=1)
     assert path == tmp_path / "out" / "capstone.json" and path.exists()
