@@ -84,6 +84,11 @@ def install(config: dict) -> None:
     """Install the hook described by ``config`` (see the module docstring). Idempotent per process."""
     if getattr(sys, "_dojo_guarded", False):
         return
+    # The import system caches bytecode next to each module it compiles (the student's package,
+    # a scratch copy of it): a write outside the scratch folder that no student code asked for.
+    # Refused, it would be reported with no culprit and counted against every kata, so a guarded
+    # process writes no caches at all (fork CI also sets PYTHONDONTWRITEBYTECODE and runs probes with -B).
+    sys.dont_write_bytecode = True
     forbid_read = tuple(_norm(p) for p in config.get("forbid_read", ()))
     allow_read = tuple(_norm(p) for p in config.get("allow_read", ()))
     allow_write = tuple(_norm(p) for p in [*config.get("allow_write", ()), os.devnull])

@@ -218,8 +218,11 @@ def test_the_guard_refuses_what_the_students_code_may_not_do(tmp_path):
              "root": str(tmp_path)}
     for name, source in STUDENT_MODULES.items():
         (package / f"{name}.py").write_text(source.format(**paths))
+    # Bytecode caching on, whatever the caller's environment: the import system would write
+    # tinytorch/__pycache__/ (outside the scratch folder) with no student frame on the stack.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     done = subprocess.run([sys.executable, "-c", GUARDED, str(ROOT), str(tmp_path), str(package), json.dumps(sorted(STUDENT_MODULES))], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     outcomes = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcomes == {"reads_solutions": "refused", "imports_solutions": "refused", "writes_outside": "refused",
@@ -228,7 +231,9 @@ def test_the_guard_refuses_what_the_students_code_may_not_do(tmp_path):
     assert victim.exists() and not (tmp_path / "outside.txt").exists()
     findings = judge.guard_findings(tmp_path / "scratch" / "guard.log")
     assert {f["event"] for f in findings} >= {"open", "import", "subprocess.Popen", "gc.get_objects", "os.remove"}
-    assert all("tinytorch" in f["where"] for f in findings if f["event"] != "import")
+    # every refusal names the student's file that asked (the import statement's own event aside)
+    assert all("tinytorch" in f["where"] for f in findings if f["event"] != "import"), findings
+    assert not (package / "__pycache__").exists()  # a guarded process caches no bytecode
 
 
 def test_the_guard_does_nothing_without_its_variable():
