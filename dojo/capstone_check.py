@@ -359,8 +359,9 @@ def measure(data, impl_root, log=print) -> dict:
     from dojo import impl, threads
 
     impl.activate(Path(impl_root))
+    import numpy as np  # loads the BLAS, so that the thread limit below applies to it
+
     threads.configure(1)  # as submit: one BLAS thread is the steadiest (TINYTORCH_THREADS overrides)
-    import numpy as np
     import tinytorch
     from tinytorch.autograd import no_grad
 
@@ -437,6 +438,8 @@ def submit(out="capstone.json", *, seed=0, quick=False, impl_root=None, log=prin
     from dojo import impl, threads
 
     impl.activate(Path(impl_root) if impl_root is not None else impl.resolve())
+    import numpy  # noqa: F401  (loads the BLAS, so that the thread limit below applies to it)
+
     threads.configure(1)  # spinning BLAS threads on a busy machine made training 3x slower (TINYTORCH_THREADS overrides)
     from milestones import m06_systems as m06
 
@@ -466,7 +469,8 @@ def _print_result(result, log=print):
         log(f"{'figure':24s} {'claimed':>16s} {'re-derived':>16s}")
         for key in ("speedup", "size_ratio", "loss_delta", "baseline_bytes", "optimized_bytes", "baseline_loss",
                     "optimized_loss", "baseline_tokens_per_s", "optimized_tokens_per_s", "token_agreement"):
-            log(f"{key:24s} {claimed[key]:>16,.4g} {verified[key]:>16,.4g}")
+            shown = [f"{v:,}" if isinstance(v, int) else f"{v:,.4g}" for v in (claimed[key], verified[key])]
+            log(f"{key:24s} {shown[0]:>16s} {shown[1]:>16s}")
         log(f"{'consistency':24s} {'':>16s} {verified.get('consistency', float('nan')):>16.1%}")
     for problem in result["problems"]:
         log(f"problem: {problem}")

@@ -849,7 +849,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--upstream", default=None, help="a checkout of the upstream course whose tests to run (also KATAS_UPSTREAM=)")
     parser.add_argument("--fork", default=None, help="the tree whose tinytorch/ and progress.toml are checked (default: this repository)")
     parser.add_argument("--out", default=None, help="folder for results.json and junit.xml (also OUT=; default: the fork's root)")
-    parser.add_argument("--katas", default=None, help="only these katas: 01-06 or 01,02 (also KATAS=; default: all)")
+    parser.add_argument("--katas", default=None,
+                        help="verify only these katas: 01-06 or 01,02 (also KATAS=; default: all); each is still judged fully "
+                             "(manifest of the whole fork, hashes, probes, canaries)")
     parser.add_argument("--classroom", action="store_true", default=os.environ.get("CLASSROOM", "") in ("1", "true"),
                         help="also write the GitHub Classroom reporter's result (classroom.json, and result= in $GITHUB_OUTPUT)")
     parser.add_argument("--points", type=float, default=None, help="Classroom points per kata (also POINTS=; default 10)")

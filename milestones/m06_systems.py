@@ -9,7 +9,8 @@ The same year, serving a language model stopped being about training tricks and 
 systems work: caches, kernels, 8-bit weights.
 
 This milestone runs that contest on your own stack. The milestone-05 GPT (3 layers × 4 heads ×
-128 wide) trains briefly on Tiny Shakespeare, with a 320-token context: a 64-token prompt plus
+128 wide) trains briefly on Tiny Shakespeare (500 steps of 8 windows, on the fast backend;
+``TINYTORCH_SYSTEMS_STEPS`` changes the count), with a 320-token context: a 64-token prompt plus
 256 new tokens. (Milestone 05's 64-token context cannot hold 256 new tokens, ``GPT.generate``
 would crop the context, and a KV cache cannot crop: its keys were computed at the old
 positions.) Then a **fixed pipeline** made from your katas:
@@ -30,8 +31,8 @@ really hold. The speed is throughput in MLPerf's *offline* scenario: 8 prompts f
 validation text generated together (tokens/s count all of them). One prompt at a time (the
 *single stream*) is measured too and printed, not scored: a cached decode step is about a
 hundred tinytorch ops of a few microseconds each whatever the batch, so at batch 1 that fixed
-cost hides much of what the cache saves (4.6–6.8× in three runs on a busy 2-core machine). Targets (full
-run):
+cost hides much of what the cache saves (4.6–6.8× in three runs on a busy 2-core machine).
+Targets (full run):
 
 * greedy generation of 256 new tokens for 8 prompts **≥ 10× faster** (tokens/s of both printed);
 * weights **≥ 3.5× smaller**;
@@ -44,7 +45,7 @@ Quick mode (``make test``): a tiny model (2 layers × 2 heads × 32 wide) traine
 the bundled excerpt, 48 new tokens after a 16-token prompt. Speed on a busy machine at that
 size is noise, so the quick metric is the speedup measured by the same ``compare`` on a **work
 clock** that advances by the token rows each model is fed (uncached: the whole prefix at every
-step; cached: one row): deterministic, and zero if the cache does not work. The wall-clock
+step; cached: one row): deterministic, and 1× if the cache saves nothing. The wall-clock
 speedup is printed beside it, not scored; size and loss are scored as in the full run.
 """
 

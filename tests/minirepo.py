@@ -1,16 +1,27 @@
 """A throwaway copy of the harness with a two-kata curriculum, for end-to-end tests.
 
 Everything the harness writes (progress.toml, backups, tinytorch/) lands in the copy, never in
-the real repository.
+the real repository. Repositories are copies of templates built once per test process
+(:func:`make`, :func:`template`); :class:`Scenarios` runs the slow parts of end-to-end tests (whole
+processes: pytest sessions, fork CI) two at a time.
 """
 
 from __future__ import annotations
 
+import atexit
+import compileall
+import inspect
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from dojo import ROOT
 
@@ -103,8 +114,41 @@ def _steps(names):
     return "\n".join(f'[[kata.step]]\nname = "{n}"\ntitle = "{n.title()}"\nhints = ["hint one for {n}", "hint two for {n}"]\n' for n in names)
 
 
+_TEMPLATES: dict = {}  # key -> a finished repository, built once per test process
+_LOCK = threading.RLock()  # tests may build repositories from several threads
+
+
 def make(tmp: Path) -> Path:
-    """Build the mini repository in ``tmp`` and return its root."""
+    """Build the mini repository in ``tmp`` and return its root.
+
+    The first call builds a template (a copy of the harness and generated stubs: one ``dojo
+    stubs`` process) in a private temporary folder; every call copies it, which gives what a
+    fresh build gives in a fraction of the time."""
+    return copy_of(template("stubs", build), tmp)
+
+
+def template(key: str, builder) -> Path:
+    """``builder(folder)`` (returns a repository root) run once per process and ``key``; the
+    folder is removed at exit. Take a private copy with :func:`copy_of`, never edit it."""
+    with _LOCK:
+        root = _TEMPLATES.get(key)
+        if root is None or not root.is_dir():
+            folder = Path(tempfile.mkdtemp(prefix=f"dojo-minirepo-{key}-"))
+            atexit.register(shutil.rmtree, folder, True)
+            root = builder(folder)
+            _TEMPLATES[key] = root
+        return root
+
+
+def copy_of(template_root: Path, tmp: Path) -> Path:
+    """A private copy of a template as ``tmp/repo`` (links kept as links)."""
+    root = Path(tmp) / "repo"
+    shutil.copytree(template_root, root, symlinks=True)
+    return root
+
+
+def build(tmp: Path) -> Path:
+    """Build the mini repository from scratch in ``tmp/repo`` and return its root."""
     root = Path(tmp) / "repo"
     shutil.copytree(ROOT / "dojo", root / "dojo", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("conftest.py", "pyproject.toml"):
@@ -121,8 +165,27 @@ def make(tmp: Path) -> Path:
         (katas / "01_tensor" / name).write_text(text)
     for name, text in TESTS02.items():
         (katas / "02_activations" / name).write_text(text)
-    run(root, "-m", "dojo", "stubs")
+    done = run(root, "-m", "dojo", "stubs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    warm(root)
     return root
+
+
+def warm(root: Path) -> None:
+    """Fill a template's bytecode caches (the harness and the package compiled, the kata tests and
+    conftest.py rewritten by pytest) so that its copies do not redo it in every process: fork
+    CI's own processes never write caches. The compiled files hold their source's hash (checked
+    on every import), so a test that edits a file within the same second gets no stale code."""
+    done = run(root, "-m", "pytest", "katas", "--collect-only", "-q", "-p", "no:cacheprovider", "--impl=tinytorch",
+               "--no-gate", "--dojo-progress=none", "--dojo-quiet", env={"PYTHONDONTWRITEBYTECODE": ""})
+    assert done.returncode in (0, 1, 5), done.stdout + done.stderr
+    compile_checked(root / "dojo", root / "tinytorch")
+
+
+def compile_checked(*folders: Path) -> None:
+    """Compile every module under ``folders`` into caches that hold their source's hash."""
+    for folder in folders:
+        compileall.compile_dir(str(folder), quiet=1, force=True, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
 
 
 def run(root: Path, *args, env=None, timeout=120) -> subprocess.CompletedProcess:
@@ -136,3 +199,70 @@ def solve(root: Path, *names) -> None:
     """Copy solution files over the student's stubs (what a student who finished would have)."""
     for name in names:
         shutil.copy2(root / "solutions" / "tinytorch" / name, root / "tinytorch" / name)
+
+
+class Scenarios:
+    """The slow halves of a module's end-to-end tests, started together, ``workers`` at a time.
+
+    A scenario is a function ``build(tmp, **params)`` that makes a repository in ``tmp`` and runs
+    commands in it (seconds of subprocesses, one core busy at a time), returning what the tests
+    read. ``@scenarios.add`` registers it and returns a fixture of the same name that gives its
+    result; ``params`` are taken from the test's parametrization, so one parametrized test gets one
+    run per parameter set and tests with the same parameters share a run. The module must also
+    hold ``scenario_runs = scenarios.runner()``: an autouse module fixture that starts every run
+    the selected tests of the module need, in the order they need them::
+
+        scenarios = minirepo.Scenarios()
+        scenario_runs = scenarios.runner()
+
+        @scenarios.add
+        def fresh(tmp, spelling):
+            repo = minirepo.make(tmp)
+            return repo, minirepo.run(repo, "-m", "dojo", "kata", spelling)
+
+        @pytest.mark.parametrize("spelling", ["1", "01"])
+        def test_kata_spellings(fresh, spelling):
+            assert "Kata 01" in fresh[1].stdout
+    """
+
+    def __init__(self, workers: int = 2):
+        self.builders = {}
+        self.workers = workers
+
+    def _key(self, name, item):
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        wanted = [p for p in inspect.signature(self.builders[name]).parameters if p != "tmp"]
+        missing = [p for p in wanted if p not in params]
+        assert not missing, f"{item.name}: scenario {name} needs the parameters {missing}"
+        return name, tuple((p, params[p]) for p in wanted)
+
+    def add(self, build):
+        name = build.__name__
+        self.builders[name] = build
+
+        @pytest.fixture(name=name)
+        def fixture(request, scenario_runs):
+            return scenario_runs[self._key(name, request.node)].result()
+
+        fixture.__doc__ = build.__doc__
+        return fixture
+
+    def runner(self):
+        scenarios = self
+
+        @pytest.fixture(scope="module", autouse=True, name="scenario_runs")
+        def scenario_runs(request, tmp_path_factory):
+            keys = []
+            for item in request.session.items:
+                if getattr(item, "module", None) is request.module:
+                    keys += [k for k in (scenarios._key(n, item) for n in item.fixturenames if n in scenarios.builders) if k not in keys]
+            if not keys:
+                yield {}
+                return
+            with ThreadPoolExecutor(max_workers=scenarios.workers) as pool:
+                futures = {key: pool.submit(scenarios.builders[key[0]], tmp_path_factory.mktemp(key[0]), **dict(key[1])) for key in keys}
+                yield futures
+                for future in futures.values():
+                    future.cancel()
+
+        return scenario_runs

@@ -1,8 +1,8 @@
 """Runs that end abnormally (issue 9, section 3): every run ends with the harness's verdict or is
 a failure said in one line, and nothing but a complete run is recorded as a kata's state.
 
-Each test builds a throwaway mini repository (tests/minirepo.py) where kata 01 is solved and
-green, then breaks one thing.
+Each test works in a throwaway mini repository (tests/minirepo.py: a copy of one where kata 01
+is solved and recorded green), breaks one thing and runs the dojo.
 """
 
 import os
@@ -21,15 +21,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 SUM_BODY = "        _check_axis(axis, self.ndim)\n        return np.sum(self.data, axis=axis, keepdims=keepdims)\n"
 
 
-@pytest.fixture
-def repo(tmp_path):
-    """Kata 01 solved and recorded green."""
-    root = minirepo.make(tmp_path)
+def _solved_and_green(tmp):
+    root = minirepo.make(tmp)
     minirepo.solve(root, "tensor.py")
     first = kata(root)
     assert first.returncode == 0, first.stdout + first.stderr
     assert 'status = "green"' in (root / "progress.toml").read_text()
     return root
+
+
+def green_repo(tmp):
+    """Kata 01 solved and recorded green (a private copy of one such repository, built once)."""
+    return minirepo.copy_of(minirepo.template("kata-01-green", _solved_and_green), tmp)
 
 
 def kata(repo, *extra, env=None):
@@ -43,47 +46,54 @@ def break_sum(repo, code):
     tensor.write_text(source.replace(SUM_BODY, code + SUM_BODY))
 
 
-def test_os_exit_in_a_students_function_is_a_failure_in_one_line(repo):
-    before = (repo / "progress.toml").read_text()
+def student_environment():
+    return {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
+
+
+# Each test's runs (seconds of subprocesses) are a scenario: they start together when the module
+# does, two at a time. A scenario returns the progress file before and after, and the run.
+scenarios = minirepo.Scenarios(workers=2)
+scenario_runs = scenarios.runner()
+
+
+def _progress(repo):
+    return (repo / "progress.toml").read_text()
+
+
+@scenarios.add
+def os_exit(tmp):
+    repo = green_repo(tmp)
+    before = _progress(repo)
     break_sum(repo, "        import os\n        os._exit(0)\n")
-    result = kata(repo)
-    assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if "ended without the dojo's verdict" in line]
-    assert len(lines) == 1 and "os._exit" in lines[0] and "Nothing was recorded" in lines[0], result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    assert (repo / "progress.toml").read_text() == before
+    return before, kata(repo), _progress(repo)
 
 
-def test_keyboard_interrupt_raised_by_the_students_code_is_named(repo):
+@scenarios.add
+def keyboard_interrupt(tmp):
+    repo = green_repo(tmp)
     break_sum(repo, "        raise KeyboardInterrupt\n")
-    result = kata(repo)
-    assert result.returncode == 1
-    assert re.search(r"KeyboardInterrupt raised by your code in Tensor\.sum in tinytorch/tensor\.py:\d+ \(nobody pressed Ctrl-C\)", result.stdout), result.stdout
-    assert "!!! KeyboardInterrupt" not in result.stdout  # not pytest's interrupted-session banner
-    assert re.search(r"^RED 5/6 · next: step 5 \(reductions\)", result.stdout, re.M)
+    return kata(repo)
 
 
-def test_a_deleted_test_file_is_named_and_the_partial_run_not_recorded(repo):
-    before = (repo / "progress.toml").read_text()
+@scenarios.add
+def deleted_test_file(tmp):
+    repo = green_repo(tmp)
+    before = _progress(repo)
     (repo / "katas" / "01_tensor" / "test_05_reductions.py").unlink()
-    result = kata(repo)
-    assert result.returncode == 1, result.stdout
-    assert "PASS" not in result.stdout and "GREEN" not in result.stdout
-    assert "katas/01_tensor/test_05_reductions.py" in result.stdout
-    assert re.search(r"^RED 5/5 · 1 test file\(s\) missing", result.stdout, re.M), result.stdout
-    assert (repo / "progress.toml").read_text() == before
+    return before, kata(repo), _progress(repo)
 
 
-@pytest.mark.skipif(os.name == "nt", reason="POSIX signals and process groups")
-@pytest.mark.parametrize("target", ["terminal", "dojo"])
-def test_ctrl_c_records_nothing(repo, target):
-    """Ctrl-C on correct code mid-run: green stays green. ``terminal`` sends SIGINT to the whole
-    process group (what a terminal does); ``dojo`` only to `python -m dojo kata`, which passes it on."""
-    before = (repo / "progress.toml").read_text()
+@scenarios.add
+def ctrl_c(tmp, target):
+    """Ctrl-C while the run is inside Tensor.sum (which sleeps 20 s): ``terminal`` sends SIGINT to
+    the whole process group, ``dojo`` only to `python -m dojo kata`. (before, out, err, exit, after)"""
+    if os.name == "nt":  # the test is skipped there
+        return None
+    repo = green_repo(tmp)
+    before = _progress(repo)
     marker = repo / "sum-started"
     break_sum(repo, f"        open({str(marker)!r}, 'w').close()\n        import time\n        time.sleep(20)\n")
-    environment = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
-    child = subprocess.Popen([sys.executable, "-m", "dojo", "kata", "01"], cwd=repo, env=environment, text=True,
+    child = subprocess.Popen([sys.executable, "-m", "dojo", "kata", "01"], cwd=repo, env=student_environment(), text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         for _ in range(600):  # until the run is inside Tensor.sum (bounded: 30 s)
@@ -99,26 +109,71 @@ def test_ctrl_c_records_nothing(repo, target):
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
-    assert child.returncode != 0
-    assert "INTERRUPTED after 4/6 tests · nothing recorded" in out, out + err
-    assert "Traceback" not in out + err
-    assert (repo / "progress.toml").read_text() == before
+    return before, out, err, child.returncode, _progress(repo)
 
 
-def test_reset_into_a_closed_pipe_prints_no_traceback_and_still_resets(repo):
-    """`make reset N=01 | head -1`: the reader goes away; the reset still happens, quietly."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
-    child = subprocess.Popen([sys.executable, "-m", "dojo", "reset", "01"], cwd=repo, env=environment,
+@scenarios.add
+def reset_into_closed_pipe(tmp):
+    """`make reset N=01 | head -1`, from Python (the reader closes first) and from the shell."""
+    repo = green_repo(tmp)
+    child = subprocess.Popen([sys.executable, "-m", "dojo", "reset", "01"], cwd=repo, env=student_environment(),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     child.stdout.close()  # before anything is written: every write meets a broken pipe
     err = child.stderr.read().decode()
     child.wait(timeout=60)
-    assert "BrokenPipeError" not in err and "Traceback" not in err, err
-    assert "NotImplementedError" in (repo / "tinytorch" / "tensor.py").read_text()
-    assert "[katas.01]" not in (repo / "progress.toml").read_text()
+    tensor, progress = (repo / "tinytorch" / "tensor.py").read_text(), _progress(repo)
+    piped = None
     if os.name != "nt":  # the shell pipeline itself
-        piped = subprocess.run(f'"{sys.executable}" -m dojo reset 01 | head -1', shell=True, cwd=repo, env=environment,
+        piped = subprocess.run(f'"{sys.executable}" -m dojo reset 01 | head -1', shell=True, cwd=repo, env=student_environment(),
                                capture_output=True, text=True, timeout=60)
+    return err, tensor, progress, piped
+
+
+def test_os_exit_in_a_students_function_is_a_failure_in_one_line(os_exit):
+    before, result, after = os_exit
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "ended without the dojo's verdict" in line]
+    assert len(lines) == 1 and "os._exit" in lines[0] and "Nothing was recorded" in lines[0], result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert after == before
+
+
+def test_keyboard_interrupt_raised_by_the_students_code_is_named(keyboard_interrupt):
+    result = keyboard_interrupt
+    assert result.returncode == 1
+    assert re.search(r"KeyboardInterrupt raised by your code in Tensor\.sum in tinytorch/tensor\.py:\d+ \(nobody pressed Ctrl-C\)", result.stdout), result.stdout
+    assert "!!! KeyboardInterrupt" not in result.stdout  # not pytest's interrupted-session banner
+    assert re.search(r"^RED 5/6 · next: step 5 \(reductions\)", result.stdout, re.M)
+
+
+def test_a_deleted_test_file_is_named_and_the_partial_run_not_recorded(deleted_test_file):
+    before, result, after = deleted_test_file
+    assert result.returncode == 1, result.stdout
+    assert "PASS" not in result.stdout and "GREEN" not in result.stdout
+    assert "katas/01_tensor/test_05_reductions.py" in result.stdout
+    assert re.search(r"^RED 5/5 · 1 test file\(s\) missing", result.stdout, re.M), result.stdout
+    assert after == before
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals and process groups")
+@pytest.mark.parametrize("target", ["terminal", "dojo"])
+def test_ctrl_c_records_nothing(ctrl_c, target):
+    """Ctrl-C on correct code mid-run: green stays green. ``terminal`` sends SIGINT to the whole
+    process group (what a terminal does); ``dojo`` only to `python -m dojo kata`, which passes it on."""
+    before, out, err, returncode, after = ctrl_c
+    assert returncode != 0
+    assert "INTERRUPTED after 4/6 tests · nothing recorded" in out, out + err
+    assert "Traceback" not in out + err
+    assert after == before
+
+
+def test_reset_into_a_closed_pipe_prints_no_traceback_and_still_resets(reset_into_closed_pipe):
+    """`make reset N=01 | head -1`: the reader goes away; the reset still happens, quietly."""
+    err, tensor, progress, piped = reset_into_closed_pipe
+    assert "BrokenPipeError" not in err and "Traceback" not in err, err
+    assert "NotImplementedError" in tensor
+    assert "[katas.01]" not in progress
+    if piped is not None:
         assert piped.stderr == "" and len(piped.stdout.splitlines()) == 1
 
 

@@ -10,8 +10,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dojo import ROOT, curriculum, judge
+
+# Tests that start Python processes: seconds each on a busy machine, past the 10 s default limit.
+SUBPROCESSES = pytest.mark.timeout(120)
 
 
 def _record(values=None, status="ok", error=(), step="s", message=""):
@@ -119,6 +123,7 @@ def test_canaries_must_fail_and_be_reported(tmp_path):
     assert all("plain assert, was reported skipped" in p for p in judge.canary_problems(suite(skipped), names, first.name))
 
 
+@SUBPROCESSES
 def test_canaries_fail_under_the_ci_profile_and_pass_with_one_example(tmp_path):
     """Run a canary module for real: under the ci profile both its tests fail; with a profile of
     one example (what a weakened run looks like) the hypothesis canary passes."""
@@ -204,6 +209,7 @@ STUDENT_MODULES = {
 }
 
 
+@SUBPROCESSES
 def test_the_guard_refuses_what_the_students_code_may_not_do(tmp_path):
     (tmp_path / "solutions" / "tinytorch").mkdir(parents=True)
     (tmp_path / "solutions" / "tinytorch" / "tensor.py").write_text("X = 1\n")
@@ -236,6 +242,7 @@ def test_the_guard_refuses_what_the_students_code_may_not_do(tmp_path):
     assert not (package / "__pycache__").exists()  # a guarded process caches no bytecode
 
 
+@SUBPROCESSES
 def test_the_guard_does_nothing_without_its_variable():
     code = "import sys; sys.path.insert(0, sys.argv[1]); import dojo.guard; print(getattr(sys, '_dojo_guarded', False))"
     env = {k: v for k, v in os.environ.items() if k != "DOJO_GUARD"}
@@ -255,6 +262,7 @@ def _tree_with(tmp_path, name, file, old, new):
     return root
 
 
+@SUBPROCESSES
 def test_a_probe_that_loops_forever_is_cut_and_a_crash_loses_only_its_kata(tmp_path):
     looping = _tree_with(tmp_path, "loop", "tensor.py", "        _check_axis(axis, self.ndim)\n        return np.sum(",
                          "        while True:\n            pass\n        return np.sum(")

@@ -1,38 +1,68 @@
 """Negative controls for the curriculum: a plausible student bug must turn its kata red.
 
-Each test builds a complete solutions tree, plants one bug, and runs the kata against it.
+Each test plants one bug into a copy of a complete solutions tree (built once) and runs the kata
+test file that must catch it against that tree. The pytest processes of the mutants the selected
+tests use run two at a time (one per core) from the module's start.
 (Kata 05's broadcasting-only multiplication bug lives in tests/test_testing.py.)
 """
 
 import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from dojo import ROOT, curriculum
 from dojo.checks import run_pytest
 from dojo.stubs import build_tree
+from tests import minirepo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
+WORKERS = 2
 
-def mutant_tree(tmp_path, filename, pattern, replacement):
-    build_tree(curriculum.load(), tmp_path, stub_katas=set())
+
+def mutant_tree(complete, tmp_path, filename, pattern, replacement):
+    shutil.copytree(complete / "tinytorch", tmp_path / "tinytorch")
     path = tmp_path / "tinytorch" / filename
     source = path.read_text(encoding="utf-8")
     assert re.search(pattern, source), f"{filename} changed: update this mutation"
-    path.write_text(re.sub(pattern, replacement, source, count=1), encoding="utf-8")
+    path.write_text(re.sub(pattern, replacement, source, count=1), encoding="utf-8")  # its cache (source hash checked) no longer matches
     return tmp_path
 
 
-def test_a_causal_mask_that_lets_one_future_position_through_turns_kata_12_red(tmp_path):
-    """causal_mask(T) with query 0 allowed to see key 1: one future position leaks."""
-    tree = mutant_tree(
-        tmp_path,
-        "attention.py",
-        r"return np\.tril\(np\.ones\(\(T, T\), dtype=bool\)\)",
-        "mask = np.tril(np.ones((T, T), dtype=bool))\n    if T > 1:\n        mask[0, 1] = True\n    return mask",
-    )
-    outcomes = run_pytest([ROOT / "katas" / "12_attention"], tree)
+def _run_mutant(complete, folder, mutant):
+    filename, pattern, replacement, test_file, _ = MUTANTS[mutant]
+    return run_pytest([ROOT / "katas" / test_file], mutant_tree(complete, folder, filename, pattern, replacement))
+
+
+@pytest.fixture(scope="module")
+def mutant_runs(request, tmp_path_factory):
+    """{mutant: future of its pytest Outcomes} for every mutant the selected tests of this module
+    use, started in their order, ``WORKERS`` at a time."""
+    wanted = []
+    for item in request.session.items:
+        if getattr(item, "module", None) is request.module and "mutant_runs" in item.fixturenames:
+            callspec = getattr(item, "callspec", None)
+            mutant = callspec.params["escape"] if callspec is not None and "escape" in callspec.params else CAUSAL
+            if mutant not in wanted:
+                wanted.append(mutant)
+    complete = build_tree(curriculum.load(), tmp_path_factory.mktemp("complete"), stub_katas=set())  # every mutant copies it
+    minirepo.compile_checked(complete / "tinytorch")  # only the mutated file is compiled again
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        futures = {m: pool.submit(_run_mutant, complete, tmp_path_factory.mktemp("mutant"), m) for m in wanted}
+        yield futures
+        for future in futures.values():
+            future.cancel()
+
+
+CAUSAL = "causal mask lets one future position through (kata 12)"
+
+
+def test_a_causal_mask_that_lets_one_future_position_through_turns_kata_12_red(mutant_runs):
+    """causal_mask(T) with query 0 allowed to see key 1: one future position leaks. The step's
+    file runs (the kata holds it); tests of that file that do not use the mask still pass."""
+    outcomes = mutant_runs[CAUSAL].result()
     failed = {name for name, outcome in outcomes.tests.items() if outcome == "failed"}
     assert outcomes.tests, outcomes.output[-2000:]
     assert "test_01_masks.py::test_causal_mask_lets_nothing_from_the_future_through" in failed
@@ -113,14 +143,24 @@ ESCAPES = {
 }
 
 
+# every mutant: (file in tinytorch/, pattern, replacement, kata test file, the test that must fail)
+MUTANTS = {
+    CAUSAL: (
+        "attention.py", r"return np\.tril\(np\.ones\(\(T, T\), dtype=bool\)\)",
+        "mask = np.tril(np.ones((T, T), dtype=bool))\n    if T > 1:\n        mask[0, 1] = True\n    return mask",
+        "12_attention/test_01_masks.py", "test_causal_mask_lets_nothing_from_the_future_through",
+    ),
+    **ESCAPES,
+}
+
+
 @pytest.mark.parametrize("escape", list(ESCAPES))
-def test_a_bug_that_once_escaped_turns_its_kata_red_under_the_ci_profile(tmp_path, escape):
+def test_a_bug_that_once_escaped_turns_its_kata_red_under_the_ci_profile(mutant_runs, escape):
     """Each wrong implementation above passed every kata test (or only failed on some random draws)
     before issue 9; planted into a complete solutions tree, it must fail its named test under the
     derandomized ci profile, and only tests of the step it breaks may fail."""
-    filename, pattern, replacement, test_file, must_fail = ESCAPES[escape]
-    tree = mutant_tree(tmp_path, filename, pattern, replacement)
-    outcomes = run_pytest([ROOT / "katas" / test_file], tree)
+    test_file, must_fail = ESCAPES[escape][3:]
+    outcomes = mutant_runs[escape].result()
     failed = {name.split("::", 1)[1] for name, outcome in outcomes.tests.items() if outcome == "failed"}
     assert outcomes.tests, outcomes.output[-2000:]
     assert must_fail in failed, f"{escape}: {must_fail} passed; failing: {sorted(failed)}"

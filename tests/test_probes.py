@@ -2,16 +2,18 @@
 deterministic for a seed, they agree with the reference on the reference, and they catch every
 step: with any one step stubbed (solutions everywhere else), one of that step's probes disagrees."""
 
+import json
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from dojo import ROOT, curriculum, judge, probes
 from dojo.probes import run as probe_run
-from dojo.stubs import build_tree
+from dojo.stubs import build_tree, expected_stub, solution_files
+from tests import minirepo
 
 CURRICULUM = curriculum.load()
 SEED = 20240611
@@ -54,6 +56,33 @@ def test_flatten_keeps_plain_values_and_refuses_objects():
         probe_run.flatten(np.array([object()], dtype=object))
 
 
+# One probe process runs many (tree, kata) pairs in turn: dojo.probes.run.main once per kata,
+# each time with that kata's trees (it clears tinytorch from sys.modules before every tree).
+DRIVER = "import json, sys; sys.path.insert(0, sys.argv[1]); from dojo.probes.run import main\nfor argv in json.loads(sys.argv[2]):\n    main(argv)\n"
+
+
+def stubbed_step_trees(base, kata, folder):
+    """{step name: a tree with only ``step`` of ``kata`` stubbed}: copies of ``base`` (the whole
+    solutions tree, built once) with the kata's own files generated again, which is what
+    ``build_tree(stub_katas={kata}, stub_steps={step})`` writes, without rebuilding every file."""
+    owned = [rel for rel in solution_files() if (owner := CURRICULUM.owner_of(rel.as_posix())) is not None and owner.id == kata.id]
+    assert owned, f"kata {kata.id} owns no file of solutions/tinytorch"
+    trees = {}
+    for step in kata.steps:
+        tree = folder / f"tree-{kata.id}-{step.name}"
+        shutil.copytree(base, tree)
+        changed = False
+        for rel in owned:
+            content = expected_stub(CURRICULUM, rel, stub_katas={kata.id}, stub_steps={step.name})
+            target = tree / "tinytorch" / rel
+            if target.read_text(encoding="utf-8") != content:
+                target.write_text(content, encoding="utf-8")  # its cache (source hash checked) no longer matches
+                changed = True
+        assert changed, f"kata {kata.id} step {step.name}: stubbing it changed no file"
+        trees[step.name] = tree
+    return trees
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_reference_probes_are_deterministic_and_every_stubbed_step_is_caught(tmp_path):
@@ -62,8 +91,8 @@ def test_reference_probes_are_deterministic_and_every_stubbed_step_is_caught(tmp
     probed = [k for k in CURRICULUM.katas if k.id in probes.modules()]  # the others fail the test above
     ids = [k.id for k in probed]
     solutions = ROOT / "solutions"
-    first = judge.run_probes(ROOT, solutions, ids, SEED, tmp_path / "a", tmp_path)
-    second = judge.run_probes(ROOT, solutions, ids, SEED, tmp_path / "b", tmp_path)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(lambda out: judge.run_probes(ROOT, solutions, ids, SEED, tmp_path / out, tmp_path), ["a", "b"])
     assert not first.problems and not second.problems, (first.problems, first.log[-2000:])
     for kid in ids:
         records = first.katas[kid]
@@ -72,24 +101,30 @@ def test_reference_probes_are_deterministic_and_every_stubbed_step_is_caught(tmp
         same = judge.compare(records, second.katas[kid])
         assert same.ok, (kid, same.disagree)
 
-    def check(kata):
-        trees, outs = [], []
-        for step in kata.steps:
-            trees.append(build_tree(CURRICULUM, tmp_path / f"tree-{kata.id}-{step.name}", stub_katas={kata.id}, stub_steps={step.name}))
-            outs.append(tmp_path / f"out-{kata.id}-{step.name}")
-            outs[-1].mkdir()
-        command = [sys.executable, "-I", "-B", "-c", probe_run.BOOT, str(ROOT), "--katas", kata.id, "--seed", str(SEED)]
-        for tree, out in zip(trees, outs):
-            command += ["--impl", str(tree), "--out", str(out)]
-        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-3000:]
-        problems = []
-        for step, out in zip(kata.steps, outs):
-            result = judge.compare(first.katas[kata.id], judge.load_kata(Path(out), kata.id))
-            if step.name not in result.steps_failing:
-                problems.append(f"kata {kata.id} step {step.number} ({step.name}) stubbed: no probe of that step disagrees")
-        return problems
+    base = build_tree(CURRICULUM, tmp_path / "base", stub_katas=set())
+    minirepo.compile_checked(base / "tinytorch")  # the trees' unchanged files are not compiled again
+    runs = []  # (kata, step, out)
+    argvs = []
+    for kata in probed:
+        argv = ["--katas", kata.id, "--seed", str(SEED)]
+        for step, tree in stubbed_step_trees(base, kata, tmp_path).items():
+            out = tmp_path / f"out-{kata.id}-{step}"
+            out.mkdir()
+            argv += ["--impl", str(tree), "--out", str(out)]
+            runs.append((kata, step, out))
+        argvs.append(argv)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        problems = [p for found in pool.map(check, probed) for p in found]
+    def probe(share):
+        done = subprocess.run([sys.executable, "-I", "-B", "-c", DRIVER, str(ROOT), json.dumps(share)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two processes, the katas dealt out between them
+        list(pool.map(probe, [argvs[0::2], argvs[1::2]]))
+    problems = []
+    for kata, step, out in runs:
+        result = judge.compare(first.katas[kata.id], judge.load_kata(out, kata.id))
+        if step not in result.steps_failing:
+            number = next(s.number for s in kata.steps if s.name == step)
+            problems.append(f"kata {kata.id} step {number} ({step}) stubbed: no probe of that step disagrees")
     assert not problems, "\n".join(problems)

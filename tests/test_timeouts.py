@@ -33,20 +33,17 @@ def test_sum_of_a_matrix():
 SUM_BODY = "        _check_axis(axis, self.ndim)\n        return np.sum(self.data, axis=axis, keepdims=keepdims)\n"
 
 
-@pytest.fixture
-def repo(tmp_path):
-    root = minirepo.make(tmp_path)
+def repo_with_sum(tmp, code):
+    """Kata 01 solved, its reductions test replaced by PROPERTY_TEST, and ``code`` (lines indented
+    for a method body) put at the start of Tensor.sum."""
+    root = minirepo.make(tmp)
     minirepo.solve(root, "tensor.py")
     (root / "katas" / "01_tensor" / "test_05_reductions.py").write_text(PROPERTY_TEST)
-    return root
-
-
-def break_sum(repo, code):
-    """Put ``code`` (lines indented for a method body) at the start of Tensor.sum."""
-    tensor = repo / "tinytorch" / "tensor.py"
+    tensor = root / "tinytorch" / "tensor.py"
     source = tensor.read_text()
     assert source.count(SUM_BODY) == 1
     tensor.write_text(source.replace(SUM_BODY, code + SUM_BODY))
+    return root
 
 
 def kata(repo, **env):
@@ -65,39 +62,67 @@ def assert_cut_and_named(result, seconds="1"):
     assert "not run (the run stopped early)" in out  # the session stopped at the first timeout
 
 
-def test_infinite_loop_under_hypothesis_given_is_cut_and_named(repo):
-    break_sum(repo, "        while True:\n            pass\n")
-    result = kata(repo)
+# Each test's run (seconds of a subprocess, mostly the timer's wait) is a scenario: they start
+# together when the module does, two at a time.
+scenarios = minirepo.Scenarios(workers=2)
+scenario_runs = scenarios.runner()
+
+
+@scenarios.add
+def endless_loop(tmp):
+    repo = repo_with_sum(tmp, "        while True:\n            pass\n")
+    return repo, kata(repo)
+
+
+@scenarios.add
+def slow_sum(tmp):
+    return kata(repo_with_sum(tmp, "        import time\n        time.sleep(0.4)\n"))
+
+
+@scenarios.add
+def swallowed_once(tmp):
+    return kata(repo_with_sum(tmp, "        try:\n            while True:\n                pass\n        except BaseException:\n            pass\n"
+                                   "        while True:\n            pass\n"))
+
+
+@scenarios.add
+def endless_loop_soft_timer(tmp):
+    return kata(repo_with_sum(tmp, "        while True:\n            pass\n"), DOJO_SOFT_TIMEOUT="1")
+
+
+@scenarios.add
+def uninterruptible(tmp):
+    repo = repo_with_sum(tmp, "        while True:\n            try:\n                while True:\n                    pass\n"
+                              "            except BaseException:\n                pass\n")
+    return repo, kata(repo)
+
+
+def test_infinite_loop_under_hypothesis_given_is_cut_and_named(endless_loop):
+    repo, result = endless_loop
     assert_cut_and_named(result)
     assert not (repo / "progress.toml").exists()  # a run stopped by a timeout records nothing
 
 
-def test_slow_but_correct_function_is_cut_at_the_limit_and_named(repo):
+def test_slow_but_correct_function_is_cut_at_the_limit_and_named(slow_sum):
     """0.4 s per call, many calls: the test passes its limit mid-way and is stopped there."""
-    break_sum(repo, "        import time\n        time.sleep(0.4)\n")
-    assert_cut_and_named(kata(repo))
+    assert_cut_and_named(slow_sum)
 
 
-def test_the_timer_fires_again_when_the_code_swallows_it(repo):
+def test_the_timer_fires_again_when_the_code_swallows_it(swallowed_once):
     """`except BaseException: pass` around a first endless loop, then a second one: a timer that
     fires once is swallowed and the test hangs; the dojo's fires again and gets out."""
-    break_sum(repo, "        try:\n            while True:\n                pass\n        except BaseException:\n            pass\n"
-                    "        while True:\n            pass\n")
-    assert_cut_and_named(kata(repo))
+    assert_cut_and_named(swallowed_once)
 
 
-def test_soft_timeouts_without_sigalrm_also_end_hypothesis_tests(repo):
+def test_soft_timeouts_without_sigalrm_also_end_hypothesis_tests(endless_loop_soft_timer):
     """Windows has no SIGALRM: the timer thread interrupts the main thread, again and again."""
-    break_sum(repo, "        while True:\n            pass\n")
-    assert_cut_and_named(kata(repo, DOJO_SOFT_TIMEOUT="1"))
+    assert_cut_and_named(endless_loop_soft_timer)
 
 
-def test_code_that_cannot_be_interrupted_is_ended_by_the_backstop_with_one_line(repo):
+def test_code_that_cannot_be_interrupted_is_ended_by_the_backstop_with_one_line(uninterruptible):
     """A loop that swallows every interrupt forever: pytest-timeout's hard backstop ends the
     process a few seconds after the limit, and `dojo kata` says so in one line."""
-    break_sum(repo, "        while True:\n            try:\n                while True:\n                    pass\n"
-                    "            except BaseException:\n                pass\n")
-    result = kata(repo)
+    repo, result = uninterruptible
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("stopped: ")]
     assert len(lines) == 1 and "Tensor.sum in tinytorch/tensor.py:" in lines[0] and "could not be interrupted" in lines[0]

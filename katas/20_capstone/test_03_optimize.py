@@ -6,6 +6,7 @@ from dojo.testing import assert_close, raises
 from tinytorch import rng
 from tinytorch.capstone import OptimizedGPT, QuantizedEmbedding, optimize
 from tinytorch.embeddings import Embedding
+from tinytorch.kv_cache import KVCache, cached_forward
 from tinytorch.layers import Linear, Sequential
 from tinytorch.quantization import QuantizedLinear, modules
 from tinytorch.transformer import GPT
@@ -77,14 +78,28 @@ def test_calibration_makes_activation_scales_static():
     assert all(q.input_scale is None for q in linears(dynamic.model, QuantizedLinear))
 
 
+def stepwise_gap(model, seq, prompt=5):
+    """The largest |logit| difference between the full forward and kata 14's cached forward fed one token at a time."""
+    attn = model.blocks[0].attn
+    cache = KVCache(len(model.blocks), 1, attn.num_heads, model.block_size, attn.head_dim)
+    parts = [cached_forward(model, seq[:, :prompt], cache).data]
+    parts += [cached_forward(model, seq[:, t:t + 1], cache).data for t in range(prompt, seq.shape[1])]
+    return float(np.abs(np.concatenate(parts, axis=1) - model(seq).data).max())
+
+
 def test_static_scales_make_the_cached_model_one_function():
-    """With static scales each token row is quantized alone, so the cached int8 model gives the uncached int8 model's logits.
+    """With static scales each token row is quantized on its own: the cached int8 model computes the full forward's
+    logits (to float rounding) and generates the uncached int8 model's tokens. Dynamic scales (max|x| over the
+    whole batch) make the one-row decode and the full forward two different functions.
 
     Hint: quantize with the calibration batches (static input scales): then a one-row decode step and the full
     forward quantize each row alike; check optimize passes calibration on.
     """
     model = make(seed=4)
     calibration = [ids(seed=4)]
+    seq = ids(B=1, T=18, seed=6)
+    static, dynamic = stepwise_gap(optimize(model, calibration).model, seq), stepwise_gap(optimize(model).model, seq)
+    assert static <= 1e-4 < 1e-3 < dynamic, f"cached vs full logits: static scales {static:.2g}, dynamic {dynamic:.2g}"
     cached = optimize(model, calibration, kv_cache=True)
     uncached = optimize(model, calibration, kv_cache=False)
     p = ids(B=1, T=5, seed=5)
