@@ -18,11 +18,11 @@ PIP_CACHE_DIR ?= $(CURDIR)/.dojo/cache/pip
 .DEFAULT_GOAL := help
 
 help: ## show the commands
-	@echo "Students:     make kata N=01 | make watch N=01 | make hint N=01 [LEVEL=2] | make progress | make milestone M=01 | make reset N=01 | make parity N=05"
+	@echo "Students:     make kata N=01 [OUTPUT=1] | make watch N=01 [OUTPUT=1] | make hint N=01 [LEVEL=2] | make progress | make milestone M=01 | make reset N=01 | make parity N=05"
 	@echo "Facilitators: make present N=05 [TIMER=5] | make reveal N=05 [STEP=2] | make board DIR=cohort/ [REFRESH=30]"
 	@echo "Fork CI:      make ci [OUT=dir] [KATAS_UPSTREAM=path]"
 	@echo "Maintainers:  make test | make stubs | make manifest | make check [N=05] | make bench"
-	@echo "Options:      UNLOCK=1 (open every kata)  IMPL=solutions (test the reference)  TIMEOUT=30 (seconds per test)"
+	@echo "Options:      UNLOCK=1 (open every kata)  IMPL=solutions (test the reference)  TIMEOUT=30 (seconds per test)  OUTPUT=1 (kata, watch: every print() as the tests run)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,10 @@ $(LINT_STAMP): $(STAMP)
 
 venv: $(STAMP) ## create the virtual environment
 
-kata: $(STAMP) ## run one kata: make kata N=05
+kata: $(STAMP) ## run one kata: make kata N=05 [OUTPUT=1]
 	@$(DOJO) kata $(N)
 
-watch: $(STAMP) ## re-run a kata on every save: make watch N=05
+watch: $(STAMP) ## re-run a kata on every save: make watch N=05 [OUTPUT=1]
 	@$(DOJO) watch $(N)
 
 hint: $(STAMP) ## the hint for the first failing step: make hint N=05 [LEVEL=2]

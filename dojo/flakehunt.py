@@ -12,13 +12,25 @@ time budget.
 Only the property tests run per seed (``-m hypothesis``): a hypothesis seed changes nothing
 else, and every other test already runs once against the solutions in ``make test``.
 
+Same seed, same draws. A seeded run reads and writes no example database (hypothesis gives a
+``--hypothesis-seed`` run no database key), so no cached state steers it. But hypothesis also
+mixes into its draws the literal constants of every *local* module loaded at the time (all of
+dojo/ and solutions/, found by path): left on, which seeds catch a flake changed with any edit
+anywhere in dojo/ or solutions/, with the checkout's path (a folder named ``tests`` or ``test``
+hides the modules under it) and with which other katas ran in the same process, so a replay of
+one test could miss what the hunt saw. Every hunt process (and the replay command) loads this
+module as a pytest plugin (``-p dojo.flakehunt``), which turns those local constants off: a
+test's draws then depend only on the seed, the test's own source and the hypothesis version.
+
 Seed count. A flake that fails a fraction ``q`` of the seeds escapes ``n`` seeds with
 probability ``(1 - q) ** n``. Kata 07's old boundary flake (a clipped norm equal to max_norm)
-failed 7 of 20 seeds (q ≈ 0.35): 16 seeds miss it with probability 0.65 ** 16 ≈ 0.1 %, 8 seeds
-with 3 %, one seed 65 % of the time. One seed costs about 6 CPU-seconds (every kata's property
-tests, interpreter start and collection included), so 16 seeds take about 50 s on two idle
-cores; the budget (``FLAKE_BUDGET``, 60 s) stops starting new seeds once spent (a busy machine
-gets fewer seeds), and the note says how many ran. ``make soak`` runs longer: every test, the
+failed 15 of seeds 1-40 (q ≈ 0.375; 7 of 20 before local constants were turned off): 16 seeds
+miss it with probability 0.625 ** 16 ≈ 0.05 %, 8 seeds with 2 %, one seed 62 % of the time.
+One seed costs about 6 CPU-seconds (every kata's property tests, interpreter start and
+collection included), so 16 seeds take about 50 s on two idle cores; the budget
+(``FLAKE_BUDGET``, 60 s) stops starting new seeds once spent (a busy machine gets fewer seeds:
+4 to 6 at a load average of 5.5 on two cores, which still catch that flake with 85-94 %), and
+the note says how many ran. ``make soak`` runs longer: every test, the
 ``thorough`` profile (500 examples), ``SEEDS`` seeds (8), no budget.
 
 Each failure is one line: kata, test, the seeds it failed with, and the command that replays it.
@@ -119,10 +131,37 @@ class HuntResult:
         return text
 
 
+PLUGIN = "dojo.flakehunt"  # loaded into every hunt process: see pytest_configure below
+_NO_CONSTANTS = []  # the one empty pool handed to hypothesis once local constants are off
+
+
+def no_local_constants() -> bool:
+    """Stop hypothesis from drawing the literal constants of local modules (see the module
+    docstring): the draws of a seeded run then depend on the seed and the test alone. True when
+    done; False on a hypothesis without that feature (before 6.131: nothing to turn off) or one
+    that moved it (the hunt still runs, as before this switch)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:
+        return False
+    if not callable(getattr(providers, "_get_local_constants", None)):
+        return False
+    if not _NO_CONSTANTS:
+        _NO_CONSTANTS.append(Constants())
+    providers._get_local_constants = lambda: _NO_CONSTANTS[0]
+    return True
+
+
+def pytest_configure(config):
+    """As a pytest plugin (``-p dojo.flakehunt``, hunt and replay processes only): local constants off."""
+    no_local_constants()
+
+
 def replay_command(node: str, seed: int, profile: str) -> str:
-    """The command a maintainer pastes to see the failure again."""
+    """The command a maintainer pastes to see the failure again (the hunt's draws: ``-p dojo.flakehunt``)."""
     return (f".venv/bin/python -m pytest '{node}' --impl=solutions --no-gate --dojo-progress=none "
-            f"--hypothesis-profile={profile} --hypothesis-seed={seed} -p no:cacheprovider")
+            f"--hypothesis-profile={profile} --hypothesis-seed={seed} -p no:cacheprovider -p {PLUGIN}")
 
 
 def fresh_seeds(count: int) -> list:
@@ -159,6 +198,37 @@ def _storage(root, tmp) -> Path:
         return Path(tmp) / "hypothesis"
 
 
+WARM_UP = (  # hypothesis's unicode tables, built in the storage folder before any seed starts
+    "import warnings\n"
+    "from hypothesis import strategies as st\n"
+    "warnings.simplefilter('ignore')\n"
+    "st.text().example()\n"
+    "st.text(st.characters(codec='utf-8')).example()\n"
+)
+
+
+def warm_storage(root=ROOT) -> bool:
+    """Build hypothesis's unicode tables in the hunt's storage folder once, before the seeds run.
+
+    In a cold folder (a fresh clone's first `make test`) the first text-drawing test of a seed
+    builds them itself, inside its 10 s per-test limit: measured 6 s on a busy machine, and the two
+    first seeds building them at once ran past the limit, so kata 10's BPE test was reported as a
+    flake ("Timeout (>10s)") that was only the cold cache. True when the tables are there."""
+    folder = Path(root) / ".dojo" / "cache" / "hypothesis"
+    if _storage(root, tempfile.gettempdir()) != folder:  # not writable: each seed uses its own temporary one
+        return False
+    tables = folder / "unicode_data"
+    if list(tables.glob("*/charmap.json.gz")) and list(tables.glob("*/codec-*utf-8*")):
+        return True
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(folder)
+    try:
+        subprocess.run([sys.executable, "-c", WARM_UP], cwd=root, env=env, capture_output=True, timeout=300)
+    except (OSError, subprocess.SubprocessError):  # best effort: the seeds build the tables themselves
+        return False
+    return bool(list(tables.glob("*/charmap.json.gz")))
+
+
 def run_seed(seed, paths, profile, impl_root, kata_ids, property_only=True, timeout=None, root=ROOT, extra=()) -> SeedRun:
     """Run ``paths`` once under ``--hypothesis-seed=seed`` in a fresh pytest process (``extra``:
     more pytest arguments); ``timeout`` bounds the whole process."""
@@ -169,7 +239,7 @@ def run_seed(seed, paths, profile, impl_root, kata_ids, property_only=True, time
         command = [
             sys.executable, "-m", "pytest", *[str(p) for p in paths], f"--impl={impl_root}", "--no-gate",
             "--dojo-progress=none", "--dojo-quiet", f"--hypothesis-profile={profile}", f"--hypothesis-seed={seed}",
-            f"--junitxml={xml}", "-o", "junit_family=xunit2", "-p", "no:cacheprovider", "-q",
+            f"--junitxml={xml}", "-o", "junit_family=xunit2", "-p", "no:cacheprovider", "-p", PLUGIN, "-q",
         ]
         if property_only:
             command += ["-m", "hypothesis"]
@@ -211,6 +281,7 @@ def hunt(c, seeds, profile="dev", budget=None, katas=None, property_only=True, w
     paths = [c.kata_dir(k) for k in chosen if c.kata_dir(k).is_dir()]  # a missing folder is the layout check's to report
     kata_ids = {k.id for k in c.katas}
     result = HuntResult(profile=profile, seeds=list(seeds), property_only=property_only)
+    warm_storage(root)  # before the budget's clock starts: see warm_storage
     started = time.perf_counter()
 
     def one(seed):
@@ -252,6 +323,7 @@ def soak_main(c, katas=(), seeds=None, profile=None) -> int:
     print(f"soak: {len(seed_list)} seeds × every test of {len(chosen or c.katas)} kata(s), {profile} profile, "
           f"{WORKERS} at a time (each seed is one pytest process)", flush=True)
     result = HuntResult(profile=profile, seeds=seed_list, property_only=False)
+    warm_storage()
     started = time.perf_counter()
     kata_ids = {k.id for k in c.katas}
     paths = [c.kata_dir(k) for k in (chosen or c.katas) if c.kata_dir(k).is_dir()]

@@ -59,12 +59,20 @@ def part_stubs_fresh(c, part):
     part.problems += [f"{p}: run `make stubs` and commit tinytorch/" for p in stubs.stale_files(c)]
 
 
+def child_env(drop=(), **extra) -> dict:
+    """The environment for a subprocess: ours, without ``drop``, with ``extra`` set, and without
+    ``PYTHONDONTWRITEBYTECODE``, so pytest caches its assertion rewrites (about 1 s per run). Built
+    per call: ``os.environ`` itself is left alone (``main`` runs in-process in the harness tests)."""
+    gone = {"PYTHONDONTWRITEBYTECODE", *drop}
+    return {**{k: v for k, v in os.environ.items() if k not in gone}, **extra}
+
+
 def start_harness():
     """Start the harness's own tests in the background (one core) while the single-process parts run."""
     tests = ROOT / "tests"
     command = [sys.executable, "-m", "pytest", str(tests), "-q", "-p", "no:cacheprovider", "--hypothesis-profile=ci", "--impl=solutions"]
     log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = child_env()
     return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env=env), log
 
 
@@ -109,7 +117,7 @@ def part_fresh_view(c, part):
             f"--impl={tmp}", f"--dojo-progress={Path(tmp) / 'progress.toml'}", f"--dojo-results={results}",
             "--hypothesis-profile=ci",
         ]
-        env = {k: v for k, v in os.environ.items() if k not in ("UNLOCK", "IMPL")}
+        env = child_env(drop=("UNLOCK", "IMPL"))
         proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
         if not results.exists():
             part.problems.append(f"no results written:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
@@ -136,7 +144,7 @@ def part_milestones(c, part):
     notes = []
     for m in c.milestones:
         command = [sys.executable, "-m", "dojo", "milestone", m.id, "--quick", "--no-record"]
-        env = {**os.environ, "IMPL": "solutions", "UNLOCK": "1", "DOJO_ASCII": "1", "TINYTORCH_OFFLINE": "1"}
+        env = child_env(IMPL="solutions", UNLOCK="1", DOJO_ASCII="1", TINYTORCH_OFFLINE="1")
         metrics = []
         started = time.perf_counter()
         for _ in range(2):
@@ -203,7 +211,6 @@ def part_board_browser(c, part):
 
 def main(c, plan=None) -> int:
     """Run every part (``plan``: [(name, run(part))], the whole suite by default); 0 when none failed."""
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # let pytest cache its assertion rewrites
     state = {}
     if plan is None:
         state["harness"] = start_harness()  # overlaps the single-process parts below

@@ -1,7 +1,7 @@
 """``make present N=05 [TIMER=5]``: a kata on the projector, for live red-green sessions.
 
 A big RED or GREEN banner, the one test to make pass next (the first failing test in step order:
-its intent, the short failure) and a strip of step marks. Nothing else: no tracebacks, no pytest
+its intent, the short failure, the start of its own hint) and a strip of step marks. Nothing else: no tracebacks, no pytest
 noise. Runs are deterministic (the derandomized ``ci`` hypothesis profile), no gate, nothing
 recorded in progress.toml. It re-runs whenever a file under tinytorch/ or the kata's folder is
 saved, like ``make watch``. ``TIMER=5`` adds a randori rotation timer: every 5 minutes the screen
@@ -71,6 +71,21 @@ def _wrap(text: str, width: int, indent: str) -> list:
     return out
 
 
+HINT_LINES = 3  # the projector shows the start of the test's hint; `make hint` has the rest
+
+
+def hint_lines(test: dict, kata, width: int) -> list:
+    """The focused test's own hint (the ``Hint:`` paragraph of its docstring), at most
+    ``HINT_LINES`` lines; a longer one ends with "…" and points to ``make hint``."""
+    hint = " ".join((test.get("hint") or "").split())
+    if not hint:
+        return []
+    lines = _wrap(f"Hint: {hint}", width, "    ")
+    if len(lines) > HINT_LINES:
+        lines = lines[: HINT_LINES - 1] + [_wrap(f"… the whole hint: make hint N={kata.id}", width, "    ")[0]]
+    return [""] + lines
+
+
 def step_strip(view: dict, sym: dict) -> str:
     marks = {"green": sym["green"], "red": sym["red"], "todo": sym["todo"], "timeout": sym["timeout"]}
     return "  ".join(f"{marks.get(s['status'], sym['todo'])} {s['number']}" for s in view.get("steps", []))
@@ -121,6 +136,7 @@ def render(view: dict, kata, width: int = 80, sym=report.EMOJI, color: bool = Fa
                     lines.append(("    " + line)[: width - 1])
                 if test.get("where"):
                     lines.append(f"    raised in {test['where']}"[: width - 1])
+            lines += hint_lines(test, kata, width)
     lines.append("")
     lines.append("  steps  " + step_strip(view, sym))
     return "\n".join(line.rstrip() for line in lines)

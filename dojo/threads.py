@@ -15,7 +15,11 @@ So every command that computes picks its thread count on purpose:
   does not oversubscribe them.
 
 The limit is applied in-process with threadpoolctl (no environment variables to get right before
-NumPy starts) and, when PyTorch is imported, to ``torch.set_num_threads`` as well.
+NumPy starts) and, when PyTorch is imported, to ``torch.set_num_threads`` as well. threadpoolctl
+only limits a BLAS that is loaded, so ``apply`` loads NumPy's first: a caller may configure
+threads before it imports NumPy. (Kata processes are the exception that wants the environment:
+the pytest plugin sets ``OPENBLAS_NUM_THREADS`` & co. when NumPy is not loaded yet, so that the
+BLAS starts with the right count, and exec'd children inherit it.)
 """
 
 from __future__ import annotations
@@ -55,7 +59,10 @@ _limiter = None  # keeps threadpoolctl's limit alive for the whole process
 
 
 def apply(count: int) -> int:
-    """Limit NumPy's BLAS (and PyTorch, if imported) to ``count`` threads; return ``count``."""
+    """Limit NumPy's BLAS (and PyTorch, if imported) to ``count`` threads; return ``count``.
+
+    Loads NumPy first when it is not loaded yet (before that there is no BLAS to limit, and the
+    call would silently do nothing)."""
     global _limiter
     try:
         from threadpoolctl import threadpool_limits
@@ -63,6 +70,10 @@ def apply(count: int) -> int:
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[name] = str(count)
     else:
+        try:
+            import numpy  # noqa: F401  (loads the BLAS: threadpoolctl limits only a library that is loaded)
+        except ImportError:  # pragma: no cover - a declared dependency
+            pass
         _limiter = threadpool_limits(limits=count, user_api="blas")
     torch = sys.modules.get("torch")
     if torch is not None:

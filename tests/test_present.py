@@ -22,9 +22,11 @@ def view(status="red"):
             {"number": 2, "name": "arithmetic", "title": "Backward of + - * /", "passed": 0, "total": 2, "status": "red"},
         ],
         "tests": [  # run order differs from step order: the focus follows the steps
-            {"name": "test_mul_grad", "step": 2, "outcome": "failed", "doc": "d(a*b)/da is b.", "message": "AssertionError: grad differs\nworst index (1,)\n" + "noise\n" * 20, "where": "", "todo": ""},
+            {"name": "test_mul_grad", "step": 2, "outcome": "failed", "doc": "d(a*b)/da is b.", "message": "AssertionError: grad differs\nworst index (1,)\n" + "noise\n" * 20, "where": "", "todo": "",
+             "hint": "the upstream gradient times the other operand."},
             {"name": "test_engine_order", "step": 1, "outcome": "passed", "doc": "", "message": "", "where": "", "todo": ""},
-            {"name": "test_add_grad", "step": 2, "outcome": "todo", "doc": "The gradient of a + b is 1 for both.", "message": "", "where": "", "todo": "add_backward in tinytorch/autograd.py:40"},
+            {"name": "test_add_grad", "step": 2, "outcome": "todo", "doc": "The gradient of a + b is 1 for both.", "message": "", "where": "", "todo": "add_backward in tinytorch/autograd.py:40",
+             "hint": "pass the upstream gradient through unchanged."},
         ],
     }
 
@@ -49,6 +51,26 @@ def test_red_screen_shows_one_test_in_step_order_without_noise():
     assert "steps  ✅ 1  ❌ 2" in text
     assert "█" in text.splitlines()[0]
     assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_red_screen_shows_the_focused_tests_own_hint_briefly():
+    """Issue 12: the projector shows the hint of the test in focus (its docstring's ``Hint:``
+    paragraph), after the failure and never another test's; a long hint is cut to a few lines
+    that end by pointing at ``make hint``."""
+    text = present.render(view(), KATA, width=80)
+    assert "    Hint: the upstream gradient times the other operand." in text
+    assert text.index("AssertionError: grad differs") < text.index("Hint:") < text.index("steps  ")
+    assert "pass the upstream gradient through unchanged" not in text  # test_add_grad is not in focus
+    long = view()
+    long["tests"][0]["hint"] = " ".join(["multiply the upstream gradient by the other operand, then"] * 12)
+    text = present.render(long, KATA, width=80)
+    hint = text[text.index("Hint:"):text.index("steps  ")].strip().splitlines()
+    assert len(hint) == present.HINT_LINES, hint
+    assert hint[-1].strip() == "… the whole hint: make hint N=05"
+    assert all(len(line) <= 80 for line in text.splitlines())
+    bare = view()
+    del bare["tests"][0]["hint"]
+    assert "Hint:" not in present.render(bare, KATA, 80)
 
 
 def test_render_is_deterministic_and_pure():
@@ -107,10 +129,14 @@ def test_loop_reruns_on_save_and_rotates_on_time(tmp_path):
 @pytest.mark.timeout(300)
 def test_present_once_in_a_mini_repository(tmp_path):
     repo = minirepo.make(tmp_path)
+    creation = repo / "katas" / "01_tensor" / "test_01_creation.py"
+    creation.write_text(creation.read_text().replace('"""Python floats become float32."""',
+                                                     '"""Python floats become float32.\n\n    Hint: np.asarray with dtype=np.float32.\n    """'))
     red = minirepo.run(repo, "-m", "dojo", "present", "01", "--once", "--width", "90")
     assert red.returncode == 1
     assert "Kata 01 · Tensor" in red.stdout and "not implemented yet: Tensor.__init__" in red.stdout
     assert "Step 1 of 6" in red.stdout
+    assert "\n    Hint: np.asarray with dtype=np.float32.\n" in red.stdout, red.stdout  # the focused test's own hint
     assert "Traceback" not in red.stdout + red.stderr and "passed" not in red.stdout
     green = minirepo.run(repo, "-m", "dojo", "present", "01", "--once", "--timer", "5", env={"IMPL": "solutions", "PYTHONIOENCODING": "ascii"})
     assert green.returncode == 0, green.stdout + green.stderr
