@@ -14,13 +14,13 @@ DOJO := $(PY) -m dojo
 # CI sets PIP_CACHE_DIR so that actions/setup-python caches the same folder.
 PIP_CACHE_DIR ?= $(CURDIR)/.dojo/cache/pip
 
-.PHONY: help kata watch hint progress reset milestone list stubs test check bench parity venv ci manifest present reveal board
+.PHONY: help kata watch hint progress reset milestone capstone list stubs test check bench parity venv ci manifest present reveal board
 .DEFAULT_GOAL := help
 
 help: ## show the commands
-	@echo "Students:     make kata N=01 [OUTPUT=1] | make watch N=01 [OUTPUT=1] | make hint N=01 [LEVEL=2] | make progress | make milestone M=01 | make reset N=01 | make parity N=05"
+	@echo "Students:     make kata N=01 [OUTPUT=1] | make watch N=01 [OUTPUT=1] | make hint N=01 [LEVEL=2] | make progress | make milestone M=01 | make reset N=01 | make parity N=05 | make capstone [QUICK=1]"
 	@echo "Facilitators: make present N=05 [TIMER=5] | make reveal N=05 [STEP=2] | make board DIR=cohort/ [REFRESH=30]"
-	@echo "Fork CI:      make ci [OUT=dir] [KATAS_UPSTREAM=path]"
+	@echo "Fork CI:      make ci [OUT=dir] [KATAS_UPSTREAM=path] [CAPSTONE=1]"
 	@echo "Maintainers:  make test | make stubs | make manifest | make check [N=05] | make bench"
 	@echo "Options:      UNLOCK=1 (open every kata)  IMPL=solutions (test the reference)  TIMEOUT=30 (seconds per test)  OUTPUT=1 (kata, watch: every print() as the tests run)"
 
@@ -54,6 +54,9 @@ reset: $(STAMP) ## restore a kata's stub (your file is backed up): make reset N=
 milestone: $(STAMP) ## run a milestone: make milestone M=03 [QUICK=1]
 	@$(DOJO) milestone $(M)
 
+capstone: $(STAMP) ## kata 20: train milestone 06's baseline, measure your optimize(), write capstone.json [QUICK=1]
+	@$(DOJO) capstone submit $(if $(filter 1 true yes,$(QUICK)),--quick)
+
 list: $(STAMP)
 	@$(DOJO) list
 
@@ -75,7 +78,7 @@ manifest: $(STAMP) ## regenerate katas/MANIFEST.json (hashes fork CI checks the 
 # `python -m dojo ci` exits 0 (fine), 1 (a regression or tampering) or 2 (the tests could not run);
 # make reports any failure as its own exit status 2 ("Error 1" in its message): scripts that need
 # the difference call `python -m dojo ci`.
-ci: $(STAMP) ## fork CI, headless: verify every kata, check progress.toml's claims [OUT=dir] [KATAS_UPSTREAM=path] [FORK=path]
+ci: $(STAMP) ## fork CI, headless: verify every kata, check progress.toml's claims [OUT=dir] [KATAS_UPSTREAM=path] [FORK=path] [CAPSTONE=1: re-derive a full capstone.json too]
 	@$(DOJO) ci $(if $(OUT),--out "$(OUT)") $(if $(KATAS_UPSTREAM),--upstream "$(KATAS_UPSTREAM)") $(if $(FORK),--fork "$(FORK)") $(if $(filter 1 true yes,$(CLASSROOM)),--classroom)
 
 present: $(STAMP) ## projector view of a kata, re-run on save: make present N=05 [TIMER=5]

@@ -14,6 +14,14 @@ with totals and milestones, printed in the terminal, and written as markdown and
 self-contained HTML page (no scripts, no external files; ``--refresh N`` adds an auto-refresh,
 ``--watch`` rebuilds it every N seconds) for the projector. A file that cannot be read, or has
 another format version, is reported on its own row; it never stops the board.
+
+Under the table, the capstone leaderboard (kata 20). Its figures come from the results.json's
+``capstone`` record when fork CI re-derived the student's ``capstone.json`` from their code
+(``dojo.judge.rederive_capstone``): **verified** when the record says so and the results.json
+itself is verified (a CI run or a ``--fork`` check); a submission whose claims fork CI did not
+reproduce, or could not re-derive, is listed apart and never ranked. Otherwise the student's
+``capstone.json`` (in their folder, or ``<name>.capstone.json`` beside their file) gives
+**self-reported** figures, ranked and marked as such.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ class Student:
     katas: dict = field(default_factory=dict)  # id -> {"status": green|red, "passed", "total"}
     milestones: dict = field(default_factory=dict)  # id -> {"unlocked", "achieved"}
     error: str = ""
-    capstone: dict = None  # kata 20's capstone.json: {"source", "figures", "problems"} (see read_capstone)
+    capstone: dict = None  # kata 20: {"source", "figures", "problems", "figures_from", "flag"} (read_capstone, capstone_from_results)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -152,6 +160,8 @@ def read_file(path: Path, name: str, source: str) -> Student:
         for mid, entry in (data.get("milestones") or {}).items():
             if isinstance(entry, dict):
                 student.milestones[str(mid)] = {"unlocked": bool(entry.get("unlocked")), "achieved": bool(entry.get("achieved"))}
+        if isinstance(data.get("capstone"), dict):
+            student.capstone = capstone_from_results(data["capstone"], source, trusted=student.kind == "verified")
         if data.get("tampering"):
             student.error = f"{source}: fork CI found changed kata tests, so these results are not trusted"
         return student
@@ -201,11 +211,62 @@ CAPSTONE_FILE = "capstone.json"
 CAPSTONE_SUFFIX = ".capstone.json"  # beside a student's file: alice.toml + alice.capstone.json
 
 
+LEADER_KEYS = ("speedup", "size_ratio", "loss_delta")
+
+
+def _leader_figures(figures):
+    """speedup, size_ratio, loss_delta as floats, or None when one is missing or not a finite number."""
+    import math
+
+    if not isinstance(figures, dict):
+        return None
+    out = {}
+    for key in LEADER_KEYS:
+        value = figures.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None
+        out[key] = float(value)
+    return out
+
+
+def capstone_from_results(cap: dict, source: str, trusted: bool) -> dict:
+    """The leaderboard record of a results.json's ``capstone`` (what fork CI made of capstone.json).
+
+    ``verified`` with re-derived figures: ranked with those figures, ``figures_from`` "verified"
+    when the results.json is ``trusted`` (a CI run or a --fork check), else "self-reported";
+    ``not reproduced`` / ``failed``: ``flag`` says why and the entry is never ranked; ``invalid``:
+    its problems; ``not re-derived``: the claimed figures, self-reported."""
+    where = f"{clean_text(source, 100)}: capstone"
+    record = {"source": where, "figures": None, "problems": [], "figures_from": "self-reported", "flag": ""}
+    status = cap.get("status")
+    if status == "verified":
+        figures = _leader_figures(cap.get("verified"))
+        if figures is None:
+            record["problems"] = ["fork CI's re-derived figures are missing"]
+            return record
+        record.update(figures=figures, figures_from="verified" if trusted else "self-reported")
+        return record
+    if status in ("not reproduced", "failed"):
+        why = [str(p) for p in (cap.get("discrepancies") or []) + (cap.get("problems") or [])] or [str(status)]
+        record.update(figures=_leader_figures(cap.get("claimed")),
+                      flag=clean_text(f"{'not reproduced by fork CI' if status == 'not reproduced' else 'fork CI could not re-derive it'}: "
+                                      + "; ".join(why[:2]), 240))
+        return record
+    if status == "not re-derived":
+        figures = _leader_figures(cap.get("claimed"))
+        if figures is not None:
+            record["figures"] = figures
+            return record
+    record["problems"] = [clean_text(p, 200) for p in (cap.get("problems") or ["invalid"])][:5]
+    return record
+
+
 def read_capstone(path: Path, source: str) -> dict:
-    """Kata 20's submission for the leaderboard: ``{"source", "figures", "problems"}``; ``figures``
-    (speedup, size_ratio, loss_delta) only when capstone_check.validate finds no problem. Nothing
-    is re-run: the figures are the student's own (self-reported; fork CI does not re-derive them)."""
-    record = {"source": clean_text(source, 120), "figures": None, "problems": []}
+    """Kata 20's submission for the leaderboard: ``{"source", "figures", "problems", "figures_from",
+    "flag"}``; ``figures`` (speedup, size_ratio, loss_delta) only when capstone_check.validate finds
+    no problem. Nothing is re-run: the figures are the student's own (self-reported; fork CI's
+    re-derived ones come with the results.json, :func:`capstone_from_results`)."""
+    record = {"source": clean_text(source, 120), "figures": None, "problems": [], "figures_from": "self-reported", "flag": ""}
     try:
         data = capstone_check.load(path)
     except (OSError, UnicodeDecodeError) as error:
@@ -251,7 +312,9 @@ def load_cohort(directory: Path) -> list:
     for raw, path in sorted(capstones.items()):
         record = read_capstone(path, path.relative_to(directory).as_posix())
         if raw in by_name:
-            by_name[raw].capstone = record
+            known = by_name[raw].capstone
+            if known is None or (known["figures_from"] != "verified" and not known["flag"] and known["figures"] is None):
+                by_name[raw].capstone = record  # what fork CI recorded wins over the file
         else:  # a capstone.json with no progress file beside it: still a row, and on the leaderboard
             student = Student(name=clean_text(raw, NAME_WIDTH), error=f"{record['source']}: no results.json or progress.toml for this capstone.json")
             student.capstone = record
@@ -324,16 +387,22 @@ def capstone_score(figures: dict) -> float:
 
 
 def leaderboard(students) -> dict:
-    """``{"ranked", "missed", "invalid"}``: students with a valid capstone.json and a loss delta
-    within :data:`QUALITY_BOUND`, best score first (ties by name); valid ones over the bound (not
-    ranked); invalid files with their problems. Each entry: ``{"name", "source", ...figures,
-    "score", "targets", "figures_from"}``."""
-    ranked, missed, invalid = [], [], []
+    """``{"ranked", "missed", "flagged", "invalid"}``: students with a valid capstone and a loss
+    delta within :data:`QUALITY_BOUND`, best score first (ties by name), verified and self-reported
+    alike (``figures_from`` says which); valid ones over the bound (not ranked); submissions fork CI
+    did not reproduce or could not re-derive (``flag``: why; never ranked); invalid files with their
+    problems. Each entry: ``{"name", "source", ...figures, "score", "targets", "figures_from"}``."""
+    ranked, missed, flagged, invalid = [], [], [], []
     for s in students:
         record = s.capstone
         if not record:
             continue
-        entry = {"name": clean_text(s.name, NAME_WIDTH), "source": record["source"], "figures_from": "self-reported"}
+        entry = {"name": clean_text(s.name, NAME_WIDTH), "source": record["source"],
+                 "figures_from": record.get("figures_from", "self-reported")}
+        if record.get("flag"):
+            entry["problem"] = record["flag"]
+            flagged.append(entry)
+            continue
         if record["figures"] is None:
             entry["problem"] = clean_text("; ".join(record["problems"][:2]) or "invalid", 240)
             invalid.append(entry)
@@ -343,10 +412,16 @@ def leaderboard(students) -> dict:
         (ranked if figures["loss_delta"] <= QUALITY_BOUND else missed).append(entry)
     ranked.sort(key=lambda e: (-e["score"], e["name"].lower()))
     missed.sort(key=lambda e: (-e["score"], e["name"].lower()))
+    flagged.sort(key=lambda e: e["name"].lower())
     invalid.sort(key=lambda e: e["name"].lower())
     for i, entry in enumerate(ranked, 1):
         entry["rank"] = i
-    return {"ranked": ranked, "missed": missed, "invalid": invalid}
+    return {"ranked": ranked, "missed": missed, "flagged": flagged, "invalid": invalid}
+
+
+FIGURES_LEGEND = ("figures: verified = re-derived from the student's code by a fork-CI run (results.json); "
+                  "self-reported = the student's own capstone.json, not re-derived")
+FLAGGED_TITLE = "claims fork CI did not reproduce, not ranked"
 
 
 def _leader_cells(entry, times="×") -> list:
@@ -376,12 +451,21 @@ def leaderboard_text(students, sym=SYMBOLS) -> str:
     out += [line(r) for r in rows] or ["(no submission within the quality bound yet)"]
     if missed:
         out += ["", f"quality bound missed (loss delta > {QUALITY_BOUND} nats), not ranked:"] + [line(r) for r in missed]
+    def said(text):  # a problem's own words, in ASCII when the table is
+        if not plain:
+            return text
+        for a, b in (("×", "x"), ("–", "-"), ("≤", "<="), ("≥", ">="), ("…", "...")):
+            text = text.replace(a, b)
+        return text.encode("ascii", "replace").decode("ascii")
+
+    if board["flagged"]:
+        out += ["", f"{FLAGGED_TITLE}:"]
+        out += [f"{sym['warning']} {e['name']}: {e['source']}: {said(e['problem'])}" for e in board["flagged"]]
     if board["invalid"]:
         out += ["", "invalid capstone.json, not ranked:"]
-        out += [f"{sym['warning']} {e['name']}: {e['source']}: {e['problem']}" for e in board["invalid"]]
+        out += [f"{sym['warning']} {e['name']}: {e['source']}: {said(e['problem'])}" for e in board["invalid"]]
     out += ["", f"{sym['trophy']} meets kata 20's targets (speedup {ge} {capstone_check.TARGETS['speedup']:g}, size ratio "
-            f"{ge} {capstone_check.TARGETS['size_ratio']:g}). figures: self-reported = the student's own capstone.json "
-            "(fork CI does not re-derive it; python -m dojo.capstone_check verify does)"]
+            f"{ge} {capstone_check.TARGETS['size_ratio']:g}). {FIGURES_LEGEND}"]
     return "\n".join(out)
 
 
@@ -396,9 +480,11 @@ def leaderboard_markdown(students) -> str:
         lines.append(f"| {e['rank']} | {_md(e['name'])}{' ' + SYMBOLS['trophy'] if e['targets'] else ''} | " + " | ".join(_leader_cells(e)) + " |")
     for e in board["missed"]:
         lines.append(f"| – | {_md(e['name'])} (quality bound missed) | " + " | ".join(_leader_cells(e)) + " |")
+    for e in board["flagged"]:
+        lines.append(f"| – | {_md(e['name'])} | {SYMBOLS['warning']} {_md(e['problem'])} | | | | |")
     for e in board["invalid"]:
         lines.append(f"| – | {_md(e['name'])} | {SYMBOLS['warning']} invalid: {_md(e['source'])}: {_md(e['problem'])} | | | | |")
-    lines += ["", f"{SYMBOLS['trophy']} meets kata 20's targets. Figures are self-reported (the student's own capstone.json)."]
+    lines += ["", f"{SYMBOLS['trophy']} meets kata 20's targets. {_md(FIGURES_LEGEND)}."]
     return "\n".join(lines) + "\n"
 
 
@@ -417,11 +503,14 @@ def leaderboard_html(students) -> list:
     for entry in board["missed"]:
         body.append(f'<tr class="cap missed"><td>–</td><td class="name">{e(entry["name"])} <small>quality bound missed</small></td>'
                     + "".join(f"<td>{e(c)}</td>" for c in _leader_cells(entry)) + "</tr>")
+    for entry in board["flagged"]:
+        body.append(f'<tr class="cap flagged"><td>–</td><td class="name">{e(entry["name"])}</td>'
+                    f'<td class="error" colspan="5">{SYMBOLS["warning"]} {e(entry["problem"])}</td></tr>')
     for entry in board["invalid"]:
         body.append(f'<tr class="cap invalid"><td>–</td><td class="name">{e(entry["name"])}</td>'
                     f'<td class="error" colspan="5">{SYMBOLS["warning"]} invalid: {e(entry["source"])}: {e(entry["problem"])}</td></tr>')
     body.append("</tbody></table>")
-    body.append(f'<p class="legend">{SYMBOLS["trophy"]} meets kata 20\'s targets · figures: self-reported = the student\'s own capstone.json (fork CI does not re-derive it)</p>')
+    body.append(f'<p class="legend">{SYMBOLS["trophy"]} meets kata 20\'s targets · {e(FIGURES_LEGEND)}</p>')
     return body
 
 
@@ -627,7 +716,9 @@ def write_sample_cohort(curriculum, folder: Path, n: int = 30, seed: int = 0) ->
     """A made-up cohort for trying the board: progress.toml and results.json files and folders,
     students at every stage, one corrupt file and one of another format version; capstone.json
     submissions (in a student's folder, or ``<name>.capstone.json`` beside their file): most
-    within the quality bound, two over it, one invalid (its size_ratio disagrees with its bytes)."""
+    within the quality bound, two over it, one invalid (its size_ratio disagrees with its bytes);
+    the results.json students' carry fork CI's record of it: verified, one not re-derived
+    (self-reported), one whose speedup fork CI did not reproduce (not ranked)."""
     import random
 
     rng = random.Random(seed)
@@ -679,6 +770,18 @@ def write_sample_cohort(curriculum, folder: Path, n: int = 30, seed: int = 0) ->
                 submission["figures"]["size_ratio"] = 9.0  # disagrees with the bytes: invalid
             where = folder / f"{name}{CAPSTONE_SUFFIX}" if i % 3 == 1 else folder / name / CAPSTONE_FILE
             where.write_text(json.dumps(submission, indent=1), encoding="utf-8")
+            if i % 3 == 0:  # what fork CI made of it, in the results.json: mostly verified, one not yet, one forged
+                claimed = submission["figures"]
+                status = "not reproduced" if i == 9 else ("not re-derived" if i == 3 else "verified")
+                measured = dict(claimed, speedup=claimed["speedup"] / (8.0 if i == 9 else 1.0))
+                record = {"file": CAPSTONE_FILE, "status": status, "configuration": "quick", "claimed": claimed,
+                          "verified": None if status == "not re-derived" else measured, "problems": [],
+                          "discrepancies": [f"speedup: claimed {claimed['speedup']:.2f}×, re-measured "
+                                            f"{measured['speedup']:.2f}×: not reproduced"] if i == 9 else []}
+                results = folder / name / "katas-results" / "results.json"
+                data = json.loads(results.read_text(encoding="utf-8"))
+                data["capstone"] = record
+                results.write_text(json.dumps(data, indent=1), encoding="utf-8")
     return folder
 
 

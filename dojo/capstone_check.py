@@ -19,6 +19,11 @@ losses. Fork CI and the cohort board never take them on trust. :func:`rederive`:
    within :data:`SPEED_SLACK` of the re-measured interval (speed varies between machines; its
    ratio much less).
 
+Fork CI (``make ci``, :func:`dojo.judge.rederive_capstone`) runs the same child under ``dojo.guard``
+(``measure`` with ``$DOJO_GUARD`` set: the harness, milestone 06 and the corpus are loaded first,
+then the guard is installed, then the student's package is imported from a private copy) and does
+the comparison in the judge's process. Which submissions it re-derives: :func:`configuration_of`.
+
 Commands (``python -m dojo.capstone_check ...``)::
 
     submit [--out capstone.json] [--seed 0] [--quick]   train milestone 06's baseline, run your
@@ -65,6 +70,9 @@ LOSS_TOLERANCE = 0.02  # nats: re-training on another machine's BLAS moves a los
 SPEED_SLACK = 1.5  # a claimed speedup above 1.5x the re-measured interval's top is not reproduced
 CONSISTENCY = 0.98  # share of greedy tokens that must be the arg-max of the optimized model's own forward
 MARKER = "CAPSTONE-MEASURED "  # the child's result line on stdout
+# The guarded child (fork CI): ``python -I -c BOOT <harness> measure <file> --impl <dir>``
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from dojo.capstone_check import main; "
+        "raise SystemExit(main(sys.argv[2:]))")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,6 +207,37 @@ def is_official(data) -> bool:
                     for k in ("new_tokens", "prompt_len", "batch", "rounds")))
 
 
+def quick_config() -> dict:
+    """Milestone 06's quick configuration (a tiny model, seconds to re-derive)."""
+    from milestones import m06_systems
+
+    return {key: dict(value) for key, value in m06_systems.QUICK.items()}
+
+
+def _uses(config: dict, reference: dict) -> bool:
+    model, training = config.get("model", {}), config.get("training", {})
+    return (all(model.get(k) == v for k, v in reference["model"].items())
+            and all(training.get(k) == v for k, v in reference["training"].items() if k != "corpus")
+            and all(config.get("data", {}).get(k) == v for k, v in reference["data"].items())
+            and all(config.get("evaluation", {}).get(k) == reference["evaluation"][k]
+                    for k in ("new_tokens", "prompt_len", "batch", "rounds")))
+
+
+def configuration_of(data) -> str:
+    """``"official"`` (milestone 06's full configuration: the one a cohort is ranked on; minutes to
+    re-derive), ``"quick"`` (its quick configuration: seconds) or ``"other"``."""
+    config = data.get("config", {}) if isinstance(data, dict) else {}
+    if is_official(data):
+        return "official"
+    return "quick" if _uses(config, quick_config()) else "other"
+
+
+def discrepancy_kind(problem: str) -> str:
+    """``"speed"`` for a speedup not reproduced (speed ratios differ somewhat between machines),
+    ``"deterministic"`` for bytes, losses and generate/forward consistency (the same on any machine)."""
+    return "speed" if problem.startswith("speedup:") else "deterministic"
+
+
 # ---------------------------------------------------------------------------------------------
 # Re-deriving
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +268,7 @@ def meets_targets(figures: dict, targets: dict = TARGETS) -> bool:
             and figures["loss_delta"] <= targets["loss_delta"])
 
 
-def rederive(submission_path, impl_root=None, *, python=None, timeout=3600.0, log=None) -> dict:
+def rederive(submission_path, impl_root=None, *, python=None, timeout=3600.0, log=None, guard=None, harness=None) -> dict:
     """Re-derive a submission's figures from the student's code; never trust the file.
 
     Parameters
@@ -239,6 +278,11 @@ def rederive(submission_path, impl_root=None, *, python=None, timeout=3600.0, lo
     python : the interpreter for the child process (default: this one)
     timeout : seconds for the child (it trains the baseline again: minutes for the official config)
     log : optional callable receiving the child's progress lines when it is done
+    guard : fork CI's ``dojo.guard`` configuration (a dict, :func:`dojo.judge.guard_config`): the
+        child then runs isolated (``python -I -B``, no ``PYTHON*`` variables, its working folder and
+        temporary files in the guard's scratch folder) with the guard installed before the student's
+        package is imported; its refusals are returned in ``guard`` (and make the result not ok)
+    harness : the course checkout whose ``dojo`` and ``milestones`` the guarded child runs (default: this one)
 
     Returns
     -------
@@ -247,12 +291,14 @@ def rederive(submission_path, impl_root=None, *, python=None, timeout=3600.0, lo
         str), ``claimed`` (the file's figures or None), ``verified`` (the re-derived figures, the
         same keys plus ``consistency``, or None), ``official`` (the official configuration),
         ``meets_targets`` (the **verified** figures meet :data:`TARGETS`), ``choices``,
-        ``environment`` (where it was re-derived) and ``seconds``.
+        ``environment`` (where it was re-derived), ``seconds``, ``configuration``
+        (:func:`configuration_of`) and ``guard`` (the guard's refusals, guarded runs only).
     """
     start = time.perf_counter()
     path = Path(submission_path)
     result = {"path": str(path), "ok": False, "problems": [], "claimed": None, "verified": None, "official": False,
-              "meets_targets": False, "choices": None, "environment": None, "seconds": 0.0}
+              "meets_targets": False, "choices": None, "environment": None, "seconds": 0.0, "configuration": None,
+              "guard": []}
     try:
         data = load(path)
     except (OSError, ValueError) as error:
@@ -263,33 +309,70 @@ def rederive(submission_path, impl_root=None, *, python=None, timeout=3600.0, lo
     if problems:
         result["problems"] = problems
         return result
-    result.update(claimed=data["figures"], choices=data["choices"], official=is_official(data))
+    result.update(claimed=data["figures"], choices=data["choices"], official=is_official(data),
+                  configuration=configuration_of(data))
     root = Path(impl_root) if impl_root is not None else ROOT
-    command = [python or sys.executable, "-m", "dojo.capstone_check", "measure", str(path.resolve()),
-               "--impl", str(Path(root).resolve())]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    if guard is None:
+        command = [python or sys.executable, "-m", "dojo.capstone_check", "measure", str(path.resolve()),
+                   "--impl", str(Path(root).resolve())]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        cwd = ROOT
+    else:
+        scratch = Path(guard["allow_write"][0])
+        (scratch / "tmp").mkdir(parents=True, exist_ok=True)
+        command = [python or sys.executable, "-I", "-B", "--check-hash-based-pycs", "always", "-c", BOOT,
+                   str(Path(harness or ROOT).resolve()), "measure", str(path.resolve()), "--impl", str(Path(root).resolve())]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST", "HYPOTHESIS", "DOJO_"))}
+        env.update({"DOJO_GUARD": json.dumps(guard), "TMPDIR": str(scratch / "tmp"), "TEMP": str(scratch / "tmp"),
+                    "TMP": str(scratch / "tmp")})
+        cwd = scratch
     try:
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, errors="replace")
     except subprocess.TimeoutExpired:
         result["problems"].append(f"re-deriving took longer than {timeout:.0f} s")
         result["seconds"] = time.perf_counter() - start
+        result["guard"] = _refusals(guard)
         return result
+    result["guard"] = _refusals(guard)
     if log is not None:
         for line in proc.stderr.splitlines():
             log(line)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(MARKER)]
+    refused = [f"fork CI's guard refused: {r['what']}" + (f" ({r['target']})" if r["target"] else "")
+               + (f", asked by {r['where']}" if r["where"] else "") for r in result["guard"]]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        result["problems"].append(f"re-deriving failed (exit {proc.returncode}): {tail}")
+        result["problems"] += refused + [f"re-deriving failed (exit {proc.returncode}): {tail[:300]}"]
         result["seconds"] = time.perf_counter() - start
         return result
-    measured = json.loads(lines[-1][len(MARKER):])
-    verified = measured["figures"]
+    try:
+        measured = json.loads(lines[-1][len(MARKER):])
+        verified = measured["figures"]
+        unreadable = [key for key in (*FIGURES, "consistency") if not _is(verified.get(key), FIGURES.get(key, NUMBER))]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        measured, verified, unreadable = {}, None, ["(the result line)"]
+    if unreadable:
+        result["problems"] += refused + [f"the re-derived figures cannot be read: {', '.join(unreadable[:5])}"]
+        result["seconds"] = time.perf_counter() - start
+        return result
+    # what was measured must hang together as a submission's figures must (a forged line rarely does)
+    own = [p for p in validate({**data, "figures": {k: v for k, v in verified.items() if k in FIGURES}})
+           if "outside its interval" not in p]  # a 3-round bootstrap can put the median on its edge
     result.update(verified=verified, environment=measured.get("environment"),
-                  problems=compare_figures(data["figures"], verified) + measured.get("problems", []),
+                  problems=refused + compare_figures(data["figures"], verified) + list(measured.get("problems", []))
+                  + [f"re-derived figures are inconsistent: {p}" for p in own],
                   meets_targets=meets_targets(verified), seconds=time.perf_counter() - start)
     result["ok"] = not result["problems"]
     return result
+
+
+def _refusals(guard) -> list:
+    """The guard's refusals in a guarded child ([] without a guard)."""
+    if not guard or not guard.get("report"):
+        return []
+    from dojo.judge import guard_findings  # the judge's reader (it imports no student code)
+
+    return guard_findings(Path(guard["report"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,14 +437,16 @@ def interleaved(a, b, rounds, seed=0, clock=time.perf_counter, resamples=2000) -
             "ci": [float(low), float(high)]}
 
 
-def measure(data, impl_root, log=print) -> dict:
-    """Re-train, rebuild and re-measure a (valid) submission with the implementation at ``impl_root``."""
+def measure(data, impl_root, log=print, corpus=None) -> dict:
+    """Re-train, rebuild and re-measure a (valid) submission with the implementation at ``impl_root``.
+
+    ``corpus``: ``(name, text)`` already loaded (the guarded child reads it before the guard), else
+    loaded here with milestone 06's ``load_corpus``."""
     from dojo import impl, threads
 
     impl.activate(Path(impl_root))
-    import numpy as np  # loads the BLAS, so that the thread limit below applies to it
-
     threads.configure(1)  # as submit: one BLAS thread is the steadiest (TINYTORCH_THREADS overrides)
+    import numpy as np
     import tinytorch
     from tinytorch.autograd import no_grad
 
@@ -372,7 +457,7 @@ def measure(data, impl_root, log=print) -> dict:
     cfg = {"model": {k: model_cfg[k] for k in ("block_size", "n_layer", "n_head", "n_embd")},
            "training": dict(config["training"]), "data": dict(config["data"]),
            "evaluation": {k: config["evaluation"][k] for k in ("new_tokens", "prompt_len", "batch", "rounds")}}
-    name, text = m06.load_corpus(cfg["training"]["corpus"], log)
+    name, text = corpus if corpus is not None else m06.load_corpus(cfg["training"]["corpus"], log)
     if m06.sha256(text) != cfg["training"]["sha256"]:
         raise RuntimeError(f"the corpus {name!r} here is not the text the submission was trained on (SHA-256 differs)")
     baseline = m06.train_baseline(cfg, seed=seed, log=log, quick=True, text=text, name=name)
@@ -438,8 +523,6 @@ def submit(out="capstone.json", *, seed=0, quick=False, impl_root=None, log=prin
     from dojo import impl, threads
 
     impl.activate(Path(impl_root) if impl_root is not None else impl.resolve())
-    import numpy  # noqa: F401  (loads the BLAS, so that the thread limit below applies to it)
-
     threads.configure(1)  # spinning BLAS threads on a busy machine made training 3x slower (TINYTORCH_THREADS overrides)
     from milestones import m06_systems as m06
 
@@ -479,7 +562,7 @@ def _print_result(result, log=print):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dojo.capstone_check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dojo capstone", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("submit", help="train the baseline, measure your optimize, write capstone.json")
     p.add_argument("--out", default="capstone.json")
@@ -510,7 +593,25 @@ def main(argv=None) -> int:
         def to_stderr(*parts):
             print(*parts, file=sys.stderr, flush=True)
 
-        result = measure(load(args.path), args.impl, log=to_stderr)
+        data, corpus = load(args.path), None
+        config = json.loads(os.environ.get("DOJO_GUARD", "") or "null")
+        if config:  # fork CI: everything the harness reads first, then the guard, then the student's code
+            import numpy  # noqa: F401
+
+            from dojo import impl, threads  # noqa: F401
+            from milestones import common, m06_systems, shakespeare  # noqa: F401
+
+            corpus = m06_systems.load_corpus(data["config"]["training"]["corpus"], to_stderr)
+            from dojo import guard  # last: importing it installs the guard from $DOJO_GUARD
+
+            guard.install(config)
+            try:
+                result = measure(data, args.impl, log=to_stderr, corpus=corpus)
+            except BaseException as error:  # noqa: BLE001 - no traceback: printing one reads the harness's sources
+                to_stderr(f"{type(error).__name__}: {str(error)[:500]}")
+                return 1
+        else:
+            result = measure(data, args.impl, log=to_stderr, corpus=corpus)
         print(MARKER + json.dumps(result), flush=True)
         return 0
     from dojo import impl

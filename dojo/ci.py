@@ -19,14 +19,23 @@ from such a process. This process (the judge) never imports the student's code; 
 6. Hashes again; compares the probes; reads the canaries and the guard's refusals. A kata is
    verified green only when pytest says green, its probes agree with the reference, it does not
    load the solutions, the canaries failed and nothing was altered.
-7. Compares with what ``progress.toml`` claims, without trusting it, and writes ``results.json``
+7. Kata 20 (the capstone): when it is verified green and the fork holds a ``capstone.json``, its
+   figures are re-derived from the student's code in a guarded child and compared here
+   (``dojo.judge.rederive_capstone``): a submission in milestone 06's quick configuration on every
+   run (seconds), any other (the official one re-trains the baseline: minutes) with ``--capstone``
+   (``make ci CAPSTONE=1``). The verified figures and the discrepancies go into ``results.json``
+   (``capstone``), where ``make board`` ranks them as verified.
+8. Compares with what ``progress.toml`` claims, without trusting it, and writes ``results.json``
    and ``junit.xml`` into the output folder (``OUT=``, default the fork's root), a markdown table to
    ``$GITHUB_STEP_SUMMARY`` when set and, with ``--classroom``, the GitHub Classroom reporter's
    result (points per kata) to ``$GITHUB_OUTPUT``.
 
 Exit status: 0 for any honest fork, however far along; 1 when a kata that ``progress.toml`` claims
 green is not verified green, when a kata loads the reference solutions, when pytest and the probes
-disagree, or when the run or the tests were tampered with; 2 when the run itself failed.
+disagree, when ``capstone.json`` claims a byte count, a loss or a consistency the re-derivation
+does not reproduce (or the guard refused the student's code while re-deriving it; a speedup that
+is not reproduced is flagged, not failed: speed ratios differ somewhat between machines), or when
+the run or the tests were tampered with; 2 when the run itself failed.
 """
 
 from __future__ import annotations
@@ -118,6 +127,7 @@ class Run:
     log: str = ""  # pytest's output
     seed: int = 0  # the probes' seed
     probes_note: str = ""  # why no probes ran, when none did
+    capstone: dict | None = None  # kata 20's capstone.json, re-derived (dojo.judge.rederive_capstone); None: no file
 
     @property
     def regressions(self) -> list:
@@ -139,7 +149,11 @@ class Run:
             return 1  # even when the run then failed: the tampering is the news
         if self.error:
             return 2
-        return 1 if (self.regressions or self.borrowed or self.disagreements) else 0
+        return 1 if (self.regressions or self.borrowed or self.disagreements or self.capstone_false_claim) else 0
+
+    @property
+    def capstone_false_claim(self) -> bool:
+        return bool(self.capstone and self.capstone.get("false_claim"))
 
 
 # -- claims ----------------------------------------------------------------------------------
@@ -335,8 +349,10 @@ def _is_reference_read(finding: dict) -> bool:
     return "solutions" in finding["what"] or "/solutions" in finding["target"].replace("\\", "/") or "/.git" in finding["target"].replace("\\", "/")
 
 
-def verify(fork: Path = ROOT, upstream: Path | None = None, katas_spec: str | None = None, seed: int | None = None) -> Run:
-    """Everything except the output: run the checks and the tests, compare with the claims."""
+def verify(fork: Path = ROOT, upstream: Path | None = None, katas_spec: str | None = None, seed: int | None = None,
+           capstone_full: bool = False) -> Run:
+    """Everything except the output: run the checks and the tests, compare with the claims.
+    ``capstone_full``: re-derive a capstone.json in any configuration, not only a quick one."""
     fork = Path(fork).resolve()
     tests_root = Path(upstream).resolve() if upstream else fork
     mode = "upstream" if tests_root != fork else "fork"
@@ -435,6 +451,16 @@ def verify(fork: Path = ROOT, upstream: Path | None = None, katas_spec: str | No
         _judge_row(run, row)
     if not run.error and any(curriculum.kata_dir(k).is_dir() for k in katas) and all(r.status == "not run" for r in run.rows):
         run.error = "no kata ran\n" + log[-3000:]
+    capstone_row = next((r for r in run.rows if r.kata.slug == "capstone"), None)
+    if capstone_row is not None and not run.error:
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="dojo-ci-capstone-") as tmp:
+            run.capstone = judge.rederive_capstone(
+                fork, tests_root, Path(tmp).resolve(), full=capstone_full,
+                green=capstone_row.status == "green" and not (run.tampering or run.altered))
+        if run.capstone is not None and run.capstone.get("seconds"):
+            run.altered += [a for a in judge.changed(before, judge.snapshot(watched, keep_pyc=installed)) if a not in run.altered]
+            run.seconds += time.perf_counter() - started
     return run
 
 
@@ -515,6 +541,13 @@ def _dojo_suite(run: Run) -> ET.Element:
     if run.altered:
         ET.SubElement(case, "failure", message="the run was tampered with: " + "; ".join(run.altered[:5])).text = "\n".join(run.altered)
     cases.append(case)
+    cap = run.capstone
+    if cap and cap.get("status") in ("verified", "not reproduced", "failed"):
+        case = ET.SubElement(suite, "testcase", classname="dojo-ci", name="capstone.json figures are re-derived from the code")
+        if cap["status"] != "verified":
+            why = "; ".join((cap.get("discrepancies") or []) + (cap.get("problems") or []))[:1000]
+            ET.SubElement(case, "failure", message=f"capstone.json {cap['status']}: {why}")
+        cases.append(case)
     for row in run.rows:
         if row.not_student_work:
             case = ET.SubElement(suite, "testcase", classname="dojo-ci", name=f"kata {row.kata.id} is the student's own work")
@@ -594,7 +627,39 @@ def to_json(run: Run, milestones=()) -> dict:
             for r in run.rows
         },
         "milestones": milestones_unlocked(milestones, run.rows),
+        "capstone": run.capstone,
     }
+
+
+CAPSTONE_FIGURES = (("speedup", "{:.2f}×"), ("size_ratio", "{:.2f}×"), ("loss_delta", "{:+.4f}"),
+                    ("optimized_bytes", "{:,}"), ("optimized_tokens_per_s", "{:,.0f}"))
+
+
+def capstone_lines(cap: dict | None, markdown: bool = False) -> list:
+    """The capstone's part of the report: its status, claimed vs re-derived, and why."""
+    if not cap:
+        return []
+    bullet = "- " if markdown else "  - "
+    head = f"capstone.json ({cap.get('configuration') or 'invalid'} configuration): {cap['status'].upper()}"
+    if cap.get("seconds"):
+        head += f", re-derived in {cap['seconds']:.0f} s"
+    lines = ["", f"**{head}**" if markdown else head]
+    if cap.get("reason"):
+        lines.append(bullet + cap["reason"])
+    claimed, verified = cap.get("claimed"), cap.get("verified")
+    if claimed and verified:
+        cells = []
+        for key, form in CAPSTONE_FIGURES:
+            try:
+                cells.append(f"{key} {form.format(claimed[key])} claimed, {form.format(verified[key])} re-derived")
+            except (KeyError, TypeError, ValueError):
+                continue
+        lines += [bullet + c for c in cells]
+    for problem in (cap.get("discrepancies") or []) + (cap.get("problems") or []):
+        lines.append(bullet + ("not reproduced: " if problem in (cap.get("discrepancies") or []) else "") + str(problem)[:300])
+    if cap["status"] == "verified":
+        lines.append(bullet + "the board ranks these figures as verified when this results.json comes from a CI run")
+    return lines
 
 
 def _status_text(status: str, sym: dict) -> str:
@@ -635,7 +700,10 @@ def headline(run: Run) -> str:
         ids = ", ".join(r.kata.id for r in run.regressions)
         state = "verified red" if all(r.status == "red" for r in run.regressions) else "not verified green"
         return f"CI FAILED: kata {ids} claimed green in progress.toml but {state}"
-    return f"CI OK: {green}/{len(run.rows)} katas verified green; progress.toml claims nothing false"
+    if run.capstone_false_claim:
+        return "CI FAILED: capstone.json claims figures the student's code does not reproduce"
+    cap = f"; capstone.json {run.capstone['status']}" if run.capstone else ""
+    return f"CI OK: {green}/{len(run.rows)} katas verified green; progress.toml claims nothing false{cap}"
 
 
 def terminal_report(run: Run, sym: dict) -> str:
@@ -684,6 +752,7 @@ def terminal_report(run: Run, sym: dict) -> str:
             if r.message:
                 lines.append(f"  first failure: {r.message}")
         lines.append(f"  run it yourself: make kata N={r.kata.id}")
+    lines += capstone_lines(run.capstone)
     if run.error:
         lines += ["", run.error]
     total = sum(r.total for r in run.rows)
@@ -724,6 +793,9 @@ def markdown_report(run: Run) -> str:
     for r in run.rows:
         if r.status == "unverified" or r.not_student_work:
             lines.append(f"- kata {r.kata.id}: " + "; ".join(r.unverified or r.not_student_work))
+    cap = capstone_lines(run.capstone, markdown=True)
+    if cap:
+        lines += cap
     lines += ["", f"**{headline(run)}**", ""]
     return "\n".join(lines)
 
@@ -855,6 +927,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--classroom", action="store_true", default=os.environ.get("CLASSROOM", "") in ("1", "true"),
                         help="also write the GitHub Classroom reporter's result (classroom.json, and result= in $GITHUB_OUTPUT)")
     parser.add_argument("--points", type=float, default=None, help="Classroom points per kata (also POINTS=; default 10)")
+    parser.add_argument("--capstone", action="store_true", default=os.environ.get("CAPSTONE", "").strip().lower() in ("1", "true", "yes"),
+                        help="re-derive capstone.json whatever its configuration (also CAPSTONE=1; the official one "
+                             "re-trains milestone 06's baseline: minutes). Without it only a quick submission is re-derived")
 
 
 def main(args) -> int:
@@ -867,11 +942,11 @@ def main(args) -> int:
     points = float(args.points if args.points is not None else os.environ.get("POINTS") or 10)
     spec = args.katas or os.environ.get("KATAS", "").strip() or None
     if upstream and Path(upstream).resolve() != ROOT.resolve():
-        return hand_over(Path(upstream).resolve(), fork, out, spec, args.classroom, points)
+        return hand_over(Path(upstream).resolve(), fork, out, spec, args.classroom, points, args.capstone)
     if args.fork and not upstream:  # a facilitator verifying someone's fork with this checkout's tests
         upstream = str(ROOT)
     try:
-        run = verify(fork, upstream, spec)
+        run = verify(fork, upstream, spec, capstone_full=args.capstone)
     except curriculum_module.UnknownKata as error:
         print(f"error: KATAS={spec}: {error.args[0]}", file=sys.stderr)
         return 2
@@ -888,7 +963,7 @@ def main(args) -> int:
     return run.exit_code
 
 
-def hand_over(upstream: Path, fork: Path, out: Path, spec, classroom: bool, points: float) -> int:
+def hand_over(upstream: Path, fork: Path, out: Path, spec, classroom: bool, points: float, capstone: bool = False) -> int:
     """Upstream mode from a fork's own harness: run the *upstream's* ``dojo ci --fork`` instead.
 
     Nothing of this fork but ``tinytorch/`` and ``progress.toml`` decides the verdict then. (This
@@ -904,7 +979,9 @@ def hand_over(upstream: Path, fork: Path, out: Path, spec, classroom: bool, poin
         command += ["--katas", spec]
     if classroom:
         command.append("--classroom")
-    env = {k: v for k, v in os.environ.items() if k not in ("KATAS_UPSTREAM", "PYTHONPATH", "KATAS", "CLASSROOM", "OUT", "POINTS")}
+    if capstone:
+        command.append("--capstone")
+    env = {k: v for k, v in os.environ.items() if k not in ("KATAS_UPSTREAM", "PYTHONPATH", "KATAS", "CLASSROOM", "OUT", "POINTS", "CAPSTONE")}
     return subprocess.run(command, cwd=upstream, env=env).returncode
 
 

@@ -298,6 +298,13 @@ def cmd_parity(c, args) -> int:
     return parity.main(args.bench_args)
 
 
+def cmd_capstone(c, args) -> int:
+    """Kata 20: submit (measure your optimize, write capstone.json), verify or validate a submission."""
+    from dojo import capstone_check
+
+    return capstone_check.main(args.bench_args)
+
+
 def cmd_ci(c, args) -> int:
     """Fork CI: re-run every kata headless, check progress.toml's claims, write results."""
     from dojo import ci
@@ -349,6 +356,7 @@ VERBS = {
     "soak": (cmd_soak, "katas"),
     "bench": (cmd_bench, "bench"),
     "parity": (cmd_parity, "bench"),  # own options, like bench
+    "capstone": (cmd_capstone, "bench"),  # own options: submit / verify / validate
     "ci": (cmd_ci, None),
     "manifest": (cmd_manifest, None),
     "present": (cmd_present, "kata"),
@@ -435,6 +443,10 @@ def main(argv=None) -> int:
         from dojo import parity
 
         return parity.main(argv[1:])
+    if argv[:1] == ["capstone"]:  # the capstone check has its own sub-commands
+        from dojo import capstone_check
+
+        return capstone_check.main(argv[1:])
     parser = build_parser(argv[0] if argv and argv[0] in VERBS else "")
     args = parser.parse_args(argv)
     if not args.verb:

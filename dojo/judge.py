@@ -528,3 +528,86 @@ def plugin_arguments() -> list:
             if entry.group == "pytest11":
                 found += ["-p", entry.value.split(":")[0]]
     return found
+
+
+# -- the capstone (kata 20) ----------------------------------------------------------------------
+
+CAPSTONE_FILE = "capstone.json"
+MAX_CAPSTONE_FILE = 1024 * 1024
+CAPSTONE_TIMEOUT = {"quick": 600.0, "official": 3600.0, "other": 3600.0}  # seconds for the guarded child
+
+
+def rederive_capstone(fork: Path, tests_root: Path, work: Path, *, green: bool, full: bool = False,
+                      timeout: float | None = None) -> dict | None:
+    """Fork CI's record of the fork's ``capstone.json`` (kata 20), re-derived, never trusted.
+
+    ``None`` when the fork has no ``capstone.json``. Otherwise the file is copied (never read twice)
+    and checked here (``dojo.capstone_check.validate`` / ``rederivable``); when kata 20 is verified
+    green (``green``) and the submission's configuration is milestone 06's quick one (seconds), or
+    any configuration with ``full`` (``make ci CAPSTONE=1``: the official one re-trains the
+    baseline, minutes), the student's package (a private copy) re-derives every figure in a child
+    process under ``dojo.guard`` (the probe run's rules: it reads only its own copy and the Python
+    installation, writes only its scratch folder, starts no process), and the claims are compared
+    with what it measured here, in the judge. The record (``results.json``'s ``capstone``):
+
+    ``status``           verified | not reproduced | failed | invalid | not re-derived
+    ``configuration``    quick | official | other (``capstone_check.configuration_of``)
+    ``claimed``          the file's figures (None when invalid); ``verified``: the re-derived ones
+    ``discrepancies``    claims the re-derivation did not reproduce (``capstone_check.compare_figures``)
+    ``false_claim``      a deterministic figure (bytes, losses, consistency) not reproduced, or the
+                         guard refused something the student's code asked for: fork CI fails (a speedup alone is
+                         flagged, not failed: speed ratios differ somewhat between machines)
+    ``problems``, ``reason``, ``guard``, ``meets_targets``, ``official``, ``choices``, ``environment``, ``seconds``
+    """
+    from dojo import capstone_check as cc
+
+    source = Path(fork) / CAPSTONE_FILE
+    if not source.exists() and not source.is_symlink():
+        return None
+    record = {"file": CAPSTONE_FILE, "status": "invalid", "configuration": None, "official": False, "reason": "",
+              "claimed": None, "verified": None, "discrepancies": [], "problems": [], "false_claim": False,
+              "meets_targets": False, "choices": None, "environment": None, "guard": [], "seconds": 0.0}
+    folder = Path(work) / "capstone"
+    scratch = folder / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    copy = scratch / CAPSTONE_FILE
+    try:
+        if source.is_symlink() or not source.is_file():
+            raise ValueError("not a regular file")
+        if source.stat().st_size > MAX_CAPSTONE_FILE:
+            raise ValueError(f"larger than {MAX_CAPSTONE_FILE:,} bytes")
+        copy.write_bytes(source.read_bytes())
+        data = cc.load(copy)
+    except (OSError, ValueError) as error:
+        record["problems"] = [f"{CAPSTONE_FILE} cannot be read: {str(error)[:300]}"]
+        return record
+    problems = cc.validate(data)
+    problems += cc.rederivable(data) if not problems else []
+    if problems:
+        record["problems"] = problems[:20]
+        return record
+    record.update(claimed=data["figures"], choices=data["choices"], official=cc.is_official(data),
+                  configuration=cc.configuration_of(data))
+    if not green:
+        record.update(status="not re-derived", reason="kata 20 is not verified green in this run")
+        return record
+    if record["configuration"] != "quick" and not full:
+        record.update(status="not re-derived", reason=(
+            f"a submission in the {record['configuration']} configuration re-trains milestone 06's baseline "
+            "(minutes): fork CI re-derives it with make ci CAPSTONE=1 (the workflow's capstone step); "
+            "a quick one (python -m dojo.capstone_check submit --quick) is re-derived on every run"))
+        return record
+    impl = copy_impl(fork, folder / "impl")
+    config = guard_config("probes", fork, tests_root, work, impl, scratch)
+    if timeout is None:
+        timeout = CAPSTONE_TIMEOUT.get(record["configuration"], 3600.0)
+    result = cc.rederive(copy, impl, guard=config, harness=tests_root, timeout=timeout)
+    discrepancies = cc.compare_figures(data["figures"], result["verified"]) if result["verified"] else []
+    record.update(verified=result["verified"], environment=result["environment"], guard=result["guard"][:20],
+                  meets_targets=bool(result["meets_targets"]) if result["verified"] else False,
+                  seconds=round(result["seconds"], 2), discrepancies=discrepancies,
+                  problems=[p for p in result["problems"] if p not in discrepancies][:20])
+    record["status"] = "verified" if result["ok"] else ("not reproduced" if result["verified"] else "failed")
+    asked = [r for r in result["guard"] if r.get("where")]  # refusals the student's code asked for
+    record["false_claim"] = bool(asked) or any(cc.discrepancy_kind(p) == "deterministic" for p in discrepancies)
+    return record

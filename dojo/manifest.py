@@ -7,6 +7,8 @@ if everything that runs or configures them is the course's, so the manifest list
   and ``katas/curriculum.toml``;
 - the harness, ``dojo/**/*.py`` (the plugin, the judge, the guard, the probes);
 - the reference ``solutions/**/*.py`` (fork CI compares the student's code with it);
+- the milestones, ``milestones/**/*.py`` and their bundled ``milestones/data`` (fork CI re-derives a
+  capstone with milestone 06's training and evaluation code);
 - every ``conftest.py``, ``pytest.ini``, ``tox.ini``, ``setup.py``, ``setup.cfg`` and
   ``sitecustomize.py``/``usercustomize.py`` anywhere in the tree (outside ``.git``, ``.venv``,
   ``.dojo`` and caches), so one that is added is caught too;
@@ -53,9 +55,12 @@ def tracked_files(root: Path = ROOT) -> list:
     """The repository-relative POSIX paths the manifest covers, sorted."""
     root = Path(root)
     found = set()
-    for folder in ("katas", "dojo", "solutions"):
+    for folder in ("katas", "dojo", "solutions", "milestones"):  # milestones: the capstone re-derivation runs them
         if (root / folder).is_dir():
             found.update(p for p in (root / folder).rglob("*.py") if not SKIPPED & set(p.relative_to(root).parts))
+    data = root / "milestones" / "data"  # the bundled data sets the milestones and the capstone check read
+    if data.is_dir():
+        found.update(p for p in data.rglob("*") if p.is_file() and not SKIPPED & set(p.relative_to(root).parts))
     for name in AT_ROOT:
         if (root / name).is_file():
             found.add(root / name)

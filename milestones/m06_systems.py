@@ -38,8 +38,11 @@ Targets (full run):
 * weights **≥ 3.5× smaller**;
 * validation loss within **+0.05 nats** per character of the baseline's.
 
-Your own pipeline is kata 20's ``optimize``; ``python -m dojo.capstone_check submit`` measures
-it on this milestone's model and writes ``capstone.json``, which fork CI re-derives.
+Your own pipeline is kata 20's ``optimize``; ``python -m dojo capstone submit`` measures
+it on this milestone's model and writes ``capstone.json``, which fork CI re-derives from your
+code (``submit --quick``: on every run, seconds; the full configuration re-trains this baseline,
+minutes: with ``make ci CAPSTONE=1``) and the cohort board ranks as verified. ``make bench
+ONLY=capstone`` measures your ``optimize`` next to these targets on a briefly trained baseline.
 
 Quick mode (``make test``): a tiny model (2 layers × 2 heads × 32 wide) trained for 60 steps on
 the bundled excerpt, 48 new tokens after a 16-token prompt. Speed on a busy machine at that

@@ -332,7 +332,8 @@ def test_thirty_sample_students_render_a_leaderboard_in_terminal_and_html(cohort
     students = board.load_cohort(cohort)
     assert len(students) == 30
     lead = board.leaderboard(students)
-    assert len(lead["ranked"]) == 10 and len(lead["missed"]) == 2 and len(lead["invalid"]) == 1
+    assert len(lead["ranked"]) == 9 and len(lead["missed"]) == 2 and len(lead["invalid"]) == 1 and len(lead["flagged"]) == 1
+    assert sum(e["figures_from"] == "verified" for e in lead["ranked"]) == 8  # fork CI re-derived them; one not yet
     assert all(e["loss_delta"] <= board.QUALITY_BOUND for e in lead["ranked"])
     assert all(e["loss_delta"] > board.QUALITY_BOUND for e in lead["missed"])
     scores = [e["score"] for e in lead["ranked"]]
@@ -340,5 +341,75 @@ def test_thirty_sample_students_render_a_leaderboard_in_terminal_and_html(cohort
     terminal = board.terminal_table(students, c)
     assert "Capstone leaderboard" in terminal and "quality bound missed" in terminal and "invalid capstone.json" in terminal
     page = board.html_page(students, c)
-    assert 'id="leaderboard"' in page and page.count('<tr class="cap ranked"') == 10
+    assert 'id="leaderboard"' in page and page.count('<tr class="cap ranked"') == 9 and page.count('<tr class="cap flagged"') == 1
     assert page.count('<tr class="student') == 30
+
+
+# -- capstone figures fork CI re-derived (results.json's "capstone") -----------------------------
+
+CI_RUN = {"ci": "github-actions", "repository": "x/tinytorch-katas", "run_id": "7"}
+
+
+def _results_with_capstone(folder, name, status, claimed, verified=None, run=CI_RUN, **extra):
+    """A results.json whose ``capstone`` record is what fork CI wrote (dojo.judge.rederive_capstone)."""
+    record = {"file": "capstone.json", "status": status, "configuration": "quick", "claimed": claimed,
+              "verified": verified, "discrepancies": [], "problems": [], "false_claim": False, **extra}
+    data = {"format_version": 1, "kind": "tinytorch-katas-ci", "tampering": [], "run": run,
+            "katas": {"01": {"status": "green", "passed": 2, "total": 2}}, "milestones": {}, "capstone": record}
+    path = folder / name / "ci-results" / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def _figures(speedup, size_ratio, loss_delta):
+    return {"speedup": speedup, "size_ratio": size_ratio, "loss_delta": loss_delta, "optimized_bytes": 1000}
+
+
+def test_the_leaderboard_ranks_fork_ci_verified_figures_as_verified_and_the_rest_as_self_reported(tmp_path, c):
+    """A results.json from a CI run whose capstone fork CI verified ranks with the *re-derived* figures,
+    marked verified; the same record in a results.json no CI run made stays self-reported; a capstone
+    fork CI did not reproduce (a speedup edited upward) or could not re-derive is listed apart, never
+    ranked, even beside a valid capstone.json; a capstone.json alone stays self-reported."""
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    _results_with_capstone(folder, "ver", "verified", _figures(9.0, 4.0, 0.01), _figures(8.0, 4.0, 0.012))
+    _results_with_capstone(folder, "loc", "verified", _figures(9.0, 4.0, 0.01), _figures(9.0, 4.0, 0.01), run={"ci": "local"})
+    _results_with_capstone(folder, "tam", "not reproduced", _figures(90.0, 4.0, 0.01), _figures(1.1, 4.0, 0.01),
+                           discrepancies=["speedup: claimed 90.00×, re-measured 1.10× (95% CI 0.90–1.30): not reproduced"])
+    _capstone(folder, "tam", speedup=90.0, size_ratio=4.0, loss_delta=0.01)  # the file beside it changes nothing
+    _results_with_capstone(folder, "crash", "failed", _figures(5.0, 4.0, 0.01), problems=["re-deriving failed (exit 1): boom"])
+    _results_with_capstone(folder, "later", "not re-derived", _figures(3.0, 4.0, 0.01),
+                           reason="a submission in the official configuration re-trains ...")
+    (folder / "own").mkdir()
+    (folder / "own" / "progress.toml").write_text('format_version = 1\n[katas."01"]\nstatus = "green"\npassed = 2\ntotal = 2\n', encoding="utf-8")
+    _capstone(folder, "own", speedup=2.0, size_ratio=4.0, loss_delta=0.0)
+    students = board.load_cohort(folder)
+    assert not any(s.error for s in students), [s.error for s in students]
+    lead = board.leaderboard(students)
+    ranked = {e["name"]: e for e in lead["ranked"]}
+    assert set(ranked) == {"ver", "loc", "later", "own"}
+    assert ranked["ver"]["figures_from"] == "verified" and ranked["ver"]["speedup"] == 8.0  # re-derived, not claimed
+    assert ranked["ver"]["score"] == pytest.approx((8.0 * 4.0) ** 0.5)
+    assert {ranked[n]["figures_from"] for n in ("loc", "later", "own")} == {"self-reported"}
+    flagged = {e["name"]: e["problem"] for e in lead["flagged"]}
+    assert set(flagged) == {"tam", "crash"} and "not reproduced by fork CI: speedup: claimed 90.00×" in flagged["tam"]
+    assert "could not re-derive" in flagged["crash"]
+    terminal = board.terminal_table(students, c, board.ASCII_SYMBOLS)
+    part = terminal[terminal.index("Capstone leaderboard"):]
+    assert re.search(r"^\s*\d+\s+ver\b.*\bverified$", part, re.M) and re.search(r"^\s*\d+\s+own\b.*\bself-reported$", part, re.M)
+    assert part.index(board.FLAGGED_TITLE) < part.index("tam") and "re-derived from the student's code" in part
+    page = board.html_page(students, c)
+    assert page.count('<tr class="cap ranked"') == 4 and page.count('<tr class="cap flagged"') == 2
+    markdown = board.markdown_table(students, c)
+    assert "| verified |" in markdown and "not reproduced by fork CI" in markdown
+
+
+def test_a_capstone_record_that_is_malformed_is_invalid_not_ranked(tmp_path):
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    _results_with_capstone(folder, "odd", "verified", _figures(9.0, 4.0, 0.01), {"speedup": "fast"})
+    _results_with_capstone(folder, "bad", "invalid", None, problems=["figures: missing 'speedup'"])
+    lead = board.leaderboard(board.load_cohort(folder))
+    assert not lead["ranked"] and {e["name"] for e in lead["invalid"]} == {"odd", "bad"}
+    assert any("missing 'speedup'" in e["problem"] for e in lead["invalid"])

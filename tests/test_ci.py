@@ -554,6 +554,9 @@ def test_manifest_covers_what_changes_a_run_but_not_a_students_scratch_file(tmp_
     (root / "katas" / "curriculum.toml").write_text("format_version = 1\n", encoding="utf-8")
     (root / "dojo" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
     (root / "solutions" / "tinytorch" / "tensor.py").write_text("X = 1\n", encoding="utf-8")
+    (root / "milestones" / "data").mkdir(parents=True)
+    (root / "milestones" / "m06_systems.py").write_text("STEPS = 500\n", encoding="utf-8")
+    (root / "milestones" / "data" / "excerpt.txt").write_text("To be\n", encoding="utf-8")
     manifest.write(root)
     assert manifest.verify(root).ok
     (root / "scratch.py").write_text("print('trying things')\n", encoding="utf-8")  # a student's experiment
@@ -564,7 +567,9 @@ def test_manifest_covers_what_changes_a_run_but_not_a_students_scratch_file(tmp_
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("# added\n", encoding="utf-8")
     (root / "solutions" / "tinytorch" / "tensor.py").write_text("X = 3\n", encoding="utf-8")
+    (root / "milestones" / "m06_systems.py").write_text("STEPS = 1\n", encoding="utf-8")  # a shorter baseline training
+    (root / "milestones" / "data" / "excerpt.txt").write_text("Not to be\n", encoding="utf-8")
     verdict = manifest.verify(root)
-    assert verdict.modified == ["solutions/tinytorch/tensor.py"]
+    assert verdict.modified == ["milestones/data/excerpt.txt", "milestones/m06_systems.py", "solutions/tinytorch/tensor.py"]
     assert set(verdict.unexpected) == {"numpy.py", "setup.py", "setup.cfg", "tox.ini", "pytest.ini", "Makefile", "evil.pth",
                                        "tinytorch/conftest.py", "katas/pytest.ini", ".github/workflows/katas.yml", "hypothesis/__init__.py"}

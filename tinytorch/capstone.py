@@ -18,7 +18,7 @@ measures the whole pipeline against the model it came from, **in one run**:
   (interleaved rounds, ratio of medians, bootstrap CI): tokens/s of greedy generation, weight
   bytes, validation loss, the machine — a :class:`CapstoneReport`;
 * :func:`submission` and :func:`write_submission` — the report as a versioned JSON file that
-  fork CI re-derives from your code (``python -m dojo.capstone_check verify capstone.json``)
+  fork CI re-derives from your code (``python -m dojo capstone verify capstone.json``)
   instead of trusting it.
 
 Nothing here is hard-coded: every figure is measured now, from the models given. A slower

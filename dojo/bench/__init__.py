@@ -10,8 +10,9 @@ mlp        01-06        MLP training step: raw NumPy vs tinytorch vs PyTorch
 conv       09           Conv2d forward + backward: raw NumPy im2col vs tinytorch vs PyTorch
 kv         14           greedy generation, KV-cached vs uncached, 64 and 256 new tokens
 accel      16           GPT train step, GPT decode step, CNN train step: reference vs fast backend vs PyTorch
-quant      17           int8 weights: MLP accuracy and size, output error, latency
+quant      17           int8 weights: MLP accuracy and size, output error, latency; M05 GPT val loss fp32 vs int8
 compress   18           pruning: accuracy at 90% sparsity, structured speedup, CSR storage
+capstone   20           kata 20's optimize vs its baseline (kata 20's evaluate): tokens/s, bytes, loss vs M06's targets
 =========  ===========  ==================================================================
 
 Which tinytorch: ``IMPL=`` as everywhere (``--impl``); by default the student's ``tinytorch/``.
@@ -53,6 +54,7 @@ SECTIONS = [
     Section("accel", "dojo.bench.accel", ("16",), "fast backend: GPT and CNN steps"),
     Section("quant", "dojo.bench.quant", ("17",), "int8 quantization"),
     Section("compress", "dojo.bench.compress", ("18",), "pruning and compression"),
+    Section("capstone", "dojo.bench.capstone", ("20",), "capstone: kata 20's optimize vs its baseline"),
 ]
 
 
