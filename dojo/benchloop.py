@@ -7,7 +7,8 @@
   appears; the warm fork server and the subprocess fallback (``DOJO_FORK=0``) are measured in the
   same session, kata by kata.
 * ``--baseline PATH``: the same for another checkout (the commit before a change), interleaved
-  run by run with this one, for an honest before/after on a machine whose load changes.
+  run by run with this one (and save by save, both watchers running at once), for an honest
+  before/after on a machine whose load changes.
 
 The machine's load average is printed before and after: on a busy machine every figure grows.
 A benchmark, never an assertion: nothing here passes or fails.
@@ -16,6 +17,7 @@ A benchmark, never an assertion: nothing here passes or fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import shutil
@@ -92,41 +94,71 @@ class _Lines:
                 return when
 
 
-def time_watch(curriculum, kata, saves: int, fork: bool, root=ROOT) -> dict:
-    """Seconds from a save of the kata's own file to the verdict line, ``saves`` times (``make
-    watch`` of the checkout at ``root``, on a copy of its solutions)."""
-    is_verdict = lambda line: line.startswith(VERDICT_PREFIXES)  # noqa: E731
-    with tempfile.TemporaryDirectory(prefix="dojo-benchloop-") as tmp:
+class _Watcher:
+    """``make watch`` of the checkout at ``root`` on a copy of its solutions, its lines timed."""
+
+    def __init__(self, kata, fork: bool, root, tmp):
         shutil.copytree(Path(root) / "solutions" / "tinytorch", Path(tmp) / "tinytorch",
                         ignore=shutil.ignore_patterns("__pycache__"))
-        target = Path(tmp) / "tinytorch" / kata.owns[0]
+        self.target = Path(tmp) / "tinytorch" / kata.owns[0]
         env = _env(IMPL=tmp, DOJO_FORK="1" if fork else "0")
-        child = subprocess.Popen([sys.executable, "-m", "dojo", "watch", kata.id], cwd=root, env=env, text=True,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-        lines = _Lines(child.stdout)
-        times = []
-        try:
-            if lines.until(lambda line: line.startswith("watching")) is None:
-                return {"error": "the watcher did not start"}
-            for i in range(saves):
-                time.sleep(0.3)  # the watcher is idle, polling
-                with open(target, "a", encoding="utf-8") as handle:
-                    handle.write(f"# benchloop save {i}\n")
-                saved = time.perf_counter()
-                shown = lines.until(is_verdict)
-                if shown is None:
-                    return {"error": "no verdict after a save"}
-                times.append(shown - saved)
-                lines.until(lambda line: line.startswith("watching"))
-        finally:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGINT)
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(child.pid, signal.SIGKILL)
-                    child.wait()
-    return {"median": statistics.median(times), "min": min(times)}
+        self.child = subprocess.Popen([sys.executable, "-m", "dojo", "watch", kata.id], cwd=root, env=env, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.lines = _Lines(self.child.stdout)
+        self.times = []
+        self.error = None
+
+    def started(self) -> bool:
+        if self.lines.until(lambda line: line.startswith("watching")) is None:
+            self.error = "the watcher did not start"
+        return self.error is None
+
+    def save(self, i) -> bool:
+        """Append a comment to the kata's file; time until the verdict line, then wait until idle."""
+        time.sleep(0.3)  # the watcher is idle, polling
+        with open(self.target, "a", encoding="utf-8") as handle:
+            handle.write(f"# benchloop save {i}\n")
+        saved = time.perf_counter()
+        shown = self.lines.until(lambda line: line.startswith(VERDICT_PREFIXES))
+        if shown is None:
+            self.error = "no verdict after a save"
+            return False
+        self.times.append(shown - saved)
+        self.lines.until(lambda line: line.startswith("watching"))
+        return True
+
+    def stop(self):
+        if self.child.poll() is None:
+            os.killpg(self.child.pid, signal.SIGINT)
+            try:
+                self.child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.child.pid, signal.SIGKILL)
+                self.child.wait()
+
+    def result(self) -> dict:
+        if self.error:
+            return {"error": self.error}
+        return {"median": statistics.median(self.times), "min": min(self.times)}
+
+
+def time_watch(curriculum, kata, saves: int, fork: bool, root=ROOT, roots=None) -> list:
+    """Seconds from a save of the kata's own file to the verdict line, ``saves`` times (``make
+    watch`` of the checkout at ``root``, on a copy of its solutions). With ``roots``, one watcher
+    per checkout, all started together and their saves interleaved (one save each in turn), so a
+    change in the machine's load hits all alike; a list of results, one per checkout."""
+    roots = [root] if roots is None else list(roots)
+    with contextlib.ExitStack() as stack:
+        watchers = []
+        for r in roots:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dojo-benchloop-"))
+            watcher = _Watcher(kata, fork, r, tmp)
+            stack.callback(watcher.stop)
+            watchers.append(watcher)
+        live = [w for w in watchers if w.started()]
+        for i in range(saves):
+            live = [w for w in live if w.save(i)]
+        return [w.result() for w in watchers]
 
 
 def main(argv=None) -> int:
@@ -153,9 +185,8 @@ def main(argv=None) -> int:
         else:
             rows = [row + " " * 34 for row in rows]
         if not args.no_watch and os.name != "nt":
-            for i, (_, root) in enumerate(trees):
-                for fork in (True, False):
-                    w = time_watch(c, kata, args.runs, fork, root)
+            for fork in (True, False):
+                for i, w in enumerate(time_watch(c, kata, args.runs, fork, roots=[root for _, root in trees])):
                     rows[i] += f"   {w['error']:>20}" if "error" in w else f"   {w['median']:>11.3f}s{w['min']:>7.3f}s"
         for row in rows:
             print(row, flush=True)

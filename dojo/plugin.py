@@ -95,6 +95,7 @@ class Dojo:
         self.gatekeeper = Gatekeeper(self.curriculum, self.progress, self.impl_root)
         self.results = {}  # kata id -> KataResult (katas touched by this session)
         self.items = {}  # nodeid -> (kata, step)
+        self.positions = {}  # (kata id, test nodeid) -> its index in that kata's results.tests
         self.timed_out = None
         self.announcements = []
         self.quiet = config.getoption("dojo_quiet")
@@ -517,12 +518,21 @@ def pytest_timeout_set_timer(item, settings):
 class Backstop:
     """pytest-timeout's hard stop for kata tests: one watchdog thread for the whole session, armed
     for each test, instead of a timer thread started and joined per test (~1.5 ms a test: 0.25 s
-    of kata 05's 171 tests). The action runs only if its test is still armed at its deadline."""
+    of kata 05's 171 tests). The action runs only if its test is still armed at its deadline.
+
+    Arming and cancelling do not wake the watchdog unless it would otherwise wake too late: it
+    sleeps until the deadline it last saw (or for :attr:`IDLE` seconds when nothing was armed) and
+    then looks at what is armed now. (Waking it for every test made each test hand the
+    interpreter lock to it and back: on a busy 2-core machine, a millisecond or more a test.)
+    """
+
+    IDLE = 1.0  # seconds the watchdog sleeps when no test is armed (backstops are 5 s or more)
 
     def __init__(self):
         self._condition = threading.Condition()
         self._armed = None  # (deadline on the monotonic clock, action) of the running test
         self._thread = None
+        self._wakes_at = float("inf")  # when the watchdog wakes by itself next
 
     def arm(self, seconds, action):
         """Run ``action`` in ``seconds`` unless the returned ``cancel()`` is called first."""
@@ -530,30 +540,34 @@ class Backstop:
         with self._condition:
             self._armed = entry
             if self._thread is None or not self._thread.is_alive():
+                self._wakes_at = float("inf")
                 self._thread = threading.Thread(target=self._watch, name="dojo backstop", daemon=True)
                 self._thread.start()
-            self._condition.notify()
+            if entry[0] < self._wakes_at:  # the watchdog would wake after this deadline
+                self._condition.notify()
 
         def cancel():
             with self._condition:
                 if self._armed is entry:
-                    self._armed = None
-                    self._condition.notify()
+                    self._armed = None  # found empty when the watchdog next wakes
 
         return cancel
 
     def _watch(self):
         while True:
             with self._condition:
-                while self._armed is None:
-                    self._condition.wait()
-                deadline, action = self._armed
-                remaining = deadline - time.monotonic()
-                if remaining > 0:
-                    self._condition.wait(remaining)
-                    continue
+                while True:
+                    entry, now = self._armed, time.monotonic()
+                    if entry is None:
+                        self._wakes_at = now + self.IDLE
+                        self._condition.wait(self.IDLE)
+                    elif entry[0] > now:
+                        self._wakes_at = entry[0]
+                        self._condition.wait(entry[0] - now)
+                    else:
+                        break
                 self._armed = None
-            action()
+            entry[1]()
 
 
 class _Closed(pytest.File):
@@ -634,8 +648,11 @@ def pytest_collection_modifyitems(session, config, items):
         kata, step = steps[item.path]
         if kata is not None:
             dojo.items[item.nodeid] = (kata, step or kata.steps[0])
-            dojo.result_for(kata).tests.append(  # until it runs (a run stopped early leaves it so)
-                report.TestResult(nodeid=f"{Path(item.path).name}::{item.name}", name=item.name, step=step or kata.steps[0], outcome="notrun")
+            tests = dojo.result_for(kata).tests
+            nodeid = f"{Path(item.path).name}::{item.name}"
+            dojo.positions[(kata.id, nodeid)] = len(tests)
+            tests.append(  # until it runs (a run stopped early leaves it so)
+                report.TestResult(nodeid=nodeid, name=item.name, step=step or kata.steps[0], outcome="notrun")
             )
 
 
@@ -651,11 +668,14 @@ def pytest_runtest_makereport(item, call):
         test = dojo.classify(item, call, rep, kata, step)
         if test.outcome != "passed":  # what the test printed (pytest -s: nothing is captured)
             test.output = rep.capstdout + rep.capstderr
-        existing = next((t for t in result.tests if t.nodeid == test.nodeid), None)
-        if existing is None:
+        key = (kata.id, test.nodeid)
+        position = dojo.positions.get(key)  # a lookup, not a scan: 171 tests would make it quadratic
+        existing = result.tests[position] if position is not None and position < len(result.tests) else None
+        if existing is None or existing.nodeid != test.nodeid:
+            dojo.positions[key] = len(result.tests)
             result.tests.append(test)
         elif existing.outcome == "notrun" or (existing.outcome == "passed" and test.outcome != "passed"):
-            result.tests[result.tests.index(existing)] = test  # its result, or a teardown error
+            result.tests[position] = test  # its result, or a teardown error
         if test.outcome == "timeout" and dojo.timed_out is None:
             dojo.timed_out = test
             item.session.shouldstop = "a test timed out (infinite loop?): stopping so you do not wait for every test"

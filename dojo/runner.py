@@ -38,6 +38,12 @@ QUIET_PLUGINS = tuple(
     for arg in ("-p", f"no:{name}")
 )
 
+# The plugins a kata run does use, loaded by name, with pytest's entry-point autoloading turned off
+# (PYTEST_DISABLE_PLUGIN_AUTOLOAD): finding them by reading every installed distribution's metadata,
+# and marking their files for assertion rewriting, cost about a tenth of a second of CPU per run;
+# and a pytest plugin installed for something else cannot change a kata's verdict.
+KATA_PLUGINS = ("-p", "timeout", "-p", "hypothesispytest")
+
 NO_VERDICT = (
     "error: the test run ended without the dojo's verdict (exit code {code}): something ended the test process "
     "before the harness could judge it (os._exit, or a crash, in the code under test). Nothing was recorded."
@@ -65,7 +71,18 @@ def pytest_args(kata_dir, extra=()) -> list:
         args.append("-s")  # no capture: every print() appears as the tests run
     if not extra:
         args.extend(QUIET_PLUGINS)
+        args.extend(KATA_PLUGINS)
     return args + list(extra)
+
+
+def autoload_off(args) -> bool:
+    """Do ``args`` name the kata plugins themselves (:data:`KATA_PLUGINS`)? Then the run turns
+    pytest's plugin autoloading off (any other arguments keep it: ``--lf``, ``--pdb`` …; so does
+    ``PYTEST_ADDOPTS``, which may use another plugin's options)."""
+    if os.environ.get("PYTEST_ADDOPTS", "").strip():
+        return False
+    args, n = list(args), len(KATA_PLUGINS)
+    return any(tuple(args[i:i + n]) == KATA_PLUGINS for i in range(len(args) - n + 1))
 
 
 def purge_bytecode(files) -> None:
@@ -173,6 +190,8 @@ def run_with_verdict(args, interrupt=False) -> int:
         env = dict(os.environ)
         encoding = env.get("PYTHONIOENCODING", "").split(":")[0]
         env["PYTHONIOENCODING"] = f"{encoding}:replace"  # a console that cannot print a character gets "?"
+        if autoload_off(args):
+            env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         sys.stdout.flush()
         child = subprocess.Popen([sys.executable, "-m", "dojo.runner", *_with_verdict(args, verdict)], env=env)
 
@@ -197,6 +216,11 @@ WARM_MODULES = (
     "_pytest.fixtures", "_pytest.skipping", "_pytest.warnings", "_pytest.assertion.rewrite",
     "hypothesis", "hypothesis.strategies", "hypothesis.extra.numpy", "_hypothesis_pytestplugin",
     "pytest_timeout", "pytest_order", "tabulate", "tomlkit", "filelock", "threadpoolctl",
+    # what every run imported after the fork (pytest's configure and pdb support, NumPy's random
+    # module that the tests and tinytorch use, hypothesis's target phase)
+    "numpy.random", "numpy.testing", "_pytest.helpconfig", "_pytest.faulthandler", "_pytest.debugging",
+    "_pytest._argcomplete", "faulthandler", "pdb", "readline", "packaging.version", "concurrent.futures", "statistics",
+    "tracemalloc", "hypothesis.internal.conjecture.optimiser",
     "dojo.curriculum", "dojo.impl", "dojo.report", "dojo.progress", "dojo.gating", "dojo.stubs",
     "dojo.threads", "dojo.testing", "dojo.plugin",
 )
@@ -241,6 +265,7 @@ class ForkRunner:
         if plugin is not None:
             plugin.pin_blas_threads()  # once here (threadpoolctl): the children inherit the limit
             plugin.load_curriculum()  # parsed once here; each child re-reads it only if it changed
+        _prepare_child_work()
         import gc
 
         gc.collect()
@@ -275,6 +300,30 @@ class ForkRunner:
         return code
 
 
+def _prepare_child_work() -> None:
+    """Work every child would repeat, done once in the warm parent (none of it reads the student's code):
+
+    * hypothesis looks for constants in every "local" module loaded (to try them as examples): the
+      ones loaded now (the harness, the standard library's paths) are scanned here, so a child
+      scans only what it imports itself (the student's tinytorch, read fresh in each child);
+    * pytest and hypothesis list the installed distributions' entry points: read once here, the
+      children find them in the import system's caches.
+    """
+    try:
+        from hypothesis.internal.conjecture.providers import _get_local_constants
+
+        _get_local_constants()
+    except Exception:  # noqa: BLE001 - a private helper of hypothesis: a newer one may lack it
+        pass
+    try:
+        import importlib.metadata
+
+        for dist in importlib.metadata.distributions():
+            dist.entry_points
+    except Exception:  # noqa: BLE001 - only a warm-up
+        pass
+
+
 def _wait(pid) -> int:
     """The child's exit code (negative: the signal that ended it)."""
     while True:
@@ -298,6 +347,8 @@ def _child(args) -> None:
         import importlib
 
         importlib.invalidate_caches()  # directory listings the parent cached may be out of date
+        if autoload_off(args):
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # this child's environment only
         code = _pytest_main(args)
     except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
         try:
@@ -310,11 +361,34 @@ def _child(args) -> None:
         _leave(code)
 
 
+def _freeze_imports():
+    """A pytest plugin: the garbage collector skips what a kata run imported, NumPy, pytest,
+    hypothesis and the harness (frozen when pytest is configured), then the test modules and the
+    student's code (frozen when collection ends). Those objects live until the process ends, yet
+    every full collection walked them all again: a tenth of a second or more of a kata run on a
+    busy machine. Objects the tests create are collected as usual."""
+    import gc
+
+    import pytest
+
+    class FreezeImports:
+        @pytest.hookimpl(trylast=True)
+        def pytest_configure(self, config):
+            gc.freeze()
+            gc.enable()  # off while the interpreter imported pytest and its plugins (python -m dojo.runner)
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_finish(self, session):
+            gc.freeze()
+
+    return FreezeImports()
+
+
 def _pytest_main(args) -> int:
     import pytest
 
     try:
-        return int(pytest.main(list(args)))
+        return int(pytest.main(list(args), plugins=[_freeze_imports()]))
     except SystemExit as error:
         return error.code if isinstance(error.code, int) else 1
 
@@ -330,4 +404,7 @@ def _leave(code) -> None:
 
 
 if __name__ == "__main__":  # python -m dojo.runner <pytest args>: what run_with_verdict starts
+    import gc
+
+    gc.disable()  # until pytest is configured: everything allocated until then is imported modules
     _leave(_pytest_main(sys.argv[1:]))

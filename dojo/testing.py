@@ -179,16 +179,37 @@ def gradcheck(f, arrays, wrt=None, seed=0, eps=1e-6, atol=1e-5, rtol=1e-4, min_n
 
 
 # -- hypothesis strategies -----------------------------------------------------------------------
+#
+# Each strategy is built once per set of arguments and then reused: a strategy is immutable, and a
+# composite that draws ``arrays(shape)`` for every example would otherwise build, and make
+# hypothesis validate, a new one each time (a third of the time kata 01's property tests took).
+# The values drawn are the same either way.
+
+_STRATEGIES = {}
+
+
+def _reused(build, *key):
+    """``build()``, or the strategy it built before for the same ``key`` (unhashable: a new one)."""
+    try:
+        found = _STRATEGIES.get(key)
+    except TypeError:
+        return build()
+    if found is None:
+        found = _STRATEGIES[key] = build()
+    return found
 
 
 def floats(low=-3.0, high=3.0):
     """Finite float64 values in [low, high]."""
-    return st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
+    return _reused(lambda: st.floats(low, high, allow_nan=False, allow_infinity=False, width=64), "floats", low, high)
 
 
 def nonzero_floats(low=0.1, high=3.0):
     """Values with low <= |x| <= high, either sign: keeps inputs away from kinks at 0 by construction."""
-    return st.tuples(st.sampled_from([-1.0, 1.0]), floats(low, high)).map(lambda t: t[0] * t[1])
+    return _reused(
+        lambda: st.tuples(st.sampled_from([-1.0, 1.0]), floats(low, high)).map(lambda t: t[0] * t[1]),
+        "nonzero_floats", low, high,
+    )
 
 
 def positive_floats(low=0.5, high=3.0):
@@ -198,7 +219,10 @@ def positive_floats(low=0.5, high=3.0):
 
 def small_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4):
     """Small array shapes: every coordinate of a gradient can be checked."""
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+    return _reused(
+        lambda: hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side),
+        "small_shapes", min_dims, max_dims, min_side, max_side,
+    )
 
 
 def broadcastable_pairs(max_dims=3, max_side=3):
@@ -206,11 +230,59 @@ def broadcastable_pairs(max_dims=3, max_side=3):
 
     Returns (shape_a, shape_b, result_shape).
     """
-    return hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=max_dims, max_side=max_side).map(
-        lambda s: (s.input_shapes[0], s.input_shapes[1], s.result_shape)
+    return _reused(
+        lambda: hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=max_dims, max_side=max_side).map(
+            lambda s: (s.input_shapes[0], s.input_shapes[1], s.result_shape)
+        ),
+        "broadcastable_pairs", max_dims, max_side,
     )
 
 
 def arrays(shape, elements=None, dtype=np.float64):
     """A float64 array of ``shape`` with ``elements`` (default: ``floats()``)."""
-    return hnp.arrays(dtype, shape, elements=elements if elements is not None else floats())
+    elements = elements if elements is not None else floats()
+    key = tuple(int(n) for n in shape) if isinstance(shape, (tuple, list)) else shape
+    return _reused(lambda: hnp.arrays(dtype, shape, elements=elements), "arrays", key, elements, dtype)
+
+
+# -- counting the rows a layer projects (katas 14 and 20: the work a KV cache saves) -----------------
+
+_COUNT_ROWS: dict = {}  # tinytorch's Module class -> the CountRows class built on it
+
+
+def count_rows(layer):
+    """Wrap ``layer`` (a tinytorch Module such as ``attn.k_proj``) in a Module that counts the rows it projects.
+
+    Every call passes through to ``layer`` unchanged; the wrapper records the number of rows
+    (vectors: the product of every axis but the last) of each input in ``calls`` and their sum in
+    ``rows`` (set ``rows = 0`` to start counting again). Work measured this way, not timed, is
+    what the KV-cache tests compare: uncached generation projects the whole prefix at every step,
+    cached generation only the new token. ``layer`` stays inside the wrapper (``.inner``), so its
+    parameters are still the model's.
+
+    >>> block.attn.k_proj = count_rows(block.attn.k_proj)      # doctest: +SKIP
+    >>> model.generate(prompt, max_new_tokens=3); block.attn.k_proj.rows   # doctest: +SKIP
+    """
+    from tinytorch.layers import Module  # the tinytorch under test, imported only when used
+
+    wrapper = _COUNT_ROWS.get(Module)
+    if wrapper is None:
+
+        class CountRows(Module):
+            """A layer that counts the rows it projects (see :func:`dojo.testing.count_rows`)."""
+
+            def __init__(self, inner):
+                super().__init__()
+                self.inner, self.calls, self.rows = inner, [], 0
+
+            def forward(self, x):
+                rows = int(np.prod(x.shape[:-1]))
+                self.calls.append(rows)
+                self.rows += rows
+                return self.inner(x)
+
+        wrapper = _COUNT_ROWS[Module] = CountRows
+    return wrapper(layer)
+
+
+__all__ += ["count_rows"]

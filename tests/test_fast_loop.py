@@ -388,3 +388,66 @@ def test_fixing_a_red_prerequisite_opens_the_next_kata_without_a_stale_count(tmp
     assert "(re-checked kata 01 Tensor: its files changed since it was recorded; now green 6/6)" in opened.stdout
     progress = (repo / "progress.toml").read_text()
     assert progress.count('status = "green"') == 2
+
+
+# -- work done once, not per test or per example (the figures: python -m dojo.benchloop) ---------
+
+
+def test_property_strategies_are_built_once_per_arguments_and_reused():
+    """A composite that draws ``arrays(shape)`` for every example gets the same strategy object for
+    the same arguments (hypothesis validates each new one: a third of kata 01's property-test time),
+    and it is the strategy it always was."""
+    import numpy as np
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    from dojo import testing
+
+    assert testing.arrays((2, 3)) is testing.arrays([2, 3]) is testing.arrays((np.int64(2), 3))
+    assert testing.arrays(testing.small_shapes()) is testing.arrays(testing.small_shapes())
+    assert testing.floats(-1, 1) is testing.floats(-1.0, 1.0) and testing.floats(-1, 1) is not testing.floats()
+    assert testing.nonzero_floats() is testing.nonzero_floats() and testing.small_shapes(1) is not testing.small_shapes()
+    assert testing.broadcastable_pairs() is testing.broadcastable_pairs()
+    assert testing.arrays((2,), elements=testing.floats(0, 1)) is not testing.arrays((2,))
+    fresh = hnp.arrays(np.float64, (2, 3), elements=st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False, width=64))
+    assert repr(testing.arrays((2, 3))) == repr(fresh)
+    listed = testing.arrays((2,), elements=st.sampled_from([[0.0], [1.0]]).map(lambda v: v[0]))  # any strategy works
+    assert listed is not testing.arrays((2,))
+
+
+def test_the_backstop_watchdog_is_not_woken_for_every_test():
+    """pytest-timeout's backstop is armed and cancelled for every kata test; its watchdog thread is
+    woken only when a deadline comes before its own next wake-up (each wake-up costs the running
+    test a hand-over of the interpreter lock), and an armed deadline still fires."""
+    from dojo import plugin
+
+    backstop = plugin.Backstop()
+    notified, fired = [], []
+    notify = backstop._condition.notify
+    backstop._condition.notify = lambda *a: (notified.append(1), notify(*a))
+    backstop.arm(30, lambda: fired.append("cancelled"))()
+    for _ in range(1000):  # until the watchdog sleeps
+        if getattr(backstop, "_wakes_at", 0.0) != float("inf"):
+            break
+        time.sleep(0.01)
+    before = len(notified)
+    for _ in range(200):
+        backstop.arm(30, lambda: fired.append("cancelled"))()
+    assert len(notified) == before
+    backstop.arm(0.05, lambda: fired.append("fired"))  # sooner than the watchdog's next wake-up
+    for _ in range(1000):
+        if fired:
+            break
+        time.sleep(0.01)
+    assert fired == ["fired"] and len(notified) == before + 1
+
+
+def test_make_kata_names_its_plugins_and_turns_autoloading_off(monkeypatch):
+    """``make kata`` and ``make watch`` load pytest-timeout and hypothesis's plugin by name and skip
+    pytest's scan of every installed distribution; extra pytest arguments or PYTEST_ADDOPTS keep it."""
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    plain = runner.pytest_args("katas/01_tensor")
+    assert runner.autoload_off(plain) and runner.autoload_off(runner._with_verdict(plain, "v.json"))
+    assert not runner.autoload_off(runner.pytest_args("katas/01_tensor", ["--lf"]))
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-x")
+    assert not runner.autoload_off(plain)

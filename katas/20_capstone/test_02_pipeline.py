@@ -4,10 +4,9 @@ import copy
 
 import numpy as np
 
-from dojo.testing import assert_close, raises
+from dojo.testing import assert_close, count_rows, raises
 from tinytorch import acceleration, rng
 from tinytorch.capstone import OptimizedGPT
-from tinytorch.layers import Module
 from tinytorch.tensor import Tensor
 from tinytorch.transformer import GPT
 
@@ -21,21 +20,9 @@ def prompts(B=2, T=4, seed=0):
     return np.random.default_rng(seed).integers(0, 13, size=(B, T))
 
 
-class CountRows(Module):
-    """Wraps a layer and counts the rows (token vectors) it projects."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner, self.rows = inner, 0
-
-    def forward(self, x):
-        self.rows += int(np.prod(x.shape[:-1]))
-        return self.inner(x)
-
-
 def counted(model):
     for block in model.blocks:
-        block.attn.k_proj = CountRows(block.attn.k_proj)
+        block.attn.k_proj = count_rows(block.attn.k_proj)
     return [block.attn.k_proj for block in model.blocks]
 
 
