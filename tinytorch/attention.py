@@ -199,10 +199,12 @@ class MultiHeadAttention(Module):
         self.v_proj = Linear(embed_dim, embed_dim, bias=bias)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
 
+    @composite("split_heads")  # scaffolding: a backend (kata 16) may run it as one op
     def split_heads(self, x: Tensor) -> Tensor:
         """``(B, T, embed_dim) -> (B, num_heads, T, head_dim)``: reshape, then swap axes 1 and 2."""
         raise NotImplementedError("not implemented yet: MultiHeadAttention.split_heads (kata 12, step 3: multihead)")
 
+    @composite("merge_heads")  # scaffolding: a backend (kata 16) may run it as one op
     def merge_heads(self, x: Tensor) -> Tensor:
         """``(B, num_heads, T, head_dim) -> (B, T, embed_dim)``: the inverse of :meth:`split_heads`."""
         raise NotImplementedError("not implemented yet: MultiHeadAttention.merge_heads (kata 12, step 3: multihead)")

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch import rng
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Tensor, composite
 
 __all__ = ["Parameter", "Module", "Linear", "Sequential", "ModuleList", "ModuleDict", "Dropout"]
 
@@ -264,6 +264,7 @@ class Linear(Module):
         self.in_features, self.out_features = in_features, out_features
         raise NotImplementedError("not implemented yet: Linear.__init__ (kata 03, step 2: linear)")
 
+    @composite("linear")  # scaffolding: a backend (kata 16) may run the whole layer as one op
     def forward(self, x: Tensor) -> Tensor:
         """``x @ weight.T + bias``, built from Tensor ops (so kata 05 can differentiate it)."""
         raise NotImplementedError("not implemented yet: Linear.forward (kata 03, step 2: linear)")

@@ -141,7 +141,8 @@ def set_dispatcher(dispatcher):
 
 def composite(name: str):
     """Decorator (scaffolding): a function built from other ops, or from an autograd ``Function``,
-    that a backend may replace as a whole (``layer_norm``, attention, ``conv2d``, pooling).
+    that a backend may replace as a whole (``layer_norm``, attention, ``conv2d``, pooling, and
+    methods such as ``Linear.forward`` or ``split_heads``, whose arguments start with the layer).
 
     Nothing is recorded here: the function's own ops record themselves. With a dispatcher
     installed (kata 16), the call goes to ``dispatcher(name, fn, args, kwargs)`` instead.

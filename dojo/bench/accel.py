@@ -36,43 +36,14 @@ import os
 import platform
 import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
+
+from dojo.bench.core import Benchmark as Row
+from dojo.bench.core import Unavailable, measure as measure_columns, report, tinytorch_modules, torch_module
 
 REFERENCE, FAST, TORCH = "reference", "fast", "PyTorch"
 GPT = dict(vocab=65, block=64, n_layer=3, n_head=4, n_embd=128, batch=32, lr=3e-3)
 CNN = dict(size=28, batch=32, lr=2e-3)
 GOALS = {"gpt-train": ("fast / PyTorch", 1.3), "cnn-train": ("reference / fast", 1.3)}
-
-
-class Unavailable(Exception):
-    """A column that cannot run here (PyTorch missing, a kata not done yet)."""
-
-
-@dataclass
-class Row:
-    key: str
-    title: str
-    workload: object  # () -> dict shared by every column
-    columns: dict  # name -> make(workload) -> step() -> float check value
-
-
-@dataclass
-class Result:
-    times: list = field(default_factory=list)
-    checks: list = field(default_factory=list)
-    error: str = ""
-
-    def median_ms(self) -> float:
-        import numpy as np
-
-        return float(np.median(self.times) * 1e3)
-
-    def iqr_ms(self) -> tuple:
-        import numpy as np
-
-        q1, q3 = np.percentile(np.asarray(self.times) * 1e3, [25, 75])
-        return float(q1), float(q3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,12 +52,8 @@ class Result:
 
 
 def _tinytorch(*names):
-    import importlib
-
-    try:
-        return [importlib.import_module(f"tinytorch.{name}") for name in names]
-    except ImportError as error:
-        raise Unavailable(f"tinytorch cannot be imported: {error}") from None
+    """tinytorch's modules ``names``, in that order (Unavailable if they do not import)."""
+    return list(tinytorch_modules(*names).values())
 
 
 def gpt_workload(seed=0, batch=None) -> dict:
@@ -151,16 +118,8 @@ def gpt_decode_tinytorch(backend_name):
     return make
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise Unavailable('PyTorch not installed (pip install -e ".[bench]")') from None
-    return torch
-
-
 def _torch_gpt(w):
-    torch = _torch()
+    torch = torch_module()
     nn, F = torch.nn, torch.nn.functional
     C, H = GPT["n_embd"], GPT["n_head"]
 
@@ -293,7 +252,7 @@ def cnn_train_tinytorch(backend_name):
 
 
 def cnn_train_torch(w):
-    torch = _torch()
+    torch = torch_module()
     nn = torch.nn
     model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 10))
@@ -333,49 +292,14 @@ ROWS = [
 
 def measure(row: Row, repeats: int = 20, warmup: int = 3, checks: int = 2) -> dict:
     """Build every column, check the first ``checks`` steps agree with the reference, then time the
-    columns in turns. Returns ``{column: Result}`` (a column that failed has ``error`` set)."""
-    import numpy as np
-
-    try:
-        workload = row.workload()
-    except Unavailable as error:
-        return {name: Result(error=str(error)) for name in row.columns}
-    steps, results = {}, {}
-    for name, make in row.columns.items():
-        result = results[name] = Result()
-        try:
-            steps[name] = make(workload)
-            result.checks = [steps[name]() for _ in range(checks)]
-        except Unavailable as error:
-            result.error = str(error)
-        except NotImplementedError as error:
-            result.error = f"not implemented yet: {error}"
-        except Exception as error:  # a broken implementation is a row in the table, not a crash
-            result.error = f"failed: {type(error).__name__}: {error}"
-        if result.error:
-            steps.pop(name, None)
-    if REFERENCE in steps:
-        want = results[REFERENCE].checks
-        for name in [n for n in steps if n != REFERENCE]:
-            got = results[name].checks
-            if not np.allclose(got, want, rtol=1e-4, atol=1e-4):
-                results[name].error = f"computes something else: {got} vs the reference's {want}"
-                del steps[name]
-    names = list(steps)
-    for _ in range(warmup):
-        for name in names:
-            steps[name]()
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:  # rotate: no column always first
-            start = time.perf_counter()
-            steps[name]()
-            results[name].times.append(time.perf_counter() - start)
-    return results
+    columns in turns. Returns ``{column: Timing}`` (:class:`dojo.bench.core.Timing`; a column that
+    failed has ``error`` set)."""
+    return measure_columns(row, repeats, warmup, baseline=REFERENCE, checks=checks, atol=1e-4)
 
 
 def ratios(results: dict) -> dict:
     """``{"reference / fast": x, "fast / PyTorch": y, "reference / PyTorch": z}`` for the columns that ran."""
-    medians = {name: r.median_ms() for name, r in results.items() if r.times}
+    medians = {name: r.stats()[0] for name, r in results.items() if r.times}
     out = {}
     for a, b in ((REFERENCE, FAST), (FAST, TORCH), (REFERENCE, TORCH)):
         if a in medians and b in medians:
@@ -385,24 +309,13 @@ def ratios(results: dict) -> dict:
 
 def run(repeats: int = 20, warmup: int = 3, only=None, log=print) -> dict:
     """Measure every row (or those in ``only``) and print its table; returns
-    ``{row key: {"results": {column: Result}, "ratios": {...}}}``."""
-    from tabulate import tabulate
-
+    ``{row key: {"results": {column: Timing}, "ratios": {...}}}``."""
     out = {}
     for row in ROWS:
         if only and row.key not in only:
             continue
         results = measure(row, repeats, warmup)
-        table = []
-        for name, result in results.items():
-            if not result.times:
-                table.append([name, "n/a", "", result.error])
-                continue
-            q1, q3 = result.iqr_ms()
-            table.append([name, f"{result.median_ms():.2f}", f"{q1:.2f}–{q3:.2f}", f"{result.checks[0]:.6g}"])
-        log(row.title)
-        log(tabulate(table, headers=["", "median ms", "IQR ms", "first step's loss (or check value)"],
-                     disable_numparse=True))
+        report(row, results, log=log, baseline=None)
         found = ratios(results)
         if found:
             log("  " + " · ".join(f"{k} = {v:.2f}×" for k, v in found.items()))

@@ -51,8 +51,9 @@ class Benchmark:
 @dataclass
 class Timing:
     times: list = field(default_factory=list)
-    loss: float = float("nan")
+    loss: float = float("nan")  # the first step's loss (or check value)
     error: str = ""
+    checks: list = field(default_factory=list)  # the first steps' losses, compared with the baseline's
 
     def stats(self):
         import numpy as np
@@ -61,16 +62,16 @@ class Timing:
         return median, q1, q3
 
 
-def tinytorch_modules():
-    """tinytorch's tensor, layers, activations, losses and optim modules (Unavailable if they do not import)."""
+def tinytorch_modules(*names):
+    """tinytorch's modules by name, ``{name: module}`` (by default tensor, layers, activations, losses
+    and optim); Unavailable if they do not import."""
     import importlib
 
     try:
         return {name: importlib.import_module(f"tinytorch.{name}")
-                for name in ("tensor", "layers", "activations", "losses", "optim")}
+                for name in names or ("tensor", "layers", "activations", "losses", "optim")}
     except ImportError as error:
         raise Unavailable(f"tinytorch cannot be imported: {error}") from None
-
 
 
 def torch_module():
@@ -87,29 +88,43 @@ def torch_module():
 # ---------------------------------------------------------------------------------------------
 
 
-def measure(bench: Benchmark, repeats: int, warmup: int, log=print) -> dict:
-    """Build every column, check they agree, then time them in turns. Returns {column: Timing}."""
+def measure(bench: Benchmark, repeats: int, warmup: int, log=print, baseline=BASELINE, checks=1,
+            atol=1e-5) -> dict:
+    """Build every column, check they agree, then time them in turns. Returns {column: Timing}.
+
+    The first ``checks`` steps of every column (from the shared weights: with ``checks=2`` the
+    second comes after an optimizer step, so the gradients are compared too) must agree with the
+    ``baseline`` column's (rtol 1e-4, ``atol``) before anything is timed. A workload that is
+    Unavailable makes every column n/a with its reason.
+    """
     import numpy as np
 
-    workload = bench.workload()
+    try:
+        workload = bench.workload()
+    except Unavailable as error:
+        return {name: Timing(error=str(error)) for name in bench.columns}
     steps, results = {}, {}
     for name, make in bench.columns.items():
         timing = results[name] = Timing()
         try:
             steps[name] = make(workload)
-            timing.loss = steps[name]()  # the first step, from the shared weights
+            timing.checks = [steps[name]() for _ in range(checks)]  # the first steps, from the shared weights
+            timing.loss = timing.checks[0]
         except Unavailable as error:
             timing.error = str(error)
         except NotImplementedError as error:
             timing.error = f"not implemented yet: {error}"
         except Exception as error:  # a broken implementation is a row in the table, not a crash
             timing.error = f"failed: {type(error).__name__}: {error}"
-    if BASELINE in steps:
-        reference = results[BASELINE].loss
-        for name in list(steps):
-            loss = results[name].loss
-            if not np.isclose(loss, reference, rtol=1e-4, atol=1e-5):
-                results[name].error = f"computes something else: first loss {loss:.6f}, raw NumPy {reference:.6f}"
+        if timing.error:
+            steps.pop(name, None)
+    if baseline in steps:
+        want = results[baseline].checks
+        for name in [n for n in steps if n != baseline]:
+            got = results[name].checks
+            if not np.allclose(got, want, rtol=1e-4, atol=atol):
+                results[name].error = (f"computes something else: first loss {got[0]:.6f}, {baseline} {want[0]:.6f}"
+                                       if checks == 1 else f"computes something else: {got} vs the {baseline}'s {want}")
                 del steps[name]
     names = list(steps)
     if not names:
@@ -126,22 +141,25 @@ def measure(bench: Benchmark, repeats: int, warmup: int, log=print) -> dict:
     return results
 
 
-def report(bench: Benchmark, results: dict, log=print) -> float | None:
-    """Print one row's table; return tinytorch's ratio to raw NumPy (None if either is missing)."""
+def report(bench: Benchmark, results: dict, log=print, baseline=BASELINE) -> float | None:
+    """Print one row's table; return tinytorch's ratio to raw NumPy (None if either is missing).
+
+    ``baseline=None`` leaves out the ratio column (a row whose ratios are printed by its caller).
+    """
     from tabulate import tabulate
 
-    base = results.get(BASELINE)
+    base = results.get(baseline) if baseline else None
     base_median = base.stats()[0] if base and base.times else None
     rows = []
     for name, timing in results.items():
         if not timing.times:
-            rows.append([name, "n/a", "", "", timing.error])
+            rows.append([name, "n/a", "", *([""] if baseline else []), timing.error])
             continue
         median, q1, q3 = timing.stats()
-        ratio = f"{median / base_median:.2f}×" if base_median else ""
-        rows.append([name, f"{median:.2f}", f"{q1:.2f}–{q3:.2f}", ratio, f"{timing.loss:.6g}"])
+        ratio = [f"{median / base_median:.2f}×" if base_median else ""] if baseline else []
+        rows.append([name, f"{median:.2f}", f"{q1:.2f}–{q3:.2f}", *ratio, f"{timing.loss:.6g}"])
     log(bench.title)
-    headers = ["", "median ms", "IQR ms", f"vs {BASELINE}", "first step's loss (or check value)"]
+    headers = ["", "median ms", "IQR ms", *([f"vs {baseline}"] if baseline else []), "first step's loss (or check value)"]
     log(tabulate(rows, headers=headers, disable_numparse=True))
     tt = results.get("tinytorch")
     if base_median and tt is not None and tt.times:

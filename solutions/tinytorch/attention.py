@@ -223,6 +223,7 @@ class MultiHeadAttention(Module):
         self.v_proj = Linear(embed_dim, embed_dim, bias=bias)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
 
+    @composite("split_heads")  # scaffolding: a backend (kata 16) may run it as one op
     def split_heads(self, x: Tensor) -> Tensor:
         """``(B, T, embed_dim) -> (B, num_heads, T, head_dim)``: reshape, then swap axes 1 and 2."""
         ### BEGIN SOLUTION multihead
@@ -230,6 +231,7 @@ class MultiHeadAttention(Module):
         return x.reshape(B, T, self.num_heads, self.head_dim).transpose(1, 2)
         ### END SOLUTION
 
+    @composite("merge_heads")  # scaffolding: a backend (kata 16) may run it as one op
     def merge_heads(self, x: Tensor) -> Tensor:
         """``(B, num_heads, T, head_dim) -> (B, T, embed_dim)``: the inverse of :meth:`split_heads`."""
         ### BEGIN SOLUTION multihead

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch import rng
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Tensor, composite
 
 __all__ = ["Parameter", "Module", "Linear", "Sequential", "ModuleList", "ModuleDict", "Dropout"]
 
@@ -325,6 +325,7 @@ class Linear(Module):
         self.bias = Parameter(generator.uniform(-k, k, out_features).astype(np.float32)) if bias else None
         ### END SOLUTION
 
+    @composite("linear")  # scaffolding: a backend (kata 16) may run the whole layer as one op
     def forward(self, x: Tensor) -> Tensor:
         """``x @ weight.T + bias``, built from Tensor ops (so kata 05 can differentiate it)."""
         ### BEGIN SOLUTION linear

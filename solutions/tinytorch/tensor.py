@@ -141,7 +141,8 @@ def set_dispatcher(dispatcher):
 
 def composite(name: str):
     """Decorator (scaffolding): a function built from other ops, or from an autograd ``Function``,
-    that a backend may replace as a whole (``layer_norm``, attention, ``conv2d``, pooling).
+    that a backend may replace as a whole (``layer_norm``, attention, ``conv2d``, pooling, and
+    methods such as ``Linear.forward`` or ``split_heads``, whose arguments start with the layer).
 
     Nothing is recorded here: the function's own ops record themselves. With a dispatcher
     installed (kata 16), the call goes to ``dispatcher(name, fn, args, kwargs)`` instead.
@@ -710,7 +711,7 @@ class Tensor:
             shape = tuple(shape[0])
         if sum(1 for s in shape if s == -1) > 1:
             raise ValueError(f"cannot reshape {self.shape} into {shape}: only one dimension can be -1")
-        known = int(np.prod([s for s in shape if s != -1]))
+        known = math.prod(s for s in shape if s != -1)
         if (-1 in shape and (known == 0 or self.data.size % known)) or (
             -1 not in shape and known != self.data.size
         ):
