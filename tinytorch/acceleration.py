@@ -24,13 +24,18 @@ Steps
 1. ``loops`` — feel the cost of Python loops: vectorize a matmul and a convolution and measure
    the speed-up against the loop versions given here (:func:`speedup`).
 2. ``dispatch`` — :func:`dispatch`, :func:`set_backend`, :class:`backend`, :func:`counters`.
-3. ``fused`` — fused kernels with their own backward: GELU, softmax, LayerNorm, and attention's
-   scores + mask + softmax, each walking its data a few times into a few buffers (``out=``,
-   taken from :func:`_empty`, which recycles them) instead of one new array per operator;
-   float32 stays float32.
+3. ``fused`` — fused kernels with their own backward: GELU, softmax, LayerNorm, attention's
+   scores + mask + softmax, a whole Linear layer, and splitting/merging heads, each walking its data a few times into a
+   few buffers (``out=``, taken from :func:`_empty`, which recycles them) instead of one new
+   array per operator; float32 stays float32. When nothing needs a gradient (generation under
+   ``no_grad``), the kernels run the forward alone, with no graph: a KV-cached decode step
+   (kata 14) is a few dozen tiny ops, where that bookkeeping costs as much as the arithmetic.
 4. ``cnn`` — a faster CNN step: convolution without the padded copy and its backward, max
    pooling without the offset loops.
 5. ``threads`` — choose the BLAS thread count (:func:`blas_threads`), don't leave it to chance.
+6. ``block`` — an inference fast path: kata 14's ``cached_block`` (one transformer block on the
+   new tokens, through the KV cache) as one kernel in plain NumPy (:func:`cached_block_kernel`),
+   and the reference whenever that would not be exact (a gradient needed, dropout active, float64).
 """
 
 from __future__ import annotations
@@ -40,22 +45,25 @@ import math
 import sys
 import time
 import warnings
-from collections import Counter
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tinytorch.activations import GELU_C
 from tinytorch.attention import MASKED_SCORE, _mask_array
-from tinytorch.autograd import Function, unbroadcast
-from tinytorch.tensor import set_dispatcher
+from tinytorch.attention import MultiHeadAttention
+from tinytorch.autograd import Context, Function, unbroadcast
+from tinytorch.kv_cache import KVCache
+from tinytorch.layers import Dropout, Linear, call_observers
+from tinytorch.tensor import Tensor, _untracked, is_grad_enabled, set_dispatcher
+from tinytorch.transformer import MLP, LayerNorm, TransformerBlock
 
 __all__ = [
     "matmul_loops", "conv2d_loops", "matmul_broadcast", "conv2d_vectorized", "speedup",
     "KERNELS", "register_kernel", "available_backends", "dispatch", "set_backend", "get_backend",
     "backend", "counters", "reset_counters",
-    "FusedGELU", "FusedSoftmax", "FusedLayerNorm", "AttentionWeights",
-    "FastConv2d", "FastMaxPool2d", "blas_threads", "thread_count",
+    "FusedGELU", "FusedSoftmax", "FusedLayerNorm", "AttentionWeights", "FusedLinear", "SplitHeads", "MergeHeads",
+    "FastConv2d", "FastMaxPool2d", "blas_threads", "thread_count", "cached_block_kernel",
 ]
 
 
@@ -163,7 +171,7 @@ def speedup(slow, fast, args=(), repeats: int = 5, clock=time.perf_counter) -> f
 
 KERNELS: dict = {}  # (op name, backend) -> kernel; the "reference" kernels are the ops themselves
 _backend = "reference"  # the selected backend (process-wide, like autograd's grad mode)
-_counts: Counter = Counter()  # (op name, backend that ran) -> calls
+_counts: dict = {}  # (op name, backend that ran) -> calls (a plain dict: a Counter's += costs more, on every op)
 
 
 def register_kernel(op_name: str, backend: str = "fast"):
@@ -173,7 +181,8 @@ def register_kernel(op_name: str, backend: str = "fast"):
     reference kernel returns: for an ``@op``, a NumPy array (recorded under the op's name, so
     kata 05's backward rule still applies) or a Tensor already recorded by an
     ``autograd.Function`` (a fused kernel with its own backward); for a composite op (``layer_norm``,
-    attention, ``conv2d``, ``max_pool2d``), a Tensor. A kernel may return ``NotImplemented`` for
+    attention, ``conv2d``, ``max_pool2d``; ``linear``, ``split_heads`` and ``merge_heads`` are
+    methods, whose arguments are the layer and its input), a Tensor. A kernel may return ``NotImplemented`` for
     arguments it does not handle: the reference kernel then runs.
     """
     if backend == "reference":
@@ -200,6 +209,9 @@ def dispatch(name: str, reference, args: tuple, kwargs: dict):
     there is none, or it returned ``NotImplemented``, call ``reference(*args, **kwargs)``.
     Count the call under ``(name, backend that ran)`` in ``_counts`` (``"reference"`` for the
     fallback) and return the result.
+
+    Every op of every model pays for this function, so keep it lean: one dictionary lookup and
+    one count (``_counts[key] = _counts.get(key, 0) + 1``), no loops, no ``inspect``.
     """
     raise NotImplementedError("not implemented yet: dispatch (kata 16, step 2: dispatch)")
 
@@ -266,6 +278,7 @@ def reset_counters() -> None:
 # PyTorch's GPU caching allocator does the same with device memory.
 _POOL: dict = {}
 _POOL_DEPTH = 4  # arrays kept per (shape, dtype)
+_POOL_MIN_BYTES = 1 << 16  # smaller arrays come from malloc's own free lists: no page faults to save
 
 
 def _idle_refcount() -> int:
@@ -279,7 +292,10 @@ _IDLE = _idle_refcount()
 
 def _empty(shape, dtype) -> np.ndarray:
     """Scaffolding: ``np.empty(shape, dtype)``, recycled from earlier calls when nobody holds it."""
-    key = (tuple(shape), np.dtype(dtype))
+    dtype = np.dtype(dtype)
+    if math.prod(shape) * dtype.itemsize < _POOL_MIN_BYTES:  # a decode step's tiny arrays: not worth a lookup
+        return np.empty(shape, dtype)
+    key = (tuple(shape), dtype)
     arrays = _POOL.get(key)
     if arrays is None:
         arrays = _POOL[key] = []
@@ -311,8 +327,9 @@ class FusedGELU(Function):
         d gelu / dx = s + 2·x·P·s·(1 - s)
 
     in two buffers, times ``grad``. Save ``x`` and ``s``, and never modify a saved array:
-    ``backward`` may run twice. Keep the dtype: scalars as ``x.dtype.type(...)`` or Python
-    floats, never ``np.float64`` (NumPy 2 promotes ``float32 · np.float64`` to float64). Very
+    ``backward`` may run twice. Keep the dtype: scalars as Python floats (NumPy 2 keeps the
+    array's dtype for them; ``x.dtype.type(...)`` works too but costs a microsecond to create),
+    never ``np.float64`` (NumPy 2 promotes ``float32 · np.float64`` to float64). Very
     negative ``x`` makes ``exp(-2u)`` overflow to inf, which is right (``s = 0``): silence the
     warning with ``np.errstate(over="ignore")``.
     """
@@ -343,7 +360,13 @@ class FusedSoftmax(Function):
 
 
 def _rowdot(a, b):
-    """Scaffolding: ``(a * b).sum(-1, keepdims=True)`` without the full-size temporary."""
+    """Scaffolding: ``(a * b).sum(-1, keepdims=True)`` without the full-size temporary.
+
+    A few rows (one token's, in generation) take the temporary instead: it is tiny, and
+    ``einsum``'s own setup costs more than the product.
+    """
+    if a.size <= 4096:
+        return np.add.reduce(a * b, axis=-1, keepdims=True)
     return np.einsum("...i,...i->...", a, b)[..., None]
 
 
@@ -351,7 +374,8 @@ class FusedLayerNorm(Function):
     """LayerNorm over the last axis as one op with its own backward (kata 13 builds it from ~9 ops).
 
     Forward, with ``D`` the last axis: ``xc = x - mean``; ``var = Σ xc² / D`` (:func:`_rowdot`,
-    no temporary); ``rstd = 1 / √(var + eps)``; ``xhat = xc · rstd`` in place;
+    no temporary); ``rstd = 1 / √(var + eps)`` (on one token every NumPy call counts: that is
+    ``√(D / (Σ xc² + D·eps))``, in place); ``xhat = xc · rstd`` in place;
     ``out = xhat · weight + bias``. Save ``xhat``, ``rstd`` and ``weight``.
 
     Backward, from ``g = grad``: ``dbias = Σ g``, ``dweight = Σ g · xhat`` over every axis but
@@ -395,29 +419,158 @@ class AttentionWeights(Function):
         raise NotImplementedError("not implemented yet: AttentionWeights.backward (kata 16, step 3: fused)")
 
 
+class FusedLinear(Function):
+    """A Linear layer, ``x @ weight.T + bias``, as one op (kata 03 records three: a transpose, a
+    matmul and an add, each with its own Tensor, dispatch and backward rule).
+
+    Parameters (of ``forward``)
+    ---------------------------
+    x : array ``(..., in_features)``
+    weight : array ``(out_features, in_features)``
+    bias : array ``(out_features,)`` or None
+
+    Forward: one ``np.matmul(x, weight.T, out=...)`` into a buffer from :func:`_empty` of shape
+    ``x.shape[:-1] + (out_features,)`` (``weight.T`` is a view: BLAS reads the transposed layout
+    as it is, no copy), then ``+= bias`` in place when there is one. Save ``x`` and ``weight``.
+
+    Backward from ``g`` ``(..., out_features)``, the leading axes flattened into rows
+    (``g2 = g.reshape(-1, out)``, ``x2 = x.reshape(-1, in)``)::
+
+        dx = g @ weight            (..., in)     dweight = g2ᵀ @ x2   (out, in)     dbias = Σ_rows g2
+
+    ``None`` for whatever ``ctx.needs_input_grad`` says nobody needs (a missing bias too): three
+    gradients, one per forward argument.
+
+    >>> FusedLinear.apply(Tensor([[1.0, 2.0]]), Tensor([[1.0, 1.0], [0.0, 3.0]]), Tensor([0.5, 0.0])).data
+    array([[3.5, 6. ]], dtype=float32)
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        raise NotImplementedError("not implemented yet: FusedLinear.forward (kata 16, step 3: fused)")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("not implemented yet: FusedLinear.backward (kata 16, step 3: fused)")
+
+
+class SplitHeads(Function):
+    """Kata 12's ``split_heads`` as one op (kata 12 records two: a reshape and a transpose).
+
+    ``forward(ctx, x, num_heads)``: ``x`` ``(B, T, C)`` → ``(B, num_heads, T, C // num_heads)``:
+    reshape to ``(B, T, num_heads, head_dim)``, then swap axes 1 and 2 — a view of ``x``, no copy.
+    Backward: the inverse on ``grad`` (swap axes 1 and 2 back, reshape to ``(B, T, C)``).
+
+    >>> SplitHeads.apply(Tensor(np.arange(4.0).reshape(1, 1, 4)), num_heads=2).shape
+    (1, 2, 1, 2)
+    """
+
+    @staticmethod
+    def forward(ctx, x, num_heads):
+        raise NotImplementedError("not implemented yet: SplitHeads.forward (kata 16, step 3: fused)")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("not implemented yet: SplitHeads.backward (kata 16, step 3: fused)")
+
+
+class MergeHeads(Function):
+    """Kata 12's ``merge_heads`` as one op: ``(B, H, T, D)`` → ``(B, T, H·D)``, the inverse of
+    :class:`SplitHeads` (swap axes 1 and 2, then reshape; a copy when the swapped array is not
+    contiguous, as NumPy's reshape decides). Backward: :class:`SplitHeads`'s forward on ``grad``,
+    with the number of heads kept on ``ctx``.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        raise NotImplementedError("not implemented yet: MergeHeads.forward (kata 16, step 3: fused)")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("not implemented yet: MergeHeads.backward (kata 16, step 3: fused)")
+
+
 # The fast backend's kernels for step 3 (scaffolding: each takes exactly its op's arguments).
+#
+# Inference (generation, evaluation) needs no graph: when recording is off (``no_grad``) or no
+# input requires a gradient, ``Function.apply`` would still build a Context, a backward closure
+# and a Node for nobody. ``_apply`` then runs ``forward`` alone and wraps its array in an
+# untracked Tensor, which is exactly what ``apply`` returns in that case, a few microseconds
+# sooner: a KV-cached decode step (kata 14) runs a few dozen of these kernels on one token, and
+# its arithmetic takes about as long as that bookkeeping.
+
+
+def _records(*tensors) -> bool:
+    """Scaffolding: would an op on ``tensors`` be recorded (grad mode on and one of them requires grad)?"""
+    if is_grad_enabled():
+        for t in tensors:
+            if isinstance(t, Tensor) and t.requires_grad:
+                return True
+    return False
+
+
+def _apply(function, *args, **kwargs):
+    """Scaffolding: ``function.apply(*args, **kwargs)``, or, when nothing would be recorded, its
+    ``forward`` alone on the arrays, wrapped in an untracked Tensor (what ``apply`` returns then)."""
+    if is_grad_enabled():  # (_records, inlined: this runs for every fused op)
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                return function.apply(*args, **kwargs)
+    return _untracked(function.forward(Context(), *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs))
 
 
 @register_kernel("gelu")
 def gelu_kernel(x):
-    return FusedGELU.apply(x)
+    return _apply(FusedGELU, x)
 
 
 @register_kernel("softmax")
 def softmax_kernel(x, axis=-1):
-    return FusedSoftmax.apply(x, axis=axis)
+    return _apply(FusedSoftmax, x, axis=axis)
 
 
 @register_kernel("layer_norm")
 def layer_norm_kernel(x, weight, bias, eps=1e-5):
-    return FusedLayerNorm.apply(x, weight, bias, eps=eps)
+    return _apply(FusedLayerNorm, x, weight, bias, eps=eps)
 
 
 @register_kernel("scaled_dot_product_attention")
 def attention_kernel(q, k, v, mask=None, return_weights=False):
-    weights = AttentionWeights.apply(q, k, mask=None if mask is None else _mask_array(mask))
+    mask = None if mask is None else _mask_array(mask)
+    if not _records(q, k, v):  # inference: the weights and their product with v, no graph
+        weights = AttentionWeights.forward(Context(), q.data, k.data, mask=mask)
+        out = _untracked(np.matmul(weights, v.data))
+        return (out, _untracked(weights)) if return_weights else out
+    weights = AttentionWeights.apply(q, k, mask=mask)
     out = weights @ v
     return (out, weights) if return_weights else out
+
+
+@register_kernel("split_heads")
+def split_heads_kernel(attn, x):
+    """``MultiHeadAttention.split_heads`` (a composite: the layer and its input) as one SplitHeads."""
+    if not isinstance(x, Tensor) or x.data.ndim != 3 or x.data.shape[-1] != attn.num_heads * attn.head_dim:
+        return NotImplemented  # kata 12's own errors
+    return _apply(SplitHeads, x, num_heads=attn.num_heads)
+
+
+@register_kernel("merge_heads")
+def merge_heads_kernel(attn, x):
+    if not isinstance(x, Tensor) or x.data.ndim != 4 or x.data.shape[1] * x.data.shape[3] != attn.embed_dim:
+        return NotImplemented
+    return _apply(MergeHeads, x)
+
+
+@register_kernel("linear")
+def linear_kernel(layer, x):
+    """``Linear.forward`` (a composite: its arguments are the layer and its input) as one FusedLinear."""
+    weight, bias = layer.weight, layer.bias
+    if not isinstance(x, Tensor):
+        return NotImplemented
+    xd, wd = x.data, weight.data
+    if xd.ndim == 0 or xd.shape[-1] != wd.shape[-1] or xd.dtype != wd.dtype or (bias is not None and bias.data.dtype != wd.dtype):
+        return NotImplemented  # mixed dtypes (promotion rules) and the errors: kata 03's forward
+    return _apply(FusedLinear, x, weight, bias)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,3 +668,111 @@ def blas_threads(n: int):
     unchanged. ``n < 1`` raises ``ValueError``.
     """
     raise NotImplementedError("not implemented yet: blas_threads (kata 16, step 5: threads)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 6: an inference fast path: one cached transformer block in one kernel
+# ---------------------------------------------------------------------------------------------
+
+
+def _fast_path_parameters(block, cache):
+    """Scaffolding: the 16 Parameters of kata 13's ``TransformerBlock``, in the order the fast path
+    reads them, or None when ``block`` and ``cache`` are not exactly what it knows how to run.
+
+    Order: ``ln1`` (weight, bias), ``attn.q_proj``, ``attn.k_proj``, ``attn.v_proj``,
+    ``attn.out_proj``, ``ln2``, ``mlp.fc``, ``mlp.proj`` (weight, bias each).
+
+    None when: a profiler watches every module call (kata 15's ``call_observers``: a fused block
+    would hide its modules from it); the block, its attention, MLP, LayerNorms, Linears or
+    Dropouts are of another class (a subclass may compute something else; kata 17's quantized
+    layers, a test's counting wrapper); a Linear has no bias; the cache is not kata 14's
+    ``KVCache`` (a subclass may store its keys elsewhere).
+    """
+    if call_observers or type(block) is not TransformerBlock or type(cache) is not KVCache:
+        return None
+    attn, mlp, ln1, ln2 = block.attn, block.mlp, block.ln1, block.ln2
+    if (type(attn) is not MultiHeadAttention or type(mlp) is not MLP or type(ln1) is not LayerNorm
+            or type(ln2) is not LayerNorm or type(block.drop) is not Dropout or type(mlp.drop) is not Dropout):
+        return None
+    params = [ln1.weight, ln1.bias]
+    for linear in (attn.q_proj, attn.k_proj, attn.v_proj, attn.out_proj):
+        if type(linear) is not Linear or linear.bias is None:
+            return None
+        params += (linear.weight, linear.bias)
+    params += (ln2.weight, ln2.bias)
+    for linear in (mlp.fc, mlp.proj):
+        if type(linear) is not Linear or linear.bias is None:
+            return None
+        params += (linear.weight, linear.bias)
+    return params
+
+
+def _layer_norm_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    """LayerNorm over the last axis of a float32 array, forward only: a new array, ``x`` untouched.
+
+    The arithmetic of :class:`FusedLayerNorm`'s forward without anything saved for a backward:
+    ``xc = x - mean``, ``rstd = √(D / (Σ xc² + D·eps))``, ``xc · rstd · weight + bias``, in place
+    in ``xc`` (about ten NumPy calls, each on a few hundred numbers for one token).
+
+    >>> _layer_norm_rows(np.array([[1.0, 3.0]], np.float32), np.ones(2, np.float32), np.zeros(2, np.float32), 0.0)
+    array([[-1.,  1.]], dtype=float32)
+    """
+    raise NotImplementedError("not implemented yet: _layer_norm_rows (kata 16, step 6: block)")
+
+
+@register_kernel("cached_block")
+def cached_block_kernel(block, x, cache, layer):
+    """Kata 14's ``cached_block`` for inference: the whole block in plain NumPy on the arrays.
+
+    An inference fast path, like PyTorch's for ``nn.TransformerEncoderLayer`` (BetterTransformer):
+    a KV-cached decode step feeds ONE token through each block, and step 3's kernels still run
+    it as ~20 dispatched ops (each a kernel call, a Tensor, a Context), where the arithmetic on
+    128 numbers costs less than that bookkeeping. Here the block is a few dozen NumPy calls.
+
+    Parameters
+    ----------
+    block : TransformerBlock
+        Kata 13's block (``ln1``, ``attn``, ``ln2``, ``mlp``, ``drop``), read through
+        :func:`_fast_path_parameters` (given): its 16 Parameters, or None when the block or the
+        cache is not the plain kind this kernel knows.
+    x : Tensor ``(B, T, C)``
+        The new tokens' residual stream, at positions ``cache.pos .. cache.pos+T-1``.
+    cache : KVCache
+        Kata 14's. Write the keys and values of the ``T`` new tokens into ``cache.k[layer].data``
+        and ``cache.v[layer].data`` at those positions — ``cache.update``'s contract: the same
+        arrays, the same positions, no copy of the past, ``cache.pos`` not moved — and attend
+        over positions ``0 .. pos+T-1`` of the arrays (views).
+    layer : int
+
+    Returns
+    -------
+    An untracked Tensor ``(B, T, C)`` equal (to float32 rounding) to the reference
+    ``cached_block``'s, or ``NotImplemented`` (the reference then runs, and raises its own
+    errors) unless the fast path is exact and nothing is lost by skipping the graph:
+
+    * :func:`_fast_path_parameters` gave the Parameters (not None), and ``x`` is a 3-d Tensor
+      whose last axis is the block's width;
+    * no gradient is needed: grad mode off, or neither ``x`` nor any Parameter requires grad;
+    * no dropout is active: ``block.drop`` and ``block.mlp.drop`` are in eval mode;
+    * ``x``, every Parameter and both cache arrays are float32;
+    * the cache has room: ``pos + T <= max_len`` and its arrays are ``(B, heads, max_len, head_dim)``.
+
+    The arithmetic, with ``D = head_dim`` and ``H`` heads (kata 13's block, op for op)::
+
+        h = layer_norm(x; ln1)                                   (_layer_norm_rows)
+        q, k, v = h @ Wqᵀ + bq, h @ Wkᵀ + bk, h @ Wvᵀ + bv       (B, T, C) each, three matmuls
+        K[:, :, pos:pos+T], V[:, :, pos:pos+T] = heads(k), heads(v)   (B, H, T, D) views
+        s = heads(q) @ K[:, :, :pos+T]ᵀ / √D                     (B, H, T, pos+T)
+        mask with cached_causal_mask(T, pos) only when T > 1 (MASKED_SCORE, as AttentionWeights)
+        w = softmax(s) over the keys (minus the max first)
+        y = x + merge(w @ V[:, :, :pos+T]) @ Woᵀ + bo
+        u = layer_norm(y; ln2) @ Wfcᵀ + bfc
+        out = y + gelu(u) @ Wprojᵀ + bproj
+
+    with kata 02's GELU, ``0.5·u·(1 + tanh(√(2/π)·(u + 0.044715·u³)))`` (``GELU_C`` is √(2/π)).
+    ``heads`` is a reshape to ``(B, T, H, D)`` and a transpose (a view); ``merge`` its inverse.
+    Work in place on arrays this call created (``+=``, ``*=``, ``np.tanh(g, out=g)``), keep
+    scalars Python floats (float32 stays float32), and never write into ``x``'s array or a
+    weight. Count your NumPy calls: each costs about a microsecond, as much as its arithmetic.
+    """
+    raise NotImplementedError("not implemented yet: cached_block_kernel (kata 16, step 6: block)")

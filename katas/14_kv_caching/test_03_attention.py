@@ -2,27 +2,14 @@
 
 import numpy as np
 
-from dojo.testing import assert_close
+from dojo.testing import assert_close, count_rows
 from tinytorch import rng
 from tinytorch.attention import MultiHeadAttention, causal_mask
 from tinytorch.kv_cache import KVCache, cached_attention
-from tinytorch.layers import Module
 from tinytorch.tensor import Tensor
 
 B, T_ALL, DIM, HEADS = 2, 9, 16, 2
 CHUNKS = (4, 1, 3, 1)  # a prefill, a decode step, a chunk, a decode step
-
-
-class CountRows(Module):
-    """Wraps a layer and counts the rows (vectors) it projects, call by call."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner, self.calls = inner, []
-
-    def forward(self, x):
-        self.calls.append(int(np.prod(x.shape[:-1])))
-        return self.inner(x)
 
 
 def setup(seed=0, n_layer=1, layer=0):
@@ -103,7 +90,7 @@ def test_only_the_new_tokens_are_projected():
     tokens x only; the past keys and values come from the cache, never from projecting the past again.
     """
     attn, x, cache = setup(seed=4)
-    attn.q_proj, attn.k_proj, attn.v_proj = (CountRows(attn.q_proj), CountRows(attn.k_proj), CountRows(attn.v_proj))
+    attn.q_proj, attn.k_proj, attn.v_proj = (count_rows(attn.q_proj), count_rows(attn.k_proj), count_rows(attn.v_proj))
     run_in_chunks(attn, x, cache)
     expected = [B * size for size in CHUNKS]
     for name in ("q_proj", "k_proj", "v_proj"):

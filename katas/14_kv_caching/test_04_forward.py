@@ -3,8 +3,10 @@
 import numpy as np
 
 from dojo.testing import assert_close, raises
-from tinytorch import rng
-from tinytorch.kv_cache import KVCache, cached_forward
+from tinytorch import kv_cache, rng
+from tinytorch.attention import causal_mask
+from tinytorch.autograd import no_grad
+from tinytorch.kv_cache import KVCache, cached_block, cached_forward
 from tinytorch.tensor import Tensor
 from tinytorch.transformer import GPT
 
@@ -25,6 +27,50 @@ def ids_of(shape, seed=0):
 
 def full_logits(model, ids):
     return model(Tensor(ids)).data
+
+
+def test_one_block_on_new_tokens_equals_the_last_rows_of_the_block():
+    """cached_block on 3 new tokens after 4 cached ones: the last 3 rows of block(all 7, causal_mask(7)),
+    and cache.pos is not moved.
+
+    Hint: cached_block is TransformerBlock.forward with the attention read through the cache:
+    x = x + block.drop(cached_attention(block.attn, block.ln1(x), cache, layer)), then
+    x + block.mlp(block.ln2(x)). Leave cache.advance to cached_forward.
+    """
+    model = make(seed=7)
+    block = model.blocks[1]
+    x = np.random.default_rng(7).normal(size=(2, 7, 16)).astype(np.float32)
+    cache = KVCache.for_model(model, 2)
+    with no_grad():
+        cached_block(block, Tensor(x[:, :4]), cache, 1)
+        assert cache.pos == 0, f"cached_block moved cache.pos to {cache.pos} (cached_forward advances, once)"
+        cache.advance(4)
+        got = cached_block(block, Tensor(x[:, 4:]), cache, 1)
+        want = block(Tensor(x), causal_mask(7)).data[:, 4:]
+    assert isinstance(got, Tensor), f"cached_block returned {type(got).__name__}, expected a Tensor"
+    assert_close(got, want, rtol=0, atol=ATOL, what="cached_block on the 3 new tokens")
+
+
+def test_cached_forward_runs_every_block_through_cached_block(monkeypatch):
+    """cached_forward calls cached_block once per block, in order, with the block's index as the layer.
+
+    Hint: in cached_forward's loop, x = cached_block(block, x, cache, layer) for layer, block in
+    enumerate(model.blocks); do not inline the block's arithmetic: kata 16 runs cached_block as one kernel.
+    """
+    model = make(seed=8)
+    seen, original = [], kv_cache.cached_block
+
+    def spy(block, x, cache, layer):
+        seen.append((block, layer))
+        return original(block, x, cache, layer)
+
+    monkeypatch.setattr(kv_cache, "cached_block", spy)
+    ids = ids_of((1, 5), seed=8)
+    got = cached_forward(model, ids, KVCache.for_model(model, 1))
+    want = [(block, layer) for layer, block in enumerate(model.blocks)]
+    assert len(seen) == len(want) and all(a is b and i == j for (a, i), (b, j) in zip(seen, want)), (
+        f"cached_block was called with layers {[i for _, i in seen]}, expected {[j for _, j in want]} (one call per block)")
+    assert_close(got, full_logits(model, ids), rtol=0, atol=ATOL, what="prefill logits")
 
 
 def test_prefill_equals_the_full_forward():

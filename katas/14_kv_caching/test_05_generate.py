@@ -2,10 +2,9 @@
 
 import numpy as np
 
-from dojo.testing import raises
+from dojo.testing import count_rows, raises
 from tinytorch import rng
 from tinytorch.kv_cache import KVCache, generate_cached
-from tinytorch.layers import Module
 from tinytorch.tensor import Tensor
 from tinytorch.transformer import GPT
 
@@ -19,18 +18,6 @@ def make(seed=0, **overrides):
 
 def prompts(B=3, T=4, seed=0):
     return np.random.default_rng(seed).integers(0, 13, size=(B, T))
-
-
-class CountRows(Module):
-    """Wraps a layer and counts the rows (vectors) it projects."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner, self.rows = inner, 0
-
-    def forward(self, x):
-        self.rows += int(np.prod(x.shape[:-1]))
-        return self.inner(x)
 
 
 def test_greedy_tokens_equal_uncached():
@@ -74,7 +61,7 @@ def test_work_grows_linearly_not_quadratically():
     model = make(seed=2)
     counters = []
     for block in model.blocks:
-        block.attn.k_proj, block.attn.v_proj = CountRows(block.attn.k_proj), CountRows(block.attn.v_proj)
+        block.attn.k_proj, block.attn.v_proj = count_rows(block.attn.k_proj), count_rows(block.attn.v_proj)
         counters += [block.attn.k_proj, block.attn.v_proj]
     B, T, n = 2, 4, 10
     p = prompts(B=B, T=T, seed=2)

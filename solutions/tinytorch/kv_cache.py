@@ -47,10 +47,10 @@ import numpy as np
 from tinytorch import rng
 from tinytorch.attention import scaled_dot_product_attention
 from tinytorch.autograd import no_grad
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Tensor, composite
 from tinytorch.transformer import sample_next
 
-__all__ = ["KVCache", "cached_causal_mask", "cached_attention", "cached_forward", "generate_cached"]
+__all__ = ["KVCache", "cached_causal_mask", "cached_attention", "cached_block", "cached_forward", "generate_cached"]
 
 
 def _array(x) -> np.ndarray:
@@ -252,8 +252,51 @@ def cached_attention(attn, x: Tensor, cache: KVCache, layer: int) -> Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
-# Step 4: the whole GPT, one chunk at a time
+# Step 4: one block, then the whole GPT, one chunk at a time
 # ---------------------------------------------------------------------------------------------
+
+
+@composite("cached_block")  # scaffolding: a backend (kata 16) may run the whole block as one kernel
+def cached_block(block, x: Tensor, cache: KVCache, layer: int) -> Tensor:
+    """One of kata 13's ``TransformerBlock`` on ``T`` new tokens, its attention through the cache.
+
+    Parameters
+    ----------
+    block : TransformerBlock
+        Walked module by module, as its own ``forward`` does, except for the attention::
+
+            x = x + block.drop(cached_attention(block.attn, block.ln1(x), cache, layer))
+            x = x + block.mlp(block.ln2(x))
+
+    x : Tensor ``(B, T, n_embd)``
+        The residual stream of the new tokens (positions ``cache.pos .. cache.pos+T-1``).
+    cache : KVCache
+        This block's keys and values are written at those positions (through
+        :func:`cached_attention`); ``cache.pos`` is not moved.
+    layer : int
+        The block's index in ``model.blocks``: its layer in the cache.
+
+    Returns
+    -------
+    Tensor ``(B, T, n_embd)``: equal (to float rounding) to the last ``T`` rows of
+    ``block(whole_sequence, causal_mask(pos + T))``.
+
+    :func:`cached_forward` calls it once per block. It is a seam: under kata 16's fast backend a
+    single kernel may run the whole block on the arrays (an inference fast path, like PyTorch's
+    for ``nn.TransformerEncoderLayer``); with the reference backend, this body runs.
+
+    >>> from tinytorch.transformer import GPT
+    >>> rng.manual_seed(0)
+    >>> model = GPT(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=8).eval()
+    >>> cache = KVCache.for_model(model, batch_size=1)
+    >>> out = cached_block(model.blocks[0], Tensor(np.ones((1, 3, 8), np.float32)), cache, 0)
+    >>> out.shape, cache.pos
+    ((1, 3, 8), 0)
+    """
+    ### BEGIN SOLUTION forward
+    x = x + block.drop(cached_attention(block.attn, block.ln1(x), cache, layer))
+    return x + block.mlp(block.ln2(x))
+    ### END SOLUTION
 
 
 def cached_forward(model, idx, cache: KVCache) -> Tensor:
@@ -264,9 +307,9 @@ def cached_forward(model, idx, cache: KVCache) -> Tensor:
     model : GPT
         Walked module by module: ``tok_emb``, ``pos_emb`` (its ``weight`` rows ``pos .. pos+T-1``:
         the new tokens sit at those positions, not at ``0 .. T-1``), ``drop``, each block
-        (``x = x + drop(attention)``, then ``x = x + mlp(ln2(x))``, the attention being
-        :func:`cached_attention` of ``ln1(x)`` with the block's index as the layer), ``ln_f``
-        and ``head``.
+        through :func:`cached_block` (``x = cached_block(block, x, cache, layer)``, the block's
+        index as the layer: call it, do not inline it, so that kata 16 can replace it whole),
+        ``ln_f`` and ``head``.
     idx : array, list or Tensor of ints, shape ``(B, T)``
         The new tokens: the whole prompt (prefill), part of it (chunked prefill), or the one
         token just generated (decode).
@@ -298,8 +341,7 @@ def cached_forward(model, idx, cache: KVCache) -> Tensor:
     with no_grad():
         x = model.drop(model.tok_emb(ids) + model.pos_emb.weight[past:past + T])
         for layer, block in enumerate(model.blocks):
-            x = x + block.drop(cached_attention(block.attn, block.ln1(x), cache, layer))
-            x = x + block.mlp(block.ln2(x))
+            x = cached_block(block, x, cache, layer)
         logits = model.head(model.ln_f(x))
     cache.advance(T)
     return logits
