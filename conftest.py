@@ -22,4 +22,4 @@ settings.register_profile(
 settings.register_profile("thorough", max_examples=500, deadline=None, phases=PHASES)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
-pytest_plugins = ["dojo.plugin"]
+pytest_plugins = ["dojo.student.plugin"]

@@ -12,8 +12,8 @@ import os
 import sys
 
 from dojo import ROOT
-from dojo.runner import NO_VERDICT, run_with_verdict  # noqa: F401 - standard library only
-from dojo.runner import pytest_args as _pytest_args
+from dojo.student.runner import NO_VERDICT, run_with_verdict  # noqa: F401 - standard library only
+from dojo.student.runner import pytest_args as _pytest_args
 
 # The curriculum (tomllib), report, stubs, gating and progress (tabulate, tomlkit, filelock) are
 # imported by the verbs that use them: `make kata N=05` only starts pytest, and every millisecond
@@ -50,7 +50,7 @@ def _kata_folder_fast(arg):
 def cmd_watch(c, args) -> int:
     """Re-run a kata every time you save a file (Ctrl-C to stop)."""
     from dojo import impl
-    from dojo.watch import watch_kata
+    from dojo.student.watch import watch_kata
 
     kata = c.kata(args.kata)
     paths = [impl.resolve() / "tinytorch", c.kata_dir(kata)]
@@ -67,7 +67,7 @@ def first_failing(details) -> dict | None:
 
 def cmd_hint(c, args) -> int:
     """Show the hint for the test that fails first now (LEVEL=2, 3 … for more about its step)."""
-    from dojo.checks import kata_results
+    from dojo.student.runner import kata_results
 
     kata = c.kata(args.kata)
     result = kata_results(c, kata)
@@ -109,7 +109,7 @@ def cmd_hint(c, args) -> int:
 
 
 def _kata_status(c, progress, gatekeeper, kata, sym) -> tuple:
-    from dojo.gating import unlocked_by_env
+    from dojo.student.gating import unlocked_by_env
     from dojo.progress import files_digest
 
     record = progress.kata(kata.id)
@@ -131,7 +131,7 @@ def milestone_columns(milestone, record) -> tuple:
     """(best, target, data set) as ``make milestone`` prints them: the best run's metric next to the
     target of the data set that run used (percent for accuracy); the curriculum's target before
     any run (or for a record written before targets were recorded)."""
-    from dojo.milestones import format_metric
+    from dojo.student.milestones import format_metric
 
     target = float(record.get("target", milestone.target))
     best = format_metric(float(record["metric"]), milestone.metric) if "metric" in record else ""
@@ -144,7 +144,7 @@ def cmd_progress(c, args) -> int:
     from tabulate import tabulate
 
     from dojo import report
-    from dojo.gating import Gatekeeper
+    from dojo.student.gating import Gatekeeper
     from dojo.progress import DEFAULT_PATH, Progress
 
     sym = report.symbols()
@@ -218,7 +218,7 @@ def cmd_stubs(c, args) -> int:
 
 def cmd_check(c, args) -> int:
     """Maintainers: prove katas honest (solutions green, stubs red per kata and per step)."""
-    from dojo import checks
+    from dojo.maintainers import checks
 
     problems = 0
     for arg in args.katas or [k.id for k in c.katas]:
@@ -232,14 +232,14 @@ def cmd_check(c, args) -> int:
 
 def cmd_test(c, args) -> int:
     """Maintainers: the whole integrity suite (what CI runs)."""
-    from dojo import integrity
+    from dojo.maintainers import integrity
 
     return integrity.main(c)
 
 
 def cmd_soak(c, args) -> int:
     """Maintainers: the long flake hunt (every test vs the solutions, thorough profile, SEEDS=8 fresh seeds)."""
-    from dojo import flakehunt
+    from dojo.maintainers import flakehunt
 
     return flakehunt.soak_main(c, args.katas)
 
@@ -256,8 +256,9 @@ def cmd_list(c, args) -> int:
 
 def cmd_milestone(c, args) -> int:
     """Run a milestone: a historic result, trained on real data with your tinytorch."""
-    from dojo import impl, milestones, report
-    from dojo.gating import Gatekeeper, unlocked_by_env
+    from dojo import impl, report
+    from dojo.student import milestones
+    from dojo.student.gating import Gatekeeper, unlocked_by_env
     from dojo.progress import DEFAULT_PATH, Progress
 
     milestone = c.milestone(args.milestone)
@@ -293,28 +294,28 @@ def cmd_bench(c, args) -> int:
 
 def cmd_parity(c, args) -> int:
     """Your tinytorch vs PyTorch for one kata, forward and backward (needs the optional PyTorch)."""
-    from dojo import parity
+    from dojo.student import parity
 
     return parity.main(args.bench_args)
 
 
 def cmd_capstone(c, args) -> int:
     """Kata 20: submit (measure your optimize, write capstone.json), verify or validate a submission."""
-    from dojo import capstone_check
+    from dojo.classroom import capstone_check
 
     return capstone_check.main(args.bench_args)
 
 
 def cmd_ci(c, args) -> int:
     """Fork CI: re-run every kata headless, check progress.toml's claims, write results."""
-    from dojo import ci
+    from dojo.classroom import ci
 
     return ci.main(args)
 
 
 def cmd_manifest(c, args) -> int:
     """Maintainers: regenerate katas/MANIFEST.json (the hashes fork CI checks the tests against)."""
-    from dojo import manifest
+    from dojo.classroom import manifest
 
     path, changed = manifest.write()
     print(f"{'wrote' if changed else 'up to date:'} {path.relative_to(ROOT).as_posix()} ({len(manifest.tracked_files())} files)")
@@ -323,21 +324,21 @@ def cmd_manifest(c, args) -> int:
 
 def cmd_present(c, args) -> int:
     """Facilitators: a projector view of one kata (big RED/GREEN, one failing test), re-run on save."""
-    from dojo import present
+    from dojo.classroom import present
 
     return present.main(c, args)
 
 
 def cmd_reveal(c, args) -> int:
     """Facilitators: write the solution of one step into tinytorch/ (backed up first)."""
-    from dojo import reveal
+    from dojo.classroom import reveal
 
     return reveal.main(c, args)
 
 
 def cmd_board(c, args) -> int:
     """Facilitators: a student x kata board from many progress.toml / results.json files."""
-    from dojo import board
+    from dojo.classroom import board
 
     return board.main(c, args)
 
@@ -365,6 +366,11 @@ VERBS = {
 }
 
 
+# The verbs whose module adds its own options to the parser.
+OWN_OPTIONS = {"ci": "dojo.classroom.ci", "present": "dojo.classroom.present", "reveal": "dojo.classroom.reveal",
+               "board": "dojo.classroom.board"}
+
+
 def build_parser(verb_given=None) -> argparse.ArgumentParser:
     """The command line. ``verb_given``: only that verb's own options module is imported (the
     fork-CI one pulls in NumPy: ~0.15 s that every `make kata` would otherwise pay); None: all."""
@@ -387,8 +393,8 @@ def build_parser(verb_given=None) -> argparse.ArgumentParser:
             p.add_argument("--no-record", action="store_true", help="do not record the result in progress.toml")
         elif positional == "bench":
             p.add_argument("bench_args", nargs=argparse.REMAINDER)
-        if verb in ("ci", "present", "reveal", "board") and verb_given in (None, verb):  # they own their options
-            importlib.import_module(f"dojo.{verb}").add_arguments(p)
+        if verb in OWN_OPTIONS and verb_given in (None, verb):  # they own their options
+            importlib.import_module(OWN_OPTIONS[verb]).add_arguments(p)
     return parser
 
 
@@ -440,11 +446,11 @@ def main(argv=None) -> int:
 
         return bench.main(argv[1:])
     if argv[:1] == ["parity"]:  # parity has its own options (--impl, --seed, --dtype)
-        from dojo import parity
+        from dojo.student import parity
 
         return parity.main(argv[1:])
     if argv[:1] == ["capstone"]:  # the capstone check has its own sub-commands
-        from dojo import capstone_check
+        from dojo.classroom import capstone_check
 
         return capstone_check.main(argv[1:])
     parser = build_parser(argv[0] if argv and argv[0] in VERBS else "")

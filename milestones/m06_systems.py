@@ -66,7 +66,7 @@ STEPS_ENV = "TINYTORCH_SYSTEMS_STEPS"
 
 # The configurations. "model"/"training" make the baseline; "data" the calibration and validation
 # batches (windows of block_size + 1 characters); "evaluation" the measurement. The full one is the
-# capstone's official configuration too (dojo/capstone_check.py compares submissions against it).
+# capstone's official configuration too (dojo/classroom/capstone_check.py compares submissions against it).
 FULL = {
     "model": {"block_size": 320, "n_layer": 3, "n_head": 4, "n_embd": 128},
     "training": {"steps": 500, "batch_size": 8, "lr": 3e-3, "backend": "fast", "corpus": shakespeare.FULL_NAME},

@@ -1,13 +1,14 @@
 """``make board``: 30 generated students (files and folders, progress.toml and results.json, one
 corrupt file, one of another format version) into a terminal table, markdown and one HTML page.
-(The page is also rendered in headless Chromium by `make test`: dojo.board.browser_check.)"""
+(The page is also rendered in headless Chromium by `make test`: dojo.classroom.board.browser_check.)"""
 
 import json
 import re
 
 import pytest
 
-from dojo import board, curriculum
+from dojo import curriculum
+from dojo.classroom import board
 from tests import minirepo
 
 
@@ -201,7 +202,7 @@ def _progress_file(tmp_path, key):
 def test_without_chromium_make_test_passes_locally_but_fails_under_ci(c, monkeypatch, capsys, ci):
     """`make test` on a laptop without a browser: the one check is named as not run, with how to
     run it, and the suite passes. Under CI (.ci/run sets CI=true and installs one) it fails."""
-    from dojo import integrity
+    from dojo.maintainers import integrity
 
     monkeypatch.setattr(board, "find_browser", lambda: None)
     monkeypatch.setenv("CI", ci)
@@ -351,7 +352,7 @@ CI_RUN = {"ci": "github-actions", "repository": "x/tinytorch-katas", "run_id": "
 
 
 def _results_with_capstone(folder, name, status, claimed, verified=None, run=CI_RUN, **extra):
-    """A results.json whose ``capstone`` record is what fork CI wrote (dojo.judge.rederive_capstone)."""
+    """A results.json whose ``capstone`` record is what fork CI wrote (dojo.classroom.judge.rederive_capstone)."""
     record = {"file": "capstone.json", "status": status, "configuration": "quick", "claimed": claimed,
               "verified": verified, "discrepancies": [], "problems": [], "false_claim": False, **extra}
     data = {"format_version": 1, "kind": "tinytorch-katas-ci", "tampering": [], "run": run,

@@ -1,4 +1,4 @@
-"""dojo.capstone_check: the submission schema, the claimed-vs-re-derived comparison, and one real re-derivation."""
+"""dojo.classroom.capstone_check: the submission schema, the claimed-vs-re-derived comparison, and one real re-derivation."""
 
 import copy
 import json
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dojo import capstone_check as cc
+from dojo.classroom import capstone_check as cc
 from dojo import impl
 
 

@@ -1,4 +1,4 @@
-"""Fork CI re-derives kata 20's capstone.json instead of trusting it (dojo.judge.rederive_capstone),
+"""Fork CI re-derives kata 20's capstone.json instead of trusting it (dojo.classroom.judge.rederive_capstone),
 writes what it found into results.json, and the board ranks only what it verified as verified.
 
 One quick submission (milestone 06's quick configuration, the reference solutions as the student's
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from dojo import ROOT, board, ci, judge
-from dojo import capstone_check as cc
+from dojo import ROOT
+from dojo.classroom import board, ci, judge
+from dojo.classroom import capstone_check as cc
 from dojo.curriculum import Kata
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -64,7 +65,7 @@ def rederived(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("capstone-ci")
     honest = _fork(tmp / "honest")
     env = {**os.environ, "TINYTORCH_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "dojo.capstone_check", "submit", "--quick", "--impl", "solutions",
+    done = subprocess.run([sys.executable, "-m", "dojo.classroom.capstone_check", "submit", "--quick", "--impl", "solutions",
                            "--out", str(honest / "capstone.json")], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=240)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

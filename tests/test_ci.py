@@ -18,7 +18,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from dojo import ROOT, ci, judge, manifest
+from dojo import ROOT
+from dojo.classroom import ci, judge, manifest
 from dojo.curriculum import Kata, Step
 from tests import minirepo
 
@@ -72,8 +73,8 @@ scenario_runs = scenarios.runner()
 
 def _build_upstream(tmp: Path) -> Path:
     root = make_repo(tmp)
-    (root / "dojo" / "judge.py").write_text(
-        (root / "dojo" / "judge.py").read_text(encoding="utf-8") + "\nprint('UPSTREAM JUDGE')\n", encoding="utf-8"
+    (root / "dojo" / "classroom" / "judge.py").write_text(
+        (root / "dojo" / "classroom" / "judge.py").read_text(encoding="utf-8") + "\nprint('UPSTREAM JUDGE')\n", encoding="utf-8"
     )
     return root
 
@@ -175,21 +176,21 @@ def test_a_false_claim_is_reported_and_fails(false_claim):
 
 @scenarios.add
 def build_files(tmp):
-    """A fork whose dojo/ci.py always says OK, which commits a setup.py, a Makefile, a pytest.ini
+    """A fork whose dojo/classroom/ci.py always says OK, which commits a setup.py, a Makefile, a pytest.ini
     and conftest.py files that would install or load a plugin (each writes a marker when it
     runs), adds katas/conftest.py, replaces its relu test by `assert True` and claims 01 and 02
     green. First graded by the upstream's harness (`--fork`, as the workflow does); then, with
-    its dojo/ci.py and conftest.py restored, by its own (fork mode, kata 02 only)."""
+    its dojo/classroom/ci.py and conftest.py restored, by its own (fork mode, kata 02 only)."""
     upstream, fork = upstream_repo(), make_repo(tmp)
     marker = tmp / "fork-code-ran"
-    original = {name: (fork / name).read_text(encoding="utf-8") for name in ("dojo/ci.py", "conftest.py")}
-    (fork / "dojo" / "ci.py").write_text(
+    original = {name: (fork / name).read_text(encoding="utf-8") for name in ("dojo/classroom/ci.py", "conftest.py")}
+    (fork / "dojo" / "classroom" / "ci.py").write_text(
         "def add_arguments(parser):\n    pass\n\n\ndef main(args):\n    print('CI OK: 2/2 katas verified green')\n    return 0\n", encoding="utf-8"
     )
     for name in ("setup.py", "conftest.py", "tinytorch/conftest.py"):
         (fork / name).write_text(f"open({str(marker)!r}, 'a').write({name!r})\n", encoding="utf-8")
     (fork / "Makefile").write_text("ci:\n\t@echo 'CI OK: 2/2 katas verified green'\n", encoding="utf-8")
-    (fork / "pytest.ini").write_text("[pytest]\naddopts = -p no:dojo.plugin\n", encoding="utf-8")
+    (fork / "pytest.ini").write_text("[pytest]\naddopts = -p no:dojo.student.plugin\n", encoding="utf-8")
     test = fork / "katas" / "02_activations" / "test_01_relu.py"
     source = test.read_text(encoding="utf-8")
     body = source.index('    """', source.index("def test_"))
@@ -265,7 +266,7 @@ def test_the_fork_harness_hands_upstream_mode_over_to_the_upstream_harness(hande
 
 def test_upstream_mode_ignores_the_forks_harness_and_build_files(build_files):
     """The workflow runs the upstream's own harness (`make -C .upstream ci FORK=...`): the fork's
-    always-OK dojo/ci.py, setup.py, Makefile, pytest.ini and conftest.py files never run and it
+    always-OK dojo/classroom/ci.py, setup.py, Makefile, pytest.ini and conftest.py files never run and it
     gets the honest verdict; in fork mode (its own tests and harness) each one is named as
     tampering."""
     done = build_files.graded
@@ -527,32 +528,32 @@ def test_kata_selection():
 def test_manifest_detects_changes_additions_and_deletions_but_not_line_endings(tmp_path):
     root = tmp_path / "r"
     (root / "katas" / "01_x").mkdir(parents=True)
-    (root / "dojo").mkdir()
+    (root / "dojo" / "student").mkdir(parents=True)
     (root / "katas" / "curriculum.toml").write_text("format_version = 1\n", encoding="utf-8")
     test = root / "katas" / "01_x" / "test_01_a.py"
     test.write_text("def test_a():\n    assert 1 + 1 == 2\n", encoding="utf-8")
-    (root / "dojo" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
+    (root / "dojo" / "student" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
     manifest.write(root)
     assert manifest.verify(root).ok and manifest.stale(root) == []
     test.write_bytes(test.read_bytes().replace(b"\n", b"\r\n"))  # a Windows checkout
     assert manifest.verify(root).ok
     test.write_text("def test_a():\n    assert True\n", encoding="utf-8")
     (root / "katas" / "01_x" / "helper.py").write_text("", encoding="utf-8")
-    (root / "dojo" / "plugin.py").unlink()
+    (root / "dojo" / "student" / "plugin.py").unlink()
     verdict = manifest.verify(root)
     assert verdict.modified == ["katas/01_x/test_01_a.py"]
-    assert verdict.unexpected == ["katas/01_x/helper.py"] and verdict.missing == ["dojo/plugin.py"]
+    assert verdict.unexpected == ["katas/01_x/helper.py"] and verdict.missing == ["dojo/student/plugin.py"]
     assert manifest.stale(root)[0].startswith("katas/MANIFEST.json is stale")
 
 
 def test_manifest_covers_what_changes_a_run_but_not_a_students_scratch_file(tmp_path):
     root = tmp_path / "r"
     (root / "katas").mkdir(parents=True)
-    (root / "dojo").mkdir()
+    (root / "dojo" / "student").mkdir(parents=True)
     (root / "solutions" / "tinytorch").mkdir(parents=True)
     (root / "tinytorch").mkdir()
     (root / "katas" / "curriculum.toml").write_text("format_version = 1\n", encoding="utf-8")
-    (root / "dojo" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
+    (root / "dojo" / "student" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
     (root / "solutions" / "tinytorch" / "tensor.py").write_text("X = 1\n", encoding="utf-8")
     (root / "milestones" / "data").mkdir(parents=True)
     (root / "milestones" / "m06_systems.py").write_text("STEPS = 500\n", encoding="utf-8")

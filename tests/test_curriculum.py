@@ -2,7 +2,8 @@
 
 import pytest
 
-from dojo import checks, curriculum
+from dojo import curriculum
+from dojo.maintainers import checks
 from dojo.curriculum import CurriculumError, UnknownKata
 
 

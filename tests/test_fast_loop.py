@@ -1,7 +1,7 @@
 """The student's loop (issue 12): hints that fit the failing test, messages that do not mislead,
 milestone targets shown one way, and feedback fast enough to keep the flow (a warm `make watch`
 that never shows results of stale code). No wall time is asserted anywhere: speed is measured by
-``python -m dojo.benchloop``."""
+``python -m dojo.maintainers.benchloop``."""
 
 import os
 import re
@@ -13,8 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from dojo import report, runner, watch
-from dojo.checks import docstrings_of_tests, missing_test_hints
+from dojo import report
+from dojo.student import runner, watch
+from dojo.maintainers.checks import docstrings_of_tests, missing_test_hints
 from dojo.curriculum import Milestone, Step
 from dojo.progress import Progress
 from tests import minirepo
@@ -390,7 +391,7 @@ def test_fixing_a_red_prerequisite_opens_the_next_kata_without_a_stale_count(tmp
     assert progress.count('status = "green"') == 2
 
 
-# -- work done once, not per test or per example (the figures: python -m dojo.benchloop) ---------
+# -- work done once, not per test or per example (the figures: python -m dojo.maintainers.benchloop) ---------
 
 
 def test_property_strategies_are_built_once_per_arguments_and_reused():
@@ -419,7 +420,7 @@ def test_the_backstop_watchdog_is_not_woken_for_every_test():
     """pytest-timeout's backstop is armed and cancelled for every kata test; its watchdog thread is
     woken only when a deadline comes before its own next wake-up (each wake-up costs the running
     test a hand-over of the interpreter lock), and an armed deadline still fires."""
-    from dojo import plugin
+    from dojo.student import plugin
 
     backstop = plugin.Backstop()
     notified, fired = [], []

@@ -1,4 +1,4 @@
-"""The flake hunt (dojo.flakehunt): random seeds find what the derandomized ci profile never draws."""
+"""The flake hunt (dojo.maintainers.flakehunt): random seeds find what the derandomized ci profile never draws."""
 
 import os
 import shlex
@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from dojo import ROOT, curriculum, flakehunt
-from dojo.integrity import Part
+from dojo import ROOT, curriculum
+from dojo.maintainers import flakehunt
+from dojo.maintainers.integrity import Part
 
 # Kata 07's clipping property as it was before issue 9: its oracle scaled by
 # min(1, max_norm / (norm + 1e-6)) while the documented rule (and the solution) leave a norm equal
@@ -80,18 +81,18 @@ def test_each_failing_test_is_one_line_with_kata_seeds_and_replay():
     assert line.startswith("kata 07 · test_02_clipping.py::test_direction_is_kept_and_norm_is_capped · failed with seed 5, 11 (2 of 3 seeds")
     assert "'katas/07_training/test_02_clipping.py::test_direction_is_kept_and_norm_is_capped'" in line
     assert "--hypothesis-profile=dev --hypothesis-seed=5" in line and "--impl=solutions" in line
-    assert line.endswith(" -p dojo.flakehunt")  # the replay draws as the hunt did: no local constants
+    assert line.endswith(" -p dojo.maintainers.flakehunt")  # the replay draws as the hunt did: no local constants
 
 
 def test_a_hunt_process_draws_no_constants_from_local_modules():
-    """Loaded as a pytest plugin (every hunt process, every replay), dojo.flakehunt leaves
+    """Loaded as a pytest plugin (every hunt process, every replay), dojo.maintainers.flakehunt leaves
     hypothesis's pool of local-module constants empty, however many local modules are loaded
     (in a subprocess: the switch is for the hunt's processes, not this one)."""
     code = (
         "import dojo.curriculum, dojo.testing, dojo.report\n"
         "from hypothesis.internal.conjecture import providers\n"
         "before = len(providers._get_local_constants())\n"
-        "from dojo import flakehunt\n"
+        "from dojo.maintainers import flakehunt\n"
         "flakehunt.pytest_configure(None)\n"
         "print(before, len(providers._get_local_constants()))\n"
     )
@@ -132,7 +133,7 @@ def test_the_hunt_catches_kata_07s_old_boundary_flake(tmp_path):
     prints fails again. (The ci profile passed the same test every time.)
 
     Why seeds 1-8 catch it anywhere: a seeded run uses no example database, and the hunt turns off
-    hypothesis's constants from local modules (``-p dojo.flakehunt``), so a test's draws depend
+    hypothesis's constants from local modules (``-p dojo.maintainers.flakehunt``), so a test's draws depend
     only on the seed, the test's source and the hypothesis version: not on cached state, the
     checkout's path, edits elsewhere in dojo/ or solutions/, or the other katas in the run.
     Measured with hypothesis 6.170 (the same in a working tree with uncommitted edits and in a

@@ -1,10 +1,10 @@
-"""dojo.integrity (`make test`): its subprocesses get their environment passed, never by changing
+"""dojo.maintainers.integrity (`make test`): its subprocesses get their environment passed, never by changing
 the caller's os.environ (the harness tests run integrity code in-process)."""
 
 import os
 import types
 
-from dojo import integrity
+from dojo.maintainers import integrity
 
 
 def test_main_leaves_the_callers_environment_alone(monkeypatch):

@@ -1,4 +1,4 @@
-"""The pieces of fork CI's judge (dojo.judge) and the guard (dojo.guard), one by one: comparing
+"""The pieces of fork CI's judge (dojo.classroom.judge) and the guard (dojo.classroom.guard), one by one: comparing
 probe results, the static scan for solutions/, the canaries, the before/after hashes, and the
 audit hook that refuses what the student's code may not do."""
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dojo import ROOT, curriculum, judge
+from dojo import ROOT, curriculum
+from dojo.classroom import judge
 
 # Tests that start Python processes: seconds each on a busy machine, past the 10 s default limit.
 SUBPROCESSES = pytest.mark.timeout(120)
@@ -177,7 +178,7 @@ def test_the_watched_files_cover_pytest_hypothesis_and_the_harness():
 GUARDED = r'''
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
-from dojo import guard
+from dojo.classroom import guard
 root, package = sys.argv[2], sys.argv[3]
 guard.install({"forbid_read": [os.path.join(root, "solutions")], "allow_read": [], "allow_write": [os.path.join(root, "scratch")],
                "student": [package], "report": os.path.join(root, "scratch", "guard.log")})
@@ -244,7 +245,7 @@ def test_the_guard_refuses_what_the_students_code_may_not_do(tmp_path):
 
 @SUBPROCESSES
 def test_the_guard_does_nothing_without_its_variable():
-    code = "import sys; sys.path.insert(0, sys.argv[1]); import dojo.guard; print(getattr(sys, '_dojo_guarded', False))"
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import dojo.classroom.guard; print(getattr(sys, '_dojo_guarded', False))"
     env = {k: v for k, v in os.environ.items() if k != "DOJO_GUARD"}
     done = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, timeout=60, env=env)
     assert done.stdout.strip() == "False", done.stderr

@@ -68,7 +68,7 @@ def test_fixed_pipeline_is_int8_and_one_function(tiny):
 def test_bytes_are_what_the_arrays_hold(tiny):
     """The milestone's count (kata 15's distinct_nbytes over parameters and buffers) equals the re-deriving harness's
     walk over every array the model holds; the float model is 4 bytes per parameter."""
-    from dojo.capstone_check import held_bytes
+    from dojo.classroom.capstone_check import held_bytes
 
     model, calibration, _ = tiny
     pipeline = m06.FixedPipeline(model, calibration)

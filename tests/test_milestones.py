@@ -1,4 +1,4 @@
-"""Milestones: the harness around them (dojo.milestones), M02's two halves, M03's choice of data.
+"""Milestones: the harness around them (dojo.student.milestones), M02's two halves, M03's choice of data.
 
 Invariant 5 of DESIGN.md (every quick mode meets its quick target) is checked by `make test`
 through the CLI. Nothing here uses the network (TINYTORCH_OFFLINE=1 and an empty data folder).
@@ -12,7 +12,7 @@ import types
 import pytest
 
 from dojo import ROOT, curriculum
-from dojo import milestones as dm
+from dojo.student import milestones as dm
 
 CURRICULUM = curriculum.load()
 IDS = [m.id for m in CURRICULUM.milestones]

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from dojo import ROOT, curriculum
-from dojo.checks import run_pytest
+from dojo.maintainers.checks import run_pytest
 from dojo.stubs import build_tree
 from tests import minirepo
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dojo import ROOT, parity
+from dojo import ROOT
+from dojo.student import parity
 
 BLOCK_TORCH = "import sys; sys.modules['torch'] = None\n"
 
@@ -39,7 +40,7 @@ def test_without_pytorch_one_line_says_how_to_install_it_and_exits_0():
 
 @pytest.mark.timeout(120)
 def test_an_unknown_kata_is_an_error_that_lists_the_katas_with_or_without_pytorch():
-    result = _run(BLOCK_TORCH + "from dojo import parity; sys.exit(parity.main(['99']))")
+    result = _run(BLOCK_TORCH + "from dojo.student import parity; sys.exit(parity.main(['99']))")
     assert result.returncode == 2
     assert "01 (tensor)" in result.stderr and "13 (transformers)" in result.stderr
 

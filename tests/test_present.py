@@ -5,7 +5,8 @@ import io
 
 import pytest
 
-from dojo import present, report
+from dojo import report
+from dojo.classroom import present
 from dojo.curriculum import Kata, Step
 from tests import minirepo
 

@@ -1,4 +1,4 @@
-"""The probes fork CI runs outside the pytest run (dojo.probes): every kata has them, they are
+"""The probes fork CI runs outside the pytest run (dojo.classroom.probes): every kata has them, they are
 deterministic for a seed, they agree with the reference on the reference, and they catch every
 step: with any one step stubbed (solutions everywhere else), one of that step's probes disagrees."""
 
@@ -10,8 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from dojo import ROOT, curriculum, judge, probes
-from dojo.probes import run as probe_run
+from dojo import ROOT, curriculum
+from dojo.classroom import probes
+from dojo.classroom import judge
+from dojo.classroom.probes import run as probe_run
 from dojo.stubs import build_tree, expected_stub, solution_files
 from tests import minirepo
 
@@ -20,10 +22,10 @@ SEED = 20240611
 
 
 def test_every_kata_has_probes_for_every_step():
-    """A kata without probes would be verified by its pytest run alone: add dojo/probes/k<id>_<slug>.py."""
+    """A kata without probes would be verified by its pytest run alone: add dojo/classroom/probes/k<id>_<slug>.py."""
     modules = probes.modules()
     for kata in CURRICULUM.katas:
-        assert kata.id in modules, f"kata {kata.id} has no probes: add dojo/probes/k{kata.id}_{kata.slug}.py (see katas/README.md)"
+        assert kata.id in modules, f"kata {kata.id} has no probes: add dojo/classroom/probes/k{kata.id}_{kata.slug}.py (see katas/README.md)"
         found = probes.for_kata(kata.id)
         steps = {s.name for s in kata.steps}
         assert {p.step for p in found} <= steps, f"kata {kata.id}: probes name unknown steps {sorted({p.step for p in found} - steps)}"
@@ -35,7 +37,7 @@ def test_every_kata_has_probes_for_every_step():
 def test_probe_modules_never_import_tinytorch_at_import_time():
     """The judge's side must be able to list probes without loading any tinytorch."""
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from dojo import probes\n"
+        "import sys; sys.path.insert(0, sys.argv[1]); from dojo.classroom import probes\n"
         "for kid in probes.modules(): probes.for_kata(kid)\n"
         "print(any(m == 'tinytorch' or m.startswith('tinytorch.') for m in sys.modules))"
     )
@@ -56,9 +58,9 @@ def test_flatten_keeps_plain_values_and_refuses_objects():
         probe_run.flatten(np.array([object()], dtype=object))
 
 
-# One probe process runs many (tree, kata) pairs in turn: dojo.probes.run.main once per kata,
+# One probe process runs many (tree, kata) pairs in turn: dojo.classroom.probes.run.main once per kata,
 # each time with that kata's trees (it clears tinytorch from sys.modules before every tree).
-DRIVER = "import json, sys; sys.path.insert(0, sys.argv[1]); from dojo.probes.run import main\nfor argv in json.loads(sys.argv[2]):\n    main(argv)\n"
+DRIVER = "import json, sys; sys.path.insert(0, sys.argv[1]); from dojo.classroom.probes.run import main\nfor argv in json.loads(sys.argv[2]):\n    main(argv)\n"
 
 
 def stubbed_step_trees(base, kata, folder):

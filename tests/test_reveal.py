@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from dojo import reveal
+from dojo.classroom import reveal
 from dojo.curriculum import Kata, Step
 from tests import minirepo
 from tests.test_ci import make_repo

@@ -335,7 +335,7 @@ def test_kata_05_turns_red_when_mul_backward_is_wrong_only_under_broadcasting(tm
     """The must-show mutation: a multiplication rule that is right for equal shapes and wrong when
     the operands broadcast turns kata 05 red (and its same-shape tests stay green)."""
     from dojo import ROOT, curriculum
-    from dojo.checks import run_pytest
+    from dojo.maintainers.checks import run_pytest
     from dojo.stubs import build_tree
 
     build_tree(curriculum.load(), tmp_path, stub_katas=set())

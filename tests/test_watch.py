@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from dojo import watch
+from dojo.student import watch
 
 pytestmark = pytest.mark.timeout(60)
 

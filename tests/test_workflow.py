@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from dojo import ROOT, ci
+from dojo import ROOT
+from dojo.classroom import ci
 
 KATAS = ROOT / ".github" / "workflows" / "katas.yml"
 CLASSROOM = ROOT / "docs" / "classroom.yml"

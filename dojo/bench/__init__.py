@@ -62,7 +62,7 @@ def missing_katas(section: Section, root, progress_path=None) -> list:
     """The katas of ``section`` that are not green for the tinytorch in ``root`` as it is now
     (nothing is missing for any tree but the student's: the solutions, or a folder named with IMPL)."""
     from dojo import curriculum, impl
-    from dojo.gating import Gatekeeper
+    from dojo.student.gating import Gatekeeper
     from dojo.progress import DEFAULT_PATH, Progress
 
     if not impl.is_student(root):

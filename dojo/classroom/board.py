@@ -17,7 +17,7 @@ another format version, is reported on its own row; it never stops the board.
 
 Under the table, the capstone leaderboard (kata 20). Its figures come from the results.json's
 ``capstone`` record when fork CI re-derived the student's ``capstone.json`` from their code
-(``dojo.judge.rederive_capstone``): **verified** when the record says so and the results.json
+(``dojo.classroom.judge.rederive_capstone``): **verified** when the record says so and the results.json
 itself is verified (a CI run or a ``--fork`` check); a submission whose claims fork CI did not
 reproduce, or could not re-derive, is listed apart and never ranked. Otherwise the student's
 ``capstone.json`` (in their folder, or ``<name>.capstone.json`` beside their file) gives
@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from dojo import ROOT, capstone_check, report
+from dojo import ROOT, report
+from dojo.classroom import capstone_check
 from dojo.curriculum import parse_toml
 
 
@@ -354,7 +355,7 @@ def cell_status(student: Student, kata, curriculum) -> str:
 
 
 def milestone_marks(student: Student, curriculum, sym: dict) -> str:
-    from dojo.milestones import format_metric  # the same form as make milestone and make progress
+    from dojo.student.milestones import format_metric  # the same form as make milestone and make progress
 
     greens = {k for k, v in student.katas.items() if v["status"] == "green"}
     marks = []

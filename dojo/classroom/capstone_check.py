@@ -19,12 +19,12 @@ losses. Fork CI and the cohort board never take them on trust. :func:`rederive`:
    within :data:`SPEED_SLACK` of the re-measured interval (speed varies between machines; its
    ratio much less).
 
-Fork CI (``make ci``, :func:`dojo.judge.rederive_capstone`) runs the same child under ``dojo.guard``
+Fork CI (``make ci``, :func:`dojo.classroom.judge.rederive_capstone`) runs the same child under ``dojo.classroom.guard``
 (``measure`` with ``$DOJO_GUARD`` set: the harness, milestone 06 and the corpus are loaded first,
 then the guard is installed, then the student's package is imported from a private copy) and does
 the comparison in the judge's process. Which submissions it re-derives: :func:`configuration_of`.
 
-Commands (``python -m dojo.capstone_check ...``)::
+Commands (``python -m dojo.classroom.capstone_check ...``)::
 
     submit [--out capstone.json] [--seed 0] [--quick]   train milestone 06's baseline, run your
                                                         optimize and evaluate, write the file
@@ -71,7 +71,7 @@ SPEED_SLACK = 1.5  # a claimed speedup above 1.5x the re-measured interval's top
 CONSISTENCY = 0.98  # share of greedy tokens that must be the arg-max of the optimized model's own forward
 MARKER = "CAPSTONE-MEASURED "  # the child's result line on stdout
 # The guarded child (fork CI): ``python -I -c BOOT <harness> measure <file> --impl <dir>``
-BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from dojo.capstone_check import main; "
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from dojo.classroom.capstone_check import main; "
         "raise SystemExit(main(sys.argv[2:]))")
 
 
@@ -278,7 +278,7 @@ def rederive(submission_path, impl_root=None, *, python=None, timeout=3600.0, lo
     python : the interpreter for the child process (default: this one)
     timeout : seconds for the child (it trains the baseline again: minutes for the official config)
     log : optional callable receiving the child's progress lines when it is done
-    guard : fork CI's ``dojo.guard`` configuration (a dict, :func:`dojo.judge.guard_config`): the
+    guard : fork CI's ``dojo.classroom.guard`` configuration (a dict, :func:`dojo.classroom.judge.guard_config`): the
         child then runs isolated (``python -I -B``, no ``PYTHON*`` variables, its working folder and
         temporary files in the guard's scratch folder) with the guard installed before the student's
         package is imported; its refusals are returned in ``guard`` (and make the result not ok)
@@ -313,7 +313,7 @@ def rederive(submission_path, impl_root=None, *, python=None, timeout=3600.0, lo
                   configuration=configuration_of(data))
     root = Path(impl_root) if impl_root is not None else ROOT
     if guard is None:
-        command = [python or sys.executable, "-m", "dojo.capstone_check", "measure", str(path.resolve()),
+        command = [python or sys.executable, "-m", "dojo.classroom.capstone_check", "measure", str(path.resolve()),
                    "--impl", str(Path(root).resolve())]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         cwd = ROOT
@@ -370,7 +370,7 @@ def _refusals(guard) -> list:
     """The guard's refusals in a guarded child ([] without a guard)."""
     if not guard or not guard.get("report"):
         return []
-    from dojo.judge import guard_findings  # the judge's reader (it imports no student code)
+    from dojo.classroom.judge import guard_findings  # the judge's reader (it imports no student code)
 
     return guard_findings(Path(guard["report"]))
 
@@ -542,7 +542,7 @@ def submit(out="capstone.json", *, seed=0, quick=False, impl_root=None, log=prin
     path = capstone.write_submission(out, report, seed=seed, training=cfg["training"], data=cfg["data"])
     problems = validate(load(path))
     log(f"wrote {path}" + (f" — but it has problems: {problems}" if problems else
-                           " · fork CI re-derives it: python -m dojo.capstone_check verify " + str(path)))
+                           " · fork CI re-derives it: python -m dojo.classroom.capstone_check verify " + str(path)))
     return path
 
 
@@ -602,7 +602,7 @@ def main(argv=None) -> int:
             from milestones import common, m06_systems, shakespeare  # noqa: F401
 
             corpus = m06_systems.load_corpus(data["config"]["training"]["corpus"], to_stderr)
-            from dojo import guard  # last: importing it installs the guard from $DOJO_GUARD
+            from dojo.classroom import guard# last: importing it installs the guard from $DOJO_GUARD
 
             guard.install(config)
             try:

@@ -10,18 +10,18 @@ from such a process. This process (the judge) never imports the student's code; 
    ``--fork``): the upstream's harness runs (a fork's ``dojo ci`` hands over to it) and only the
    fork's ``tinytorch/`` and ``progress.toml`` are read.
 2. Copies the fork's ``tinytorch/`` (nothing else) to a private folder and scans it for code that
-   imports or loads ``solutions/`` (``dojo.judge.scan_for_solutions``).
-3. Hashes pytest, pluggy, hypothesis, numpy, the harness and the kata tests (``dojo.judge.snapshot``).
-4. Runs every kata's probes (``dojo.probes``) on fresh inputs from a random seed, on the reference
-   and on the student's copy (under ``dojo.guard``), in separate processes.
-5. Runs every kata's tests (no gate) in pytest under ``dojo.guard``, with the ``ci`` hypothesis
+   imports or loads ``solutions/`` (``dojo.classroom.judge.scan_for_solutions``).
+3. Hashes pytest, pluggy, hypothesis, numpy, the harness and the kata tests (``dojo.classroom.judge.snapshot``).
+4. Runs every kata's probes (``dojo.classroom.probes``) on fresh inputs from a random seed, on the reference
+   and on the student's copy (under ``dojo.classroom.guard``), in separate processes.
+5. Runs every kata's tests (no gate) in pytest under ``dojo.classroom.guard``, with the ``ci`` hypothesis
    profile, no third-party plugin autoloading, and canary tests that must fail.
 6. Hashes again; compares the probes; reads the canaries and the guard's refusals. A kata is
    verified green only when pytest says green, its probes agree with the reference, it does not
    load the solutions, the canaries failed and nothing was altered.
 7. Kata 20 (the capstone): when it is verified green and the fork holds a ``capstone.json``, its
    figures are re-derived from the student's code in a guarded child and compared here
-   (``dojo.judge.rederive_capstone``): a submission in milestone 06's quick configuration on every
+   (``dojo.classroom.judge.rederive_capstone``): a submission in milestone 06's quick configuration on every
    run (seconds), any other (the official one re-trains the baseline: minutes) with ``--capstone``
    (``make ci CAPSTONE=1``). The verified figures and the discrepancies go into ``results.json``
    (``capstone``), where ``make board`` ranks them as verified.
@@ -54,7 +54,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dojo import ROOT, judge, manifest, report
+from dojo import ROOT, report
+from dojo.classroom import judge, manifest
 from dojo import curriculum as curriculum_module
 from dojo.curriculum import parse_toml
 
@@ -127,7 +128,7 @@ class Run:
     log: str = ""  # pytest's output
     seed: int = 0  # the probes' seed
     probes_note: str = ""  # why no probes ran, when none did
-    capstone: dict | None = None  # kata 20's capstone.json, re-derived (dojo.judge.rederive_capstone); None: no file
+    capstone: dict | None = None  # kata 20's capstone.json, re-derived (dojo.classroom.judge.rederive_capstone); None: no file
 
     @property
     def regressions(self) -> list:
@@ -228,7 +229,7 @@ def _pytest_once(curriculum, katas, tests_root: Path, session: Session, out: Pat
         f"--basetemp={session.scratch / 'basetemp'}", *judge.plugin_arguments(),
     ]
     if session.guard is not None:
-        command += ["-p", "dojo.guard"]  # after the plugins it must not refuse anything to
+        command += ["-p", "dojo.classroom.guard"]  # after the plugins it must not refuse anything to
     timeout = os.environ.get("TIMEOUT", "").strip()
     if timeout:
         command.append(f"--timeout={timeout}")
@@ -576,7 +577,7 @@ def milestones_unlocked(curriculum_milestones, rows) -> dict:
 
 
 def to_json(run: Run, milestones=()) -> dict:
-    from dojo.board import ci_run_record  # which CI run made this file (the board trusts only those)
+    from dojo.classroom.board import ci_run_record  # which CI run made this file (the board trusts only those)
 
     green = [r for r in run.rows if r.status == "green"]
     return {

@@ -1,7 +1,7 @@
 """The fork-CI guard: an audit hook (PEP 578) in every process that runs the student's code.
 
 Fork CI runs the student's ``tinytorch/`` in two kinds of process: the pytest run and the probe
-run (``dojo.probes.run``). Before any student code is imported, this module installs an audit
+run (``dojo.classroom.probes.run``). Before any student code is imported, this module installs an audit
 hook that the student's code cannot remove, which refuses (raises ``PermissionError``):
 
 - reading anything under a forbidden folder: the reference ``solutions/`` always; in the probe
@@ -19,7 +19,7 @@ can say per kata "this is not the student's work". The hook keeps its configurat
 
 Configuration comes from the ``DOJO_GUARD`` environment variable (JSON, written by the judge):
 ``{"forbid_read": [dirs], "allow_read": [dirs], "allow_write": [dirs], "student": [dirs],
-"report": path}``. The pytest run loads it with ``-p dojo.guard``; without the variable this
+"report": path}``. The pytest run loads it with ``-p dojo.classroom.guard``; without the variable this
 module does nothing, so plain pytest runs are never guarded.
 """
 
@@ -228,6 +228,6 @@ def from_environment() -> None:
         install(json.loads(text))
 
 
-# ``pytest -p dojo.guard``: installed while pytest loads its plugins, before conftest.py and before
+# ``pytest -p dojo.classroom.guard``: installed while pytest loads its plugins, before conftest.py and before
 # any kata module (and so the student's package) is imported.
 from_environment()

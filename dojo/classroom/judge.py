@@ -1,6 +1,6 @@
 """The fork-CI judge: everything that decides a verdict, in a process that never imports student code.
 
-``dojo.ci`` calls these pieces around the pytest run; none of them imports ``tinytorch`` (a test
+``dojo.classroom.ci`` calls these pieces around the pytest run; none of them imports ``tinytorch`` (a test
 checks it), so nothing the student's package does at import time can reach them:
 
 - ``copy_impl``: the student's ``tinytorch/`` (and nothing else of the fork) copied to a private
@@ -9,8 +9,8 @@ checks it), so nothing the student's package does at import time can reach them:
 - ``scan_for_solutions``: a static scan of the student's files for code that imports or opens the
   reference ``solutions/`` (import statements, and strings naming it, e.g. ``importlib`` calls,
   ``sys.path`` entries, ``open()`` paths); reported per kata.
-- ``run_probes`` / ``compare``: the probe process (``dojo.probes.run``) on the reference, then on
-  the student's copy under ``dojo.guard``, with the same fresh seed; the results are plain JSON and
+- ``run_probes`` / ``compare``: the probe process (``dojo.classroom.probes.run``) on the reference, then on
+  the student's copy under ``dojo.classroom.guard``, with the same fresh seed; the results are plain JSON and
   ``.npz`` files read with ``allow_pickle=False`` and compared here with each probe's tolerances.
 - ``write_canaries`` / ``canary_problems``: tests that must fail, injected into the pytest run under
   random names (a plain failing assert, and a hypothesis property that fails only after its 20th
@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-RUNNER = "dojo.probes.run"
-BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from dojo.probes.run import main; raise SystemExit(main(sys.argv[2:]))"
+RUNNER = "dojo.classroom.probes.run"
+BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from dojo.classroom.probes.run import main; raise SystemExit(main(sys.argv[2:]))"
 CANARY_EXAMPLES = 20  # the ci profile runs 30 examples per property; a run with fewer than 20 is caught
 MAX_PROBE_FILE = 64 * 1024 * 1024
 # The distributions whose files run and report the tests (hashed before and after the run).
@@ -233,7 +233,7 @@ def run_probes(harness: Path, impl: Path, katas, seed: int, out: Path, cwd: Path
     return run
 
 
-GUARD_PREFIX = "DOJO-GUARD "  # dojo.guard.PREFIX (not imported: the judge imports nothing that runs in a guarded process)
+GUARD_PREFIX = "DOJO-GUARD "  # dojo.classroom.guard.PREFIX (not imported: the judge imports nothing that runs in a guarded process)
 
 
 def guard_findings(path: Path) -> list:
@@ -542,11 +542,11 @@ def rederive_capstone(fork: Path, tests_root: Path, work: Path, *, green: bool, 
     """Fork CI's record of the fork's ``capstone.json`` (kata 20), re-derived, never trusted.
 
     ``None`` when the fork has no ``capstone.json``. Otherwise the file is copied (never read twice)
-    and checked here (``dojo.capstone_check.validate`` / ``rederivable``); when kata 20 is verified
+    and checked here (``dojo.classroom.capstone_check.validate`` / ``rederivable``); when kata 20 is verified
     green (``green``) and the submission's configuration is milestone 06's quick one (seconds), or
     any configuration with ``full`` (``make ci CAPSTONE=1``: the official one re-trains the
     baseline, minutes), the student's package (a private copy) re-derives every figure in a child
-    process under ``dojo.guard`` (the probe run's rules: it reads only its own copy and the Python
+    process under ``dojo.classroom.guard`` (the probe run's rules: it reads only its own copy and the Python
     installation, writes only its scratch folder, starts no process), and the claims are compared
     with what it measured here, in the judge. The record (``results.json``'s ``capstone``):
 
@@ -559,7 +559,7 @@ def rederive_capstone(fork: Path, tests_root: Path, work: Path, *, green: bool, 
                          flagged, not failed: speed ratios differ somewhat between machines)
     ``problems``, ``reason``, ``guard``, ``meets_targets``, ``official``, ``choices``, ``environment``, ``seconds``
     """
-    from dojo import capstone_check as cc
+    from dojo.classroom import capstone_check as cc
 
     source = Path(fork) / CAPSTONE_FILE
     if not source.exists() and not source.is_symlink():
@@ -595,7 +595,7 @@ def rederive_capstone(fork: Path, tests_root: Path, work: Path, *, green: bool, 
         record.update(status="not re-derived", reason=(
             f"a submission in the {record['configuration']} configuration re-trains milestone 06's baseline "
             "(minutes): fork CI re-derives it with make ci CAPSTONE=1 (the workflow's capstone step); "
-            "a quick one (python -m dojo.capstone_check submit --quick) is re-derived on every run"))
+            "a quick one (python -m dojo.classroom.capstone_check submit --quick) is re-derived on every run"))
         return record
     impl = copy_impl(fork, folder / "impl")
     config = guard_config("probes", fork, tests_root, work, impl, scratch)

@@ -154,7 +154,7 @@ def timer_line(remaining: float, minutes: float, sym=report.EMOJI) -> str:
 
 def run_view(c, kata, impl_root=None) -> dict:
     """Run the kata quietly and return the view ``render`` draws (its tests with details)."""
-    from dojo.checks import kata_results
+    from dojo.student.runner import kata_results
 
     view = kata_results(c, kata, impl_root)
     view["tests"] = view.pop("details", [])
@@ -177,7 +177,7 @@ def loop(c, kata, minutes: float, width=None, poll: float = 0.5, clock=time.mono
     For tests: ``runs`` / ``ticks`` stop after that many test runs / polls, ``out`` is the stream
     (default stdout), ``paths`` the watched folders, ``run`` replaces ``run_view``.
     """
-    from dojo.watch import DEBOUNCE_SECONDS, snapshot
+    from dojo.student.watch import DEBOUNCE_SECONDS, snapshot
 
     out = out or sys.stdout
     tty = hasattr(out, "isatty") and out.isatty()

@@ -156,7 +156,7 @@ def _force_functions(curriculum, kata, step, relpath, source, solution_source, c
 
 def next_unsolved_step(curriculum, kata):
     """The first step that is not green, from a quiet run (no gate, nothing recorded); None when green."""
-    from dojo.checks import kata_results
+    from dojo.student.runner import kata_results
 
     result = kata_results(curriculum, kata)
     if result.get("status") == "broken":

@@ -1,4 +1,4 @@
-"""How fast the student's loop answers: ``python -m dojo.benchloop [--runs 7] [--katas 01 05] [--no-watch]``.
+"""How fast the student's loop answers: ``python -m dojo.maintainers.benchloop [--runs 7] [--katas 01 05] [--no-watch]``.
 
 * ``make kata``: the wall time of ``python -m dojo kata NN`` against the solutions (``IMPL=solutions
   UNLOCK=1``), median and minimum of ``--runs`` runs, with the CPU time it used.
@@ -164,7 +164,7 @@ def time_watch(curriculum, kata, saves: int, fork: bool, root=ROOT, roots=None) 
 def main(argv=None) -> int:
     from dojo import curriculum as curriculum_module
 
-    parser = argparse.ArgumentParser(prog="python -m dojo.benchloop", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dojo.maintainers.benchloop", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs (make kata) and saves (make watch) per kata")
     parser.add_argument("--katas", nargs="*", default=["01", "05"], help="kata ids, or 'all' (default: 01 05)")
     parser.add_argument("--no-watch", action="store_true", help="time make kata only")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dojo import ROOT
 from dojo.curriculum import STEP_FILE, Curriculum
-from dojo.runner import QUIET_PLUGINS
+from dojo.student.runner import QUIET_PLUGINS
 from dojo.stubs import build_tree
 
 
@@ -64,34 +64,6 @@ def run_pytest(paths, impl_root, extra=(), env=None, timeout=600) -> Outcomes:
                     outcome = "passed"
                 outcomes.tests[name] = outcome
         return outcomes
-
-
-def kata_results(curriculum, kata, impl_root=None) -> dict:
-    """Run one kata quietly (no gate, nothing recorded, derandomized) and return its entry of
-    the plugin's ``--dojo-results`` JSON (status, steps, per-test outcomes and details).
-
-    Used by ``make hint``, ``make reveal`` and ``make present``. A run that wrote nothing (the
-    interpreter died) gives ``{"status": "broken", "message": <its last lines>}``.
-    """
-    with tempfile.TemporaryDirectory(prefix="dojo-") as tmp:
-        out = Path(tmp) / "results.json"
-        command = [
-            sys.executable, "-m", "pytest", str(curriculum.kata_dir(kata)), "-q", "--no-gate", "--dojo-progress=none",
-            "--dojo-quiet", f"--dojo-results={out}", "--hypothesis-profile=ci", *QUIET_PLUGINS,
-        ]
-        if impl_root is not None:
-            command.append(f"--impl={impl_root}")
-        timeout = os.environ.get("TIMEOUT", "").strip()
-        if timeout:
-            command.append(f"--timeout={timeout}")
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")}
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
-        if not out.exists():
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
-            return {"status": "broken", "passed": 0, "total": 0, "message": f"the test run failed:\n{tail}", "steps": [], "details": []}
-        return json.loads(out.read_text(encoding="utf-8"))["katas"].get(
-            kata.id, {"status": "broken", "message": "kata did not run", "steps": [], "details": []}
-        )
 
 
 def _file_from_classname(classname: str) -> str:

@@ -19,7 +19,7 @@ dojo/ and solutions/, found by path): left on, which seeds catch a flake changed
 anywhere in dojo/ or solutions/, with the checkout's path (a folder named ``tests`` or ``test``
 hides the modules under it) and with which other katas ran in the same process, so a replay of
 one test could miss what the hunt saw. Every hunt process (and the replay command) loads this
-module as a pytest plugin (``-p dojo.flakehunt``), which turns those local constants off: a
+module as a pytest plugin (``-p dojo.maintainers.flakehunt``), which turns those local constants off: a
 test's draws then depend only on the seed, the test's own source and the hypothesis version.
 
 Seed count. A flake that fails a fraction ``q`` of the seeds escapes ``n`` seeds with
@@ -131,7 +131,7 @@ class HuntResult:
         return text
 
 
-PLUGIN = "dojo.flakehunt"  # loaded into every hunt process: see pytest_configure below
+PLUGIN = "dojo.maintainers.flakehunt"  # loaded into every hunt process: see pytest_configure below
 _NO_CONSTANTS = []  # the one empty pool handed to hypothesis once local constants are off
 
 
@@ -154,12 +154,12 @@ def no_local_constants() -> bool:
 
 
 def pytest_configure(config):
-    """As a pytest plugin (``-p dojo.flakehunt``, hunt and replay processes only): local constants off."""
+    """As a pytest plugin (``-p dojo.maintainers.flakehunt``, hunt and replay processes only): local constants off."""
     no_local_constants()
 
 
 def replay_command(node: str, seed: int, profile: str) -> str:
-    """The command a maintainer pastes to see the failure again (the hunt's draws: ``-p dojo.flakehunt``)."""
+    """The command a maintainer pastes to see the failure again (the hunt's draws: ``-p dojo.maintainers.flakehunt``)."""
     return (f".venv/bin/python -m pytest '{node}' --impl=solutions --no-gate --dojo-progress=none "
             f"--hypothesis-profile={profile} --hypothesis-seed={seed} -p no:cacheprovider -p {PLUGIN}")
 
@@ -299,7 +299,7 @@ def hunt(c, seeds, profile="dev", budget=None, katas=None, property_only=True, w
 
 
 def part_flake_hunt(c, part) -> None:
-    """`make test`'s flake hunt (same contract as dojo.integrity's parts): a failing test is a
+    """`make test`'s flake hunt (same contract as dojo.maintainers.integrity's parts): a failing test is a
     problem, with its kata, test, seeds and replay command; the note says what ran and how long."""
     seeds = fresh_seeds(int(os.environ.get("FLAKE_SEEDS_COUNT") or SEEDS))
     budget = float(os.environ.get("FLAKE_BUDGET") or BUDGET)

@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from dojo import ROOT, checks, flakehunt, stubs
+from dojo import ROOT, stubs
+from dojo.maintainers import checks, flakehunt
 
 
 class Part:
@@ -175,14 +176,14 @@ def part_determinism(c, part):
 
 
 def part_manifest(c, part):
-    from dojo import manifest
+    from dojo.classroom import manifest
 
     part.problems += manifest.stale()
     part.note = f"{len(manifest.tracked_files())} files hashed"
 
 
 def part_workflows(c, part):
-    from dojo import ci
+    from dojo.classroom import ci
 
     problems, part.note = ci.lint_workflows()
     part.problems += problems
@@ -195,7 +196,7 @@ def under_ci() -> bool:
 
 def part_board_browser(c, part):
     """Without a browser: a failure under CI, else not run (one plain line, and the suite passes)."""
-    from dojo import board
+    from dojo.classroom import board
 
     if not board.find_browser() and not under_ci():
         part.skipped = (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from dojo import ROOT
 from dojo.progress import files_digest
-from dojo.runner import QUIET_PLUGINS
+from dojo.student.runner import QUIET_PLUGINS
 
 
 @dataclass

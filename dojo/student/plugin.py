@@ -41,9 +41,9 @@ import pytest
 
 from dojo import curriculum as curriculum_module
 from dojo import impl, report
-from dojo.gating import Gatekeeper, unlocked_by_env
+from dojo.student.gating import Gatekeeper, unlocked_by_env
 from dojo.progress import DEFAULT_PATH, Progress, files_digest
-from dojo.runner import purge_fresh_bytecode
+from dojo.student.runner import purge_fresh_bytecode
 from dojo.stubs import STUB_PATTERN
 
 _GROUP = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+

@@ -6,7 +6,7 @@ child (from the terminal, or forwarded from here); the child records nothing the
 
 Two ways to start the child, with the same verdict rules:
 
-* :func:`run_with_verdict` (``make kata``): a fresh interpreter, ``python -m dojo.runner``, which
+* :func:`run_with_verdict` (``make kata``): a fresh interpreter, ``python -m dojo.student.runner``, which
   runs pytest and leaves with ``os._exit`` (the interpreter's teardown of NumPy, pytest and
   hypothesis is skipped: about a tenth of a second on a busy 2-core machine).
 * :class:`ForkRunner` (``make watch`` on Linux): a warm parent that has imported NumPy, pytest,
@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from dojo import ROOT
 
 # pytest plugins a kata run never uses (kata tests use tmp_path, monkeypatch and capsys, not tmpdir,
 # caplog, doctests, junit XML or the cache; unraisable and thread exceptions never decide a verdict).
@@ -193,7 +195,7 @@ def run_with_verdict(args, interrupt=False) -> int:
         if autoload_off(args):
             env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         sys.stdout.flush()
-        child = subprocess.Popen([sys.executable, "-m", "dojo.runner", *_with_verdict(args, verdict)], env=env)
+        child = subprocess.Popen([sys.executable, "-m", "dojo.student.runner", *_with_verdict(args, verdict)], env=env)
 
         def send(signum):
             if os.name != "nt" and child.poll() is None:
@@ -221,8 +223,8 @@ WARM_MODULES = (
     "numpy.random", "numpy.testing", "_pytest.helpconfig", "_pytest.faulthandler", "_pytest.debugging",
     "_pytest._argcomplete", "faulthandler", "pdb", "readline", "packaging.version", "concurrent.futures", "statistics",
     "tracemalloc", "hypothesis.internal.conjecture.optimiser",
-    "dojo.curriculum", "dojo.impl", "dojo.report", "dojo.progress", "dojo.gating", "dojo.stubs",
-    "dojo.threads", "dojo.testing", "dojo.plugin",
+    "dojo.curriculum", "dojo.impl", "dojo.report", "dojo.progress", "dojo.student.gating", "dojo.stubs",
+    "dojo.threads", "dojo.testing", "dojo.student.plugin",
 )
 
 
@@ -261,7 +263,7 @@ class ForkRunner:
                 continue
             self.warmed.append(name)
         self.warm_seconds = time.perf_counter() - started
-        plugin = sys.modules.get("dojo.plugin")
+        plugin = sys.modules.get("dojo.student.plugin")
         if plugin is not None:
             plugin.pin_blas_threads()  # once here (threadpoolctl): the children inherit the limit
             plugin.load_curriculum()  # parsed once here; each child re-reads it only if it changed
@@ -375,7 +377,7 @@ def _freeze_imports():
         @pytest.hookimpl(trylast=True)
         def pytest_configure(self, config):
             gc.freeze()
-            gc.enable()  # off while the interpreter imported pytest and its plugins (python -m dojo.runner)
+            gc.enable()  # off while the interpreter imported pytest and its plugins (python -m dojo.student.runner)
 
         @pytest.hookimpl(trylast=True)
         def pytest_collection_finish(self, session):
@@ -403,8 +405,36 @@ def _leave(code) -> None:
     os._exit(int(code) & 0xFF)
 
 
-if __name__ == "__main__":  # python -m dojo.runner <pytest args>: what run_with_verdict starts
+if __name__ == "__main__":  # python -m dojo.student.runner <pytest args>: what run_with_verdict starts
     import gc
 
     gc.disable()  # until pytest is configured: everything allocated until then is imported modules
     _leave(_pytest_main(sys.argv[1:]))
+
+
+def kata_results(curriculum, kata, impl_root=None) -> dict:
+    """Run one kata quietly (no gate, nothing recorded, derandomized) and return its entry of
+    the plugin's ``--dojo-results`` JSON (status, steps, per-test outcomes and details).
+
+    Used by ``make hint``, ``make reveal`` and ``make present``. A run that wrote nothing (the
+    interpreter died) gives ``{"status": "broken", "message": <its last lines>}``.
+    """
+    with tempfile.TemporaryDirectory(prefix="dojo-") as tmp:
+        out = Path(tmp) / "results.json"
+        command = [
+            sys.executable, "-m", "pytest", str(curriculum.kata_dir(kata)), "-q", "--no-gate", "--dojo-progress=none",
+            "--dojo-quiet", f"--dojo-results={out}", "--hypothesis-profile=ci", *QUIET_PLUGINS,
+        ]
+        if impl_root is not None:
+            command.append(f"--impl={impl_root}")
+        timeout = os.environ.get("TIMEOUT", "").strip()
+        if timeout:
+            command.append(f"--timeout={timeout}")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")}
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+        if not out.exists():
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
+            return {"status": "broken", "passed": 0, "total": 0, "message": f"the test run failed:\n{tail}", "steps": [], "details": []}
+        return json.loads(out.read_text(encoding="utf-8"))["katas"].get(
+            kata.id, {"status": "broken", "message": "kata did not run", "steps": [], "details": []}
+        )

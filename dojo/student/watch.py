@@ -1,7 +1,7 @@
 """Re-run a kata whenever a watched file changes: ``make watch N=05``.
 
 On Linux a warm process imports NumPy, pytest, hypothesis and the harness once, then forks a
-fresh child for every run (:class:`dojo.runner.ForkRunner`): the child imports your
+fresh child for every run (:class:`dojo.student.runner.ForkRunner`): the child imports your
 ``tinytorch`` as it is on disk and runs the kata, so a save shows its verdict without paying for
 those imports again. Elsewhere (macOS, Windows, or ``DOJO_FORK=0``) each run is a fresh
 ``make kata``-style subprocess. Either way the verdict is the one the dojo plugin leaves.
@@ -20,7 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from dojo.runner import purge_bytecode  # noqa: F401 - part of this module's interface
+from dojo.student.runner import purge_bytecode  # noqa: F401 - part of this module's interface
 
 # From a save to the start of its run: half a poll on average, then the debounce (~40 ms in all).
 POLL_SECONDS = 0.025  # a snapshot of tinytorch/ and a kata folder is ~0.2 ms of CPU
@@ -99,9 +99,9 @@ def watch_kata(kata_dir, paths, extra=(), runs=None, fork=None, out=print) -> in
     """``make watch``: run the kata now and after every change until Ctrl-C.
 
     ``fork``: use the warm fork server (default: where it is safe, see
-    :func:`dojo.runner.fork_available`); ``runs`` stops after that many runs (tests, benchmarks).
+    :func:`dojo.student.runner.fork_available`); ``runs`` stops after that many runs (tests, benchmarks).
     """
-    from dojo import runner
+    from dojo.student import runner
 
     args = runner.pytest_args(kata_dir, extra)
     if fork is None:

@@ -3,7 +3,7 @@
 import json
 import math
 
-from dojo import capstone_check
+from dojo.classroom import capstone_check
 from dojo.testing import raises
 from tinytorch.capstone import FORMAT_VERSION, KIND, CapstoneReport, submission, write_submission
 
@@ -54,9 +54,9 @@ def test_other_figures_give_another_submission():
 
 
 def test_the_schema_check_accepts_it():
-    """dojo.capstone_check.validate (what fork CI runs before re-deriving) finds no problem in it.
+    """dojo.classroom.capstone_check.validate (what fork CI runs before re-deriving) finds no problem in it.
 
-    Hint: dojo.capstone_check.validate lists what is wrong: look at the problems it names (a missing key, a
+    Hint: dojo.classroom.capstone_check.validate lists what is wrong: look at the problems it names (a missing key, a
     figure of the wrong type, figures that disagree with each other).
     """
     problems = capstone_check.validate(submission(report(), seed=0, training={"steps": 1}))

@@ -83,7 +83,7 @@ __all__ = [
     "submission", "write_submission",
 ]
 
-FORMAT_VERSION = 1  # of the submission file; dojo/capstone_check.py reads this version
+FORMAT_VERSION = 1  # of the submission file; dojo/classroom/capstone_check.py reads this version
 KIND = "tinytorch-capstone"
 # The capstone's (and milestone 06's) targets: generation speedup at 256 new tokens, weight
 # bytes baseline/optimized, validation loss optimized - baseline (nats per token).

@@ -3,14 +3,14 @@
 A kata's tests run inside the process that imports the student's code, so that process could
 report anything. Fork CI therefore also runs each kata's *probes*: a fixed list of calls on fresh
 inputs (drawn from a seed chosen at random for each CI run), in a separate process
-(``dojo.probes.run``) whose plain results (JSON and ``.npz``) are compared, in a process that
-imports no student code (``dojo.judge``), with the same calls on the reference solutions. A kata
+(``dojo.classroom.probes.run``) whose plain results (JSON and ``.npz``) are compared, in a process that
+imports no student code (``dojo.classroom.judge``), with the same calls on the reference solutions. A kata
 is verified green only when its tests pass *and* every probe agrees.
 
 Each kata has one module here, ``k<id>_<slug>.py`` (``k01_tensor.py``), and nothing else needs to
 know about it. A probe is a function of a NumPy ``Generator`` decorated with the step it checks::
 
-    from dojo.probes import probe
+    from dojo.classroom.probes import probe
 
     @probe("arithmetic")
     def broadcast_add(rng):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _inputs(rng):

@@ -6,7 +6,7 @@ gets a random upstream gradient, so a rule that is right only for ``.sum()`` dis
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _leaf(rng, shape, low=None, high=None):

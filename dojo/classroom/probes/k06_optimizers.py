@@ -4,7 +4,7 @@ seed (no autograd needed) and returns the parameters after them."""
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _params(rng, n=2):

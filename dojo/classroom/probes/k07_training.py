@@ -3,7 +3,7 @@ Trainer, early stopping and checkpoints."""
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _setup(rng, **trainer_options):

@@ -4,7 +4,7 @@ drop_last), Normalize/Compose and the random augmentations. A shuffle's order is
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _dataset(rng, n=10):

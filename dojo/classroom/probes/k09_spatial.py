@@ -1,7 +1,7 @@
 """Probes for kata 09 (Convolutions and pooling): im2col/col2im, Conv2d forward and backward,
 max and average pooling (forward and backward, non-square windows) and Flatten."""
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _x(rng, shape, grad=True):

@@ -1,7 +1,7 @@
 """Probes for kata 10 (Tokenization): the character tokenizer, pair counts and merges, byte-pair
 encoding (training, encoding, decoding) and special tokens, on a text drawn from the seed."""
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 WORDS = ["low", "lower", "newest", "widest", "the", "then", "at", "hat", "café", "naïve", "🙂", "snow", "slow"]
 

@@ -3,7 +3,7 @@ the sinusoidal encoding. Tables are set from the seed (never the student's rando
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 @probe("embedding")

@@ -3,7 +3,7 @@ masks, a fully masked row, gradients) and multi-head attention with weights set 
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _t(rng, shape, grad=False):

@@ -3,7 +3,7 @@ loss, gradients) and greedy generation. Every weight is set from the seed, by pa
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _set_weights(rng, model, scale=0.3):

@@ -1,11 +1,11 @@
 """Probes for kata 14 (KV caching): the preallocated cache (views, positions, refusals), the
-(T, past + T) mask, one attention layer chunk by chunk through the cache, the cached GPT forward
-(prefill, decode, positions, the context limit) and cached generation (the uncached tokens, the
+(T, past + T) mask, one attention layer chunk by chunk through the cache, one block through the
+cache, the cached GPT forward (prefill, decode, positions, the context limit) and cached generation (the uncached tokens, the
 rows projected, the context limit). Every weight is set from the seed, by parameter name."""
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _set_weights(rng, model, scale=0.3):
@@ -132,6 +132,25 @@ def forward_prefill_and_decode(rng):
     lone = cached_forward(model, [[int(ids[0, 0])]], KVCache.for_model(model, 1))
     return {"prefill": prefill, "decode": decode, "pos": cache.pos, "chunked": parts, "chunked_k": chunked.k[1].data[:, :, :7],
             "lone_token": lone, "graph": bool(prefill.requires_grad or prefill.node is not None)}
+
+
+@probe("forward")
+def one_block_through_the_cache(rng):
+    from tinytorch.autograd import no_grad
+    from tinytorch.kv_cache import KVCache, cached_block
+    from tinytorch.tensor import Tensor
+
+    model = _gpt(rng)
+    x = rng.normal(size=(2, 6, 8)).astype(np.float32)
+    cache = KVCache.for_model(model, 2)
+    outs, moved = [], []
+    with no_grad():
+        for a, b in ((0, 3), (3, 4), (4, 6)):
+            outs.append(cached_block(model.blocks[1], Tensor(x[:, a:b]), cache, 1))
+            moved.append(cache.pos != a)
+            cache.advance(b - a)
+    return {"outs": outs, "moved_pos": moved, "k1": cache.k[1].data[:, :, :6], "v1": cache.v[1].data[:, :, :6],
+            "layer0_untouched": bool(not cache.k[0].data.any())}
 
 
 @probe("forward")

@@ -5,7 +5,7 @@ from an injected fake clock: nothing here reads the wall clock, so the figures a
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 def _gpt(rng):

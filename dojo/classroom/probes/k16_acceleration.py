@@ -1,8 +1,10 @@
 """Probes for kata 16 (Acceleration): the loop-free matmul and convolution (and ``speedup`` on a
 fake clock: no real timing is probed), the kernel registry and dispatcher (a probe-only backend,
-removed afterwards), the fused GELU/softmax/LayerNorm/attention kernels and the fast convolution
-and pooling (outputs and gradients under the fast backend, plus whether they equal the reference
-backend in the same process), the counters, and the BLAS thread control.
+removed afterwards), the fused GELU/softmax/LayerNorm/attention/Linear/split- and merge-heads
+kernels (also untracked under no_grad) and the fast convolution and pooling (outputs and gradients
+under the fast backend, plus whether they equal the reference backend in the same process), the
+counters, the BLAS thread control, and the fused KV-cached block (kata 14's cached generation
+under the fast backend, and the cases it declines).
 
 Each probe leaves the process as it found it: the reference backend selected, no dispatcher
 installed, the registry and the thread count restored."""
@@ -11,7 +13,7 @@ import contextlib
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 @contextlib.contextmanager
@@ -237,6 +239,112 @@ def a_gpt_under_the_fast_backend(rng):
                 and all(_close(g, w, 1e-3, 1e-4) for g, w in zip(fast_grads, grads)))
         return {"logits": fast_logits, "loss": fast_loss, "grads": fast_grads, "same_as_reference": bool(same),
                 "fast_calls": [ran.get((op, "fast"), 0) for op in ("gelu", "layer_norm", "scaled_dot_product_attention")]}
+
+
+@probe("fused")
+def fused_linear_and_inference(rng):
+    from tinytorch.activations import gelu
+    from tinytorch.attention import scaled_dot_product_attention
+    from tinytorch.autograd import no_grad
+    from tinytorch.layers import Linear
+    from tinytorch.tensor import Tensor
+    from tinytorch.transformer import layer_norm
+
+    def linear(x, weight, bias=None):
+        layer = Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+        layer.weight, layer.bias = weight, bias
+        return layer(x)
+
+    with _restored() as acc:
+        lead = tuple(int(v) for v in rng.integers(1, 4, size=int(rng.integers(0, 3))))
+        n_in, n_out = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        out = {}
+        acc.reset_counters()
+        for dtype, rtol, atol in ((np.float64, 1e-7, 1e-9), (np.float32, 1e-4, 1e-4)):
+            arrays = [_values(rng, (*lead, n_in), dtype=dtype), _values(rng, (n_out, n_in), 1.0, dtype), _values(rng, n_out, 1.0, dtype)]
+            up = rng.normal(size=(*lead, n_out))
+            out[np.dtype(dtype).name] = {"bias": _fast_and_same(linear, arrays, up, rtol, atol),
+                                         "no_bias": _fast_and_same(linear, arrays[:2], up, rtol, atol)}
+        x = _values(rng, (1, 2, 8))
+        w, b = _values(rng, 8, 2.0), _values(rng, 8, 1.0)
+        q, k = _values(rng, (1, 2, 1, 4), 1.5), _values(rng, (1, 2, 5, 4), 1.5)
+        W = _values(rng, (3, 8), 1.0)
+        calls = {"gelu": lambda: gelu(Tensor(x)), "layer_norm": lambda: layer_norm(Tensor(x), Tensor(w), Tensor(b)),
+                 "attention": lambda: scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(k)),
+                 "linear": lambda: linear(Tensor(x), Tensor(W), Tensor(w[:3]))}
+        inference = {}
+        for name, f in calls.items():
+            with acc.backend("fast"), no_grad():
+                got = f()
+            inference[name] = {"out": got.data, "recorded": got.node is not None or got.requires_grad,
+                               "same_as_reference": _close(got.data, f().data, 1e-4, 1e-5)}
+        out["inference"] = inference
+        from tinytorch.attention import MultiHeadAttention
+
+        B, T, H, D = (int(v) for v in rng.integers(1, 4, size=4))
+        attn = MultiHeadAttention(H * D, H)
+        out["split_heads"] = _fast_and_same(attn.split_heads, [_values(rng, (B, T, H * D))], rng.normal(size=(B, H, T, D)), 0, 0)
+        out["merge_heads"] = _fast_and_same(attn.merge_heads, [_values(rng, (B, H, T, D))], rng.normal(size=(B, T, H * D)), 0, 0)
+        ran = acc.counters()
+        out["fast_calls"] = [ran.get((op, "fast"), 0) for op in ("linear", "split_heads", "merge_heads")]
+        return out
+
+
+@probe("block")
+def fused_cached_block(rng):
+    """Kata 14's cached generation under the fast backend, block by block through the fused kernel: the logits of
+    a chunked prefill and decode steps, the cache, the counters; then the three cases it must decline."""
+    from tinytorch.autograd import no_grad
+    from tinytorch.kv_cache import KVCache, cached_block, cached_forward
+    from tinytorch.tensor import Tensor
+    from tinytorch.transformer import GPT
+
+    with _restored() as acc:
+        n_head, head_dim = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+        model = GPT(vocab_size=9, block_size=12, n_layer=2, n_head=n_head, n_embd=n_head * head_dim)
+        for _, p in sorted(model.named_parameters(), key=lambda item: item[0]):
+            p.data[...] = rng.normal(scale=0.5, size=p.shape).astype(np.float32)
+        model.eval()
+        ids = rng.integers(0, 9, size=(2, 9))
+        chunks = ((0, 3), (3, 5), (5, 6), (6, 7), (7, 8), (8, 9))
+        out = {}
+        for name in ("reference", "fast"):
+            cache = KVCache.for_model(model, 2)
+            acc.reset_counters()
+            with acc.backend(name):
+                logits = [cached_forward(model, ids[:, a:b], cache).data for a, b in chunks]
+            ran = acc.counters()
+            out[name] = {"logits": logits, "k": [t.data for t in cache.k], "v": [t.data for t in cache.v],
+                         "fast_blocks": ran.get(("cached_block", "fast"), 0), "fast_linears": ran.get(("linear", "fast"), 0)}
+        declined = {}
+        block = model.blocks[0]
+        x = _values(rng, (1, 2, n_head * head_dim), 1.0)
+        for case in ("grad", "training", "float64"):
+            cache = KVCache.for_model(model, 1)
+            xt = Tensor(x.astype(np.float64) if case == "float64" else x)
+            saved = [p.data for p in block.parameters()]
+            try:
+                if case == "float64":
+                    for p in block.parameters():
+                        p.data = p.data.astype(np.float64)
+                    cache = KVCache(2, 1, n_head, 12, head_dim, dtype=np.float64)
+                if case == "training":
+                    block.train()
+                with (no_grad() if case != "grad" else contextlib.nullcontext()):
+                    kernel = acc.cached_block_kernel(block, xt, cache, 0)
+                    acc.reset_counters()
+                    with acc.backend("fast"):
+                        got = cached_block(block, xt, cache, 0)
+                ran = acc.counters()
+                declined[case] = {"kernel": "NotImplemented" if kernel is NotImplemented else type(kernel).__name__,
+                                  "out": got.data, "dtype": str(got.data.dtype), "recorded": got.node is not None,
+                                  "ran": [ran.get(("cached_block", "reference"), 0), ran.get(("cached_block", "fast"), 0)]}
+            finally:
+                block.eval()
+                for p, data in zip(block.parameters(), saved):
+                    p.data = data
+        out["declined"] = declined
+        return out
 
 
 @probe("cnn")

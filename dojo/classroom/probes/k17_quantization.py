@@ -8,7 +8,7 @@ Integer codes are compared exactly, so the inputs are drawn away from the roundi
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 QMAX = 127
 

@@ -8,7 +8,7 @@ Weights are drawn from the seed (continuous values: no ties unless a probe build
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 _KNOWN = (ValueError, TypeError, RuntimeError, KeyError, IndexError, ArithmeticError, OSError)

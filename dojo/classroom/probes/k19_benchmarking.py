@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 
 class _Clock:

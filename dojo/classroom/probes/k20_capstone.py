@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from dojo.probes import probe
+from dojo.classroom.probes import probe
 
 QMAX = 127
 

@@ -1,8 +1,8 @@
 """The probe process: imports one ``tinytorch`` and records what its functions do on the probes.
 
 This is the only part of fork CI, besides the pytest run, that imports the student's code. The
-judge (``dojo.judge``) starts it twice with the same seed: once on the reference solutions, once
-on a copy of the student's package (then with ``dojo.guard`` installed first), and compares the
+judge (``dojo.classroom.judge``) starts it twice with the same seed: once on the reference solutions, once
+on a copy of the student's package (then with ``dojo.classroom.guard`` installed first), and compares the
 files it writes:
 
 ``<out>/<kata>.json``  {"kata", "probes": {name: {"step", "rtol", "atol", "status": ok|raised|timeout,
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dojo import probes as registry
+from dojo.classroom import probes as registry
 
-BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from dojo.probes.run import main; raise SystemExit(main(sys.argv[2:]))"
+BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from dojo.classroom.probes.run import main; raise SystemExit(main(sys.argv[2:]))"
 MAX_ITEMS = 10_000  # values per probe: a probe result is small
 
 
@@ -170,7 +170,7 @@ def loaded_from(folders) -> list:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="dojo.probes.run")
+    parser = argparse.ArgumentParser(prog="dojo.classroom.probes.run")
     parser.add_argument("--impl", required=True, action="append", help="the folder that holds the tinytorch package (repeat with --out: several trees in turn)")
     parser.add_argument("--katas", required=True, help="kata ids, comma separated")
     parser.add_argument("--seed", type=int, required=True)
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
         registry.for_kata(kata)
     config = json.loads(os.environ.get("DOJO_GUARD", "") or "null")
     if config:
-        from dojo import guard
+        from dojo.classroom import guard
 
         guard.install(config)
     for impl, out in zip(args.impl, args.out):
