@@ -169,3 +169,25 @@ def test_the_hunt_catches_kata_07s_old_boundary_flake(tmp_path):
     env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(tmp_path / "replay-hypothesis")
     proc = subprocess.run([sys.executable, *replay[1:]], cwd=root, capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 1 and "clipped gradient differs" in proc.stdout, f"seed {seed} did not fail again:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_profiles_mean_the_same_with_or_without_the_ci_variable(ci):
+    """The dev and thorough profiles draw at random (a seed changes the draws) and ci is derandomized,
+    whether or not CI is set: hypothesis's built-in "ci" profile (active when CI is set) must not leak
+    into ours, or the flake hunt under CI would draw the same examples for every seed."""
+    code = (
+        "from hypothesis import settings\n"
+        "import conftest\n"
+        "out = []\n"
+        "for name in ('dev', 'thorough', 'ci'):\n"
+        "    settings.load_profile(name)\n"
+        "    out.append(f'{name}={settings.default.derandomize}')\n"
+        "print(' '.join(out))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "HYPOTHESIS_PROFILE")}
+    if ci:
+        env["CI"] = ci
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["dev=False", "thorough=False", "ci=True"]
