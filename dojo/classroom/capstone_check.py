@@ -24,7 +24,7 @@ Fork CI (``make ci``, :func:`dojo.classroom.judge.rederive_capstone`) runs the s
 then the guard is installed, then the student's package is imported from a private copy) and does
 the comparison in the judge's process. Which submissions it re-derives: :func:`configuration_of`.
 
-Commands (``python -m dojo.classroom.capstone_check ...``)::
+Commands (``python -m dojo capstone ...``, ``make capstone``)::
 
     submit [--out capstone.json] [--seed 0] [--quick]   train milestone 06's baseline, run your
                                                         optimize and evaluate, write the file
@@ -542,7 +542,7 @@ def submit(out="capstone.json", *, seed=0, quick=False, impl_root=None, log=prin
     path = capstone.write_submission(out, report, seed=seed, training=cfg["training"], data=cfg["data"])
     problems = validate(load(path))
     log(f"wrote {path}" + (f" — but it has problems: {problems}" if problems else
-                           " · fork CI re-derives it: python -m dojo.classroom.capstone_check verify " + str(path)))
+                           " · fork CI re-derives it: python -m dojo capstone verify " + str(path)))
     return path
 
 

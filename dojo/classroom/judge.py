@@ -595,7 +595,7 @@ def rederive_capstone(fork: Path, tests_root: Path, work: Path, *, green: bool, 
         record.update(status="not re-derived", reason=(
             f"a submission in the {record['configuration']} configuration re-trains milestone 06's baseline "
             "(minutes): fork CI re-derives it with make ci CAPSTONE=1 (the workflow's capstone step); "
-            "a quick one (python -m dojo.classroom.capstone_check submit --quick) is re-derived on every run"))
+            "a quick one (make capstone QUICK=1) is re-derived on every run"))
         return record
     impl = copy_impl(fork, folder / "impl")
     config = guard_config("probes", fork, tests_root, work, impl, scratch)

@@ -84,3 +84,25 @@ def for_kata(kata_id: str) -> list:
         return []
     importlib.import_module(name)
     return list(_REGISTERED.get(name, []))
+
+
+# Errors a probe reports by class name: the spec's class, so that a subclass of ValueError counts as
+# ValueError (as the kata's tests see it with pytest.raises).
+KNOWN_ERRORS = (ValueError, TypeError, RuntimeError, KeyError, IndexError, ArithmeticError, OSError)
+
+
+def error_name(error) -> str:
+    """The spec's class of ``error``: the first of :data:`KNOWN_ERRORS` it is an instance of, else its own."""
+    return next((known.__name__ for known in KNOWN_ERRORS if isinstance(error, known)), type(error).__name__)
+
+
+def raises(fn, *args) -> str:
+    """The class name of what ``fn(*args)`` raised ('' when it returned); NotImplementedError is re-raised
+    (a stub never agrees)."""
+    try:
+        fn(*args)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the class is the result
+        return error_name(error)
+    return ""

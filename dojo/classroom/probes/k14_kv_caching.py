@@ -5,7 +5,7 @@ rows projected, the context limit). Every weight is set from the seed, by parame
 
 import numpy as np
 
-from dojo.classroom.probes import probe
+from dojo.classroom.probes import probe, raises
 
 
 def _set_weights(rng, model, scale=0.3):
@@ -20,25 +20,6 @@ def _gpt(rng, vocab=9, block=10, n_layer=2, n_head=2, n_embd=8):
     _set_weights(rng, model)
     model.eval()
     return model
-
-
-_KNOWN = (ValueError, TypeError, RuntimeError, KeyError, IndexError, ArithmeticError, OSError)
-
-
-def _error_name(error) -> str:
-    """The spec's class of ``error``: a subclass of ValueError counts as ValueError (as the kata's tests see it)."""
-    return next((known.__name__ for known in _KNOWN if isinstance(error, known)), type(error).__name__)
-
-
-def _raises(fn, *args):
-    """The class name of what ``fn(*args)`` raised ('' when it returned); NotImplementedError is re-raised."""
-    try:
-        fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # noqa: BLE001 - the class is the result
-        return _error_name(error)
-    return ""
 
 
 @probe("cache")
@@ -66,15 +47,15 @@ def cache_update_advance_reset(rng):
     keys, values = cache.update(1, Tensor(k2), Tensor(v2))
     second = {"keys": keys, "values": values}
     cache.advance(2)
-    full = {"update": _raises(cache.update, 1, chunk(L - 4), chunk(L - 4)), "advance": _raises(cache.advance, L - 4),
+    full = {"update": raises(cache.update, 1, chunk(L - 4), chunk(L - 4)), "advance": raises(cache.advance, L - 4),
             "pos": cache.pos, "unchanged": cache.k[1].data[:, :, :5].copy()}
     cache.reset()
     k3 = chunk(1)
     keys, _ = cache.update(0, k3, k3)
     after_reset = {"pos": cache.pos, "keys": keys, "same_arrays": bool(all(t.data is a for t, a in zip([*cache.k, *cache.v], held)))}
-    bad = [_raises(cache.update, 0, np.zeros((B, H, 1, D + 1), np.float32), np.zeros((B, H, 1, D + 1), np.float32)),
-           _raises(cache.update, 0, np.zeros((B + 1, H, 1, D), np.float32), np.zeros((B + 1, H, 1, D), np.float32)),
-           _raises(cache.update, 0, chunk(2), chunk(1))]
+    bad = [raises(cache.update, 0, np.zeros((B, H, 1, D + 1), np.float32), np.zeros((B, H, 1, D + 1), np.float32)),
+           raises(cache.update, 0, np.zeros((B + 1, H, 1, D), np.float32), np.zeros((B + 1, H, 1, D), np.float32)),
+           raises(cache.update, 0, chunk(2), chunk(1))]
     return {"fresh": fresh, "first": first, "second": second, "full": full, "reset": after_reset, "bad_shapes": bad}
 
 
@@ -161,9 +142,9 @@ def forward_refuses_past_the_context(rng):
     cache = KVCache(2, 1, 2, 12, 4)
     cached_forward(model, rng.integers(0, 9, size=(1, 5)), cache)
     before = cache.k[0].data.copy()
-    refused = _raises(cached_forward, model, rng.integers(0, 9, size=(1, 2)), cache)
+    refused = raises(cached_forward, model, rng.integers(0, 9, size=(1, 2)), cache)
     return {"refused": refused, "pos": cache.pos, "unchanged": bool(np.array_equal(before, cache.k[0].data)),
-            "last": cached_forward(model, [[int(rng.integers(0, 9))]], cache), "then": _raises(cached_forward, model, [[1]], cache)}
+            "last": cached_forward(model, [[int(rng.integers(0, 9))]], cache), "then": raises(cached_forward, model, [[1]], cache)}
 
 
 @probe("generate")
@@ -208,5 +189,5 @@ def generation_refuses_past_the_context(rng):
     model = _gpt(rng, block=8)
     T = int(rng.integers(2, 6))
     prompt = rng.integers(0, 9, size=(1, T))
-    return {"too_long": _raises(lambda: generate_cached(model, prompt, max_new_tokens=10 - T, greedy=True)),
+    return {"too_long": raises(lambda: generate_cached(model, prompt, max_new_tokens=10 - T, greedy=True)),
             "fits": generate_cached(model, prompt, max_new_tokens=9 - T, greedy=True)}

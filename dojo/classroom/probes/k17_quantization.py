@@ -8,7 +8,7 @@ Integer codes are compared exactly, so the inputs are drawn away from the roundi
 
 import numpy as np
 
-from dojo.classroom.probes import probe
+from dojo.classroom.probes import probe, raises
 
 QMAX = 127
 
@@ -33,24 +33,6 @@ def _rows_ready(rng, shape, scales):
     """A 2-D weight whose rows have the given sizes and whose per-row codes are not ties."""
     w = (rng.normal(size=shape) * np.asarray(scales)[:, None]).astype(np.float32)
     return _away_from_ties(w, np.abs(w).max(axis=1, keepdims=True).astype(np.float64) / QMAX)
-
-
-_KNOWN = (ValueError, TypeError, RuntimeError, KeyError, IndexError, ArithmeticError, OSError)
-
-
-def _error_name(error) -> str:
-    """The spec's class of ``error``: a subclass of ValueError counts as ValueError (as the kata's tests see it)."""
-    return next((known.__name__ for known in _KNOWN if isinstance(error, known)), type(error).__name__)
-
-
-def _raises(fn):
-    try:
-        fn()
-    except NotImplementedError:
-        raise
-    except Exception as error:  # noqa: BLE001 - the class is the result
-        return _error_name(error)
-    return ""
 
 
 @probe("weights")
@@ -96,11 +78,11 @@ def calibrated_scales(rng):
         full.observe(b)
     zeros = MinMaxObserver()
     zeros.observe(np.zeros((3, 2), np.float32))
-    bad = [_raises(lambda p=p: PercentileObserver(p)) for p in (0.0, -1.0, 100.5)]
+    bad = [raises(lambda p=p: PercentileObserver(p)) for p in (0.0, -1.0, 100.5)]
     return {"min": minmax.min_val, "max": minmax.max_val, "minmax_scale": minmax.scale(),
             "scale_dtype": str(np.asarray(minmax.scale()).dtype), "percentile_scale": pct.scale(), "p100": full.scale(),
-            "zeros_eps": bool(float(zeros.scale()) == float(EPS)), "empty": [_raises(lambda: MinMaxObserver().scale()),
-                                                                           _raises(lambda: PercentileObserver(99.0).scale())],
+            "zeros_eps": bool(float(zeros.scale()) == float(EPS)), "empty": [raises(lambda: MinMaxObserver().scale()),
+                                                                           raises(lambda: PercentileObserver(99.0).scale())],
             "bad_percentiles": bad, "returned": same}
 
 
@@ -122,8 +104,8 @@ def exact_integer_products(rng):
     batched = int_matmul(rng.integers(-127, 128, (2, 3, 9)).astype(np.int8), rng.integers(-127, 128, (6, 9)).astype(np.int8).T)
     small = int_matmul(a, b)
     return {"small": small, "dtype": str(small.dtype), "long": int_matmul(long_a, long_b), "extreme": extreme, "batched": batched,
-            "refused": [_raises(lambda: int_matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.int8))),
-                        _raises(lambda: int_matmul(np.ones((2, 2), np.int8), np.ones((2, 2), np.int32)))]}
+            "refused": [raises(lambda: int_matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.int8))),
+                        raises(lambda: int_matmul(np.ones((2, 2), np.int8), np.ones((2, 2), np.int32)))]}
 
 
 def _linear(rng, n_in, n_out, bias=True, gain=1.0):
