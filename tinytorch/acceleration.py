@@ -707,19 +707,6 @@ def _fast_path_parameters(block, cache):
     return params
 
 
-def _layer_norm_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
-    """LayerNorm over the last axis of a float32 array, forward only: a new array, ``x`` untouched.
-
-    The arithmetic of :class:`FusedLayerNorm`'s forward without anything saved for a backward:
-    ``xc = x - mean``, ``rstd = √(D / (Σ xc² + D·eps))``, ``xc · rstd · weight + bias``, in place
-    in ``xc`` (about ten NumPy calls, each on a few hundred numbers for one token).
-
-    >>> _layer_norm_rows(np.array([[1.0, 3.0]], np.float32), np.ones(2, np.float32), np.zeros(2, np.float32), 0.0)
-    array([[-1.,  1.]], dtype=float32)
-    """
-    raise NotImplementedError("not implemented yet: _layer_norm_rows (kata 16, step 6: block)")
-
-
 @register_kernel("cached_block")
 def cached_block_kernel(block, x, cache, layer):
     """Kata 14's ``cached_block`` for inference: the whole block in plain NumPy on the arrays.
@@ -759,7 +746,7 @@ def cached_block_kernel(block, x, cache, layer):
 
     The arithmetic, with ``D = head_dim`` and ``H`` heads (kata 13's block, op for op)::
 
-        h = layer_norm(x; ln1)                                   (_layer_norm_rows)
+        h = layer_norm(x; ln1)                  (step 3's FusedLayerNorm.forward, with a Context())
         q, k, v = h @ Wqᵀ + bq, h @ Wkᵀ + bk, h @ Wvᵀ + bv       (B, T, C) each, three matmuls
         K[:, :, pos:pos+T], V[:, :, pos:pos+T] = heads(k), heads(v)   (B, H, T, D) views
         s = heads(q) @ K[:, :, :pos+T]ᵀ / √D                     (B, H, T, pos+T)

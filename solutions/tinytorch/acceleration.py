@@ -981,32 +981,6 @@ def _fast_path_parameters(block, cache):
     return params
 
 
-def _layer_norm_rows(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
-    """LayerNorm over the last axis of a float32 array, forward only: a new array, ``x`` untouched.
-
-    The arithmetic of :class:`FusedLayerNorm`'s forward without anything saved for a backward:
-    ``xc = x - mean``, ``rstd = √(D / (Σ xc² + D·eps))``, ``xc · rstd · weight + bias``, in place
-    in ``xc`` (about ten NumPy calls, each on a few hundred numbers for one token).
-
-    >>> _layer_norm_rows(np.array([[1.0, 3.0]], np.float32), np.ones(2, np.float32), np.zeros(2, np.float32), 0.0)
-    array([[-1.,  1.]], dtype=float32)
-    """
-    ### BEGIN SOLUTION block
-    d = x.shape[-1]
-    mean = np.add.reduce(x, axis=-1, keepdims=True)
-    mean /= d
-    xc = np.subtract(x, mean)
-    var = np.add.reduce(xc * xc, axis=-1, keepdims=True)
-    var += d * eps
-    rstd = np.divide(d, var, out=var)
-    np.sqrt(rstd, out=rstd)
-    xc *= rstd
-    xc *= weight
-    xc += bias
-    return xc
-    ### END SOLUTION
-
-
 @register_kernel("cached_block")
 def cached_block_kernel(block, x, cache, layer):
     """Kata 14's ``cached_block`` for inference: the whole block in plain NumPy on the arrays.
@@ -1046,7 +1020,7 @@ def cached_block_kernel(block, x, cache, layer):
 
     The arithmetic, with ``D = head_dim`` and ``H`` heads (kata 13's block, op for op)::
 
-        h = layer_norm(x; ln1)                                   (_layer_norm_rows)
+        h = layer_norm(x; ln1)                  (step 3's FusedLayerNorm.forward, with a Context())
         q, k, v = h @ Wqᵀ + bq, h @ Wkᵀ + bk, h @ Wvᵀ + bv       (B, T, C) each, three matmuls
         K[:, :, pos:pos+T], V[:, :, pos:pos+T] = heads(k), heads(v)   (B, H, T, D) views
         s = heads(q) @ K[:, :, :pos+T]ᵀ / √D                     (B, H, T, pos+T)
@@ -1083,7 +1057,7 @@ def cached_block_kernel(block, x, cache, layer):
     if keys.shape != (B, H, keys.shape[2], D) or values.shape != keys.shape or end > keys.shape[2]:
         return NotImplemented  # cache.update's ValueError, from the reference
     # attention: q, k, v; K and V written at positions past .. end-1 of the cache
-    h = _layer_norm_rows(xd, ln1w, ln1b, block.ln1.eps)
+    h = FusedLayerNorm.forward(Context(), xd, ln1w, ln1b, block.ln1.eps)
     q = np.matmul(h, wq.T)
     q += bq
     q *= 1.0 / math.sqrt(D)
@@ -1104,7 +1078,7 @@ def cached_block_kernel(block, x, cache, layer):
     y += bo
     y += xd
     # MLP: y + proj(gelu(fc(ln2(y))))
-    u = np.matmul(_layer_norm_rows(y, ln2w, ln2b, block.ln2.eps), wfc.T)
+    u = np.matmul(FusedLayerNorm.forward(Context(), y, ln2w, ln2b, block.ln2.eps), wfc.T)
     u += bfc
     g = np.multiply(u, u)
     g *= 0.044715 * GELU_C
