@@ -22,7 +22,7 @@ help: ## show the commands
 	@echo "Facilitators: make present N=05 [TIMER=5] | make reveal N=05 [STEP=2] | make board DIR=cohort/ [REFRESH=30]"
 	@echo "Fork CI:      make ci [OUT=dir] [KATAS_UPSTREAM=path] [CAPSTONE=1]"
 	@echo "Maintainers:  make test | make stubs | make manifest | make check [N=05] | make bench | make soak | make benchloop"
-	@echo "Options:      UNLOCK=1 (open every kata)  IMPL=solutions (test the reference)  TIMEOUT=30 (seconds per test)  OUTPUT=1 (kata, watch: every print() as the tests run)"
+	@echo "Options:      UNLOCK=1 (open every kata)  IMPL=solutions (test the reference)  TIMEOUT=30 (seconds per test)  OUTPUT=1 (kata, watch: every print() as the tests run)  DOJO_WARM=0 (make kata without its warm server)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -22,8 +22,10 @@ from dojo.student.runner import pytest_args as _pytest_args
 
 def cmd_kata(c, args) -> int:
     """Run one kata against your tinytorch/ and show the step summary."""
+    from dojo.student import warm
+
     kata = c.kata(args.kata)
-    return run_with_verdict(_pytest_args(c.kata_dir(kata), args.pytest_args))
+    return warm.run_kata(_pytest_args(c.kata_dir(kata), args.pytest_args))
 
 
 def _kata_folder_fast(arg):
@@ -306,6 +308,13 @@ def cmd_capstone(c, args) -> int:
     return capstone_check.main(args.bench_args)
 
 
+def cmd_warm(c, args) -> int:
+    """make kata's warm server (Linux): status, or stop it (it also ends after 15 idle minutes)."""
+    from dojo.student import warm
+
+    return warm.main(args.bench_args)
+
+
 def cmd_ci(c, args) -> int:
     """Fork CI: re-run every kata headless, check progress.toml's claims, write results."""
     from dojo.classroom import ci
@@ -358,6 +367,7 @@ VERBS = {
     "bench": (cmd_bench, "bench"),
     "parity": (cmd_parity, "bench"),  # own options, like bench
     "capstone": (cmd_capstone, "bench"),  # own options: submit / verify / validate
+    "warm": (cmd_warm, "bench"),  # own sub-commands: status / stop
     "ci": (cmd_ci, None),
     "manifest": (cmd_manifest, None),
     "present": (cmd_present, "kata"),
@@ -449,6 +459,10 @@ def main(argv=None) -> int:
         from dojo.student import parity
 
         return parity.main(argv[1:])
+    if argv[:1] == ["warm"]:  # status / stop
+        from dojo.student import warm
+
+        return warm.main(argv[1:])
     if argv[:1] == ["capstone"]:  # the capstone check has its own sub-commands
         from dojo.classroom import capstone_check
 
@@ -461,8 +475,10 @@ def main(argv=None) -> int:
     if args.verb == "kata" and args.kata:  # the common case, ~50 ms sooner: the child reads the curriculum
         folder = _kata_folder_fast(args.kata)
         if folder is not None:
+            from dojo.student import warm
+
             try:
-                return run_with_verdict(_pytest_args(folder, args.pytest_args))
+                return warm.run_kata(_pytest_args(folder, args.pytest_args))
             except KeyboardInterrupt:
                 print("\ninterrupted", file=sys.stderr)
                 return 130

@@ -1,9 +1,16 @@
 """Fixtures shared by the harness's own tests."""
 
+import os
+
 import pytest
 
 from dojo import impl
 from tests.httpserver import PROXY_VARIABLES, Server
+
+# `make kata` in the harness's own test processes starts a fresh interpreter every time: no warm
+# server outlives a test run. tests/test_warm.py and the warm runs of test_abnormal_runs.py turn it
+# on for one mini repository at a time (tests/minirepo.py: warm_environment) and stop it after.
+os.environ["DOJO_WARM"] = "0"
 
 
 @pytest.fixture

@@ -201,6 +201,89 @@ def solve(root: Path, *names) -> None:
         shutil.copy2(root / "solutions" / "tinytorch" / name, root / "tinytorch" / name)
 
 
+# -- make kata through the warm server (dojo/student/warm.py) -----------------------------------
+
+_WARM_FOLDERS: dict = {}
+
+
+def warm_possible() -> bool:
+    """Can `make kata` use the warm server on this system (Linux, fork, Unix sockets)?"""
+    from dojo.student import runner, warm
+
+    return os.name == "posix" and sys.platform.startswith("linux") and hasattr(warm.socket, "send_fds") and hasattr(os, "fork") \
+        and runner.fork_available()
+
+
+def warm_folder(repo: Path) -> Path:
+    """The private socket folder of ``repo``'s warm servers (short: a Unix socket's path is at
+    most 107 bytes)."""
+    with _LOCK:
+        folder = _WARM_FOLDERS.get(str(repo))
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix="dw-"))
+            _WARM_FOLDERS[str(repo)] = folder
+        return folder
+
+
+def warm_environment(repo: Path) -> dict:
+    """What makes `python -m dojo kata` in ``repo`` use a warm server of its own (the harness's
+    tests otherwise run with DOJO_WARM=0, set in tests/conftest.py)."""
+    return {"DOJO_WARM": "1", "CI": "", "DOJO_WARM_DIR": str(warm_folder(repo)), "DOJO_WARM_IDLE": "120"}
+
+
+def warm_pids(repo: Path) -> list:
+    """The process ids of ``repo``'s running warm servers."""
+    import json
+
+    pids = []
+    for described in warm_folder(repo).glob("*.json"):
+        try:
+            pids.append(int(json.loads(described.read_text())["pid"]))
+        except (OSError, ValueError, KeyError):
+            continue
+    return pids
+
+
+def stop_warm(repo: Path, wait: float = 10.0) -> None:
+    """End ``repo``'s warm servers (SIGTERM, then SIGKILL) and remove their folder."""
+    import signal
+    import time
+
+    pids = warm_pids(repo)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + wait
+    for pid in pids:
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.02)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    with _LOCK:
+        folder = _WARM_FOLDERS.pop(str(repo), None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class warm_servers:
+    """``with warm_servers(repo, mode):`` stops ``repo``'s warm servers at the end (mode "warm")."""
+
+    def __init__(self, repo: Path, mode: str = "warm"):
+        self.repo, self.mode = repo, mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.mode == "warm":
+            stop_warm(self.repo)
+        return False
+
+
 class Scenarios:
     """The slow halves of a module's end-to-end tests, started together, ``workers`` at a time.
 

@@ -2,7 +2,9 @@
 a failure said in one line, and nothing but a complete run is recorded as a kata's state.
 
 Each test works in a throwaway mini repository (tests/minirepo.py: a copy of one where kata 01
-is solved and recorded green), breaks one thing and runs the dojo.
+is solved and recorded green), breaks one thing and runs the dojo. The runs that execute the
+student's code run both ways `make kata` can: ``cold`` (a fresh interpreter) and ``warm`` (through
+the warm server, dojo/student/warm.py), with the same verdicts.
 """
 
 import os
@@ -39,6 +41,9 @@ def kata(repo, *extra, env=None):
     return minirepo.run(repo, "-m", "dojo", "kata", "01", *extra, env=env, timeout=120)
 
 
+MODES = ["cold", "warm"] if minirepo.warm_possible() else ["cold"]
+
+
 def break_sum(repo, code):
     tensor = repo / "tinytorch" / "tensor.py"
     source = tensor.read_text()
@@ -46,8 +51,10 @@ def break_sum(repo, code):
     tensor.write_text(source.replace(SUM_BODY, code + SUM_BODY))
 
 
-def student_environment():
-    return {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
+def student_environment(mode="cold", repo=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
+    env.update(minirepo.warm_environment(repo) if mode == "warm" else {})
+    return env
 
 
 # Each test's runs (seconds of subprocesses) are a scenario: they start together when the module
@@ -61,18 +68,20 @@ def _progress(repo):
 
 
 @scenarios.add
-def os_exit(tmp):
+def os_exit(tmp, mode):
     repo = green_repo(tmp)
     before = _progress(repo)
     break_sum(repo, "        import os\n        os._exit(0)\n")
-    return before, kata(repo), _progress(repo)
+    with minirepo.warm_servers(repo, mode):
+        return before, kata(repo, env=student_environment(mode, repo)), _progress(repo)
 
 
 @scenarios.add
-def keyboard_interrupt(tmp):
+def keyboard_interrupt(tmp, mode):
     repo = green_repo(tmp)
     break_sum(repo, "        raise KeyboardInterrupt\n")
-    return kata(repo)
+    with minirepo.warm_servers(repo, mode):
+        return kata(repo, env=student_environment(mode, repo))
 
 
 @scenarios.add
@@ -84,17 +93,24 @@ def deleted_test_file(tmp):
 
 
 @scenarios.add
-def ctrl_c(tmp, target):
+def ctrl_c(tmp, target, mode):
     """Ctrl-C while the run is inside Tensor.sum (which sleeps 20 s): ``terminal`` sends SIGINT to
-    the whole process group, ``dojo`` only to `python -m dojo kata`. (before, out, err, exit, after)"""
+    the whole process group, ``dojo`` only to `python -m dojo kata`. (before, out, err, exit, after)
+    Warm, the run is a child of the warm server, outside the terminal's process group: only what
+    `python -m dojo kata` passes on reaches it."""
     if os.name == "nt":  # the test is skipped there
         return None
     repo = green_repo(tmp)
     before = _progress(repo)
     marker = repo / "sum-started"
     break_sum(repo, f"        open({str(marker)!r}, 'w').close()\n        import time\n        time.sleep(20)\n")
-    child = subprocess.Popen([sys.executable, "-m", "dojo", "kata", "01"], cwd=repo, env=student_environment(), text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    with minirepo.warm_servers(repo, mode):
+        return _interrupt(repo, marker, target, mode, before)
+
+
+def _interrupt(repo, marker, target, mode, before):
+    child = subprocess.Popen([sys.executable, "-m", "dojo", "kata", "01"], cwd=repo, env=student_environment(mode, repo),
+                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         for _ in range(600):  # until the run is inside Tensor.sum (bounded: 30 s)
             if marker.exists() or child.poll() is not None:
@@ -129,8 +145,10 @@ def reset_into_closed_pipe(tmp):
     return err, tensor, progress, piped
 
 
-def test_os_exit_in_a_students_function_is_a_failure_in_one_line(os_exit):
+@pytest.mark.parametrize("mode", MODES)
+def test_os_exit_in_a_students_function_is_a_failure_in_one_line(os_exit, mode):
     before, result, after = os_exit
+    assert ("starting the warm server" in result.stderr) == (mode == "warm"), result.stderr
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if "ended without the dojo's verdict" in line]
     assert len(lines) == 1 and "os._exit" in lines[0] and "Nothing was recorded" in lines[0], result.stderr
@@ -138,7 +156,8 @@ def test_os_exit_in_a_students_function_is_a_failure_in_one_line(os_exit):
     assert after == before
 
 
-def test_keyboard_interrupt_raised_by_the_students_code_is_named(keyboard_interrupt):
+@pytest.mark.parametrize("mode", MODES)
+def test_keyboard_interrupt_raised_by_the_students_code_is_named(keyboard_interrupt, mode):
     result = keyboard_interrupt
     assert result.returncode == 1
     assert re.search(r"KeyboardInterrupt raised by your code in Tensor\.sum in tinytorch/tensor\.py:\d+ \(nobody pressed Ctrl-C\)", result.stdout), result.stdout
@@ -157,7 +176,8 @@ def test_a_deleted_test_file_is_named_and_the_partial_run_not_recorded(deleted_t
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX signals and process groups")
 @pytest.mark.parametrize("target", ["terminal", "dojo"])
-def test_ctrl_c_records_nothing(ctrl_c, target):
+@pytest.mark.parametrize("mode", MODES)
+def test_ctrl_c_records_nothing(ctrl_c, target, mode):
     """Ctrl-C on correct code mid-run: green stays green. ``terminal`` sends SIGINT to the whole
     process group (what a terminal does); ``dojo`` only to `python -m dojo kata`, which passes it on."""
     before, out, err, returncode, after = ctrl_c

@@ -1,7 +1,9 @@
 """How fast the student's loop answers: ``python -m dojo.maintainers.benchloop [--runs 7] [--katas 01 05] [--no-watch]``.
 
 * ``make kata``: the wall time of ``python -m dojo kata NN`` against the solutions (``IMPL=solutions
-  UNLOCK=1``), median and minimum of ``--runs`` runs, with the CPU time it used.
+  UNLOCK=1``), median and minimum of ``--runs`` runs, with the CPU time it used: through the warm
+  server (its start is not timed; on systems without one this is a cold run too) and cold
+  (``DOJO_WARM=0``: a fresh interpreter per run), interleaved. The servers it started are stopped.
 * ``make watch``: from a save to the verdict line. A copy of the solutions is watched; each
   iteration appends a comment to the kata's own file and times until the closing GREEN/RED line
   appears; the warm fork server and the subprocess fallback (``DOJO_FORK=0``) are measured in the
@@ -49,23 +51,41 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
 
 
-def time_kata(kata_id: str, runs: int, roots=(ROOT,)) -> list:
+def time_kata(kata_id: str, runs: int, roots=(ROOT,), modes=("warm", "cold")) -> list:
     """Wall and CPU seconds of ``python -m dojo kata <id>`` against the solutions, ``runs`` times
-    in each checkout of ``roots`` (interleaved, so a change in the machine's load hits all alike)."""
-    walls, cpus = [[] for _ in roots], [[] for _ in roots]
-    env = _env(IMPL="solutions")
+    in each checkout of ``roots`` and each of ``modes`` ("warm": the warm server, "cold":
+    ``DOJO_WARM=0``), all interleaved so a change in the machine's load hits all alike. A list per
+    root of {mode: {"median", "min", "cpu"}}. CPU is the client's and its children's: a warm run's
+    child belongs to the server, so its CPU shows only in the cold column."""
+    slots = [(i, root, mode) for i, root in enumerate(roots) for mode in modes]
+    walls, cpus = {slot: [] for slot in slots}, {slot: [] for slot in slots}
     command = [sys.executable, "-m", "dojo", "kata", kata_id]
-    for root in roots:  # warm the file cache and the pycs
-        subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(runs):
-        for i, root in enumerate(roots):
-            before = os.times()
-            started = time.perf_counter()
-            subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            walls[i].append(time.perf_counter() - started)
-            after = os.times()  # children's CPU time (0 on Windows)
-            cpus[i].append(after.children_user + after.children_system - before.children_user - before.children_system)
-    return [{"median": statistics.median(w), "min": min(w), "cpu": statistics.median(c)} for w, c in zip(walls, cpus)]
+    try:
+        for _, root, mode in slots:  # warm the file cache and the pycs, and start the warm servers
+            subprocess.run(command, cwd=root, env=_kata_env(mode), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(runs):
+            for slot in slots:
+                _, root, mode = slot
+                before = os.times()
+                started = time.perf_counter()
+                subprocess.run(command, cwd=root, env=_kata_env(mode), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                walls[slot].append(time.perf_counter() - started)
+                after = os.times()  # children's CPU time (0 on Windows)
+                cpus[slot].append(after.children_user + after.children_system - before.children_user - before.children_system)
+    finally:
+        for root in roots:
+            subprocess.run([sys.executable, "-m", "dojo", "warm", "stop"], cwd=root, env=_kata_env("warm"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = [{} for _ in roots]
+    for slot in slots:
+        i, _, mode = slot
+        results[i][mode] = {"median": statistics.median(walls[slot]), "min": min(walls[slot]),
+                            "cpu": statistics.median(cpus[slot])}
+    return results
+
+
+def _kata_env(mode) -> dict:
+    return _env(IMPL="solutions", DOJO_WARM="1" if mode == "warm" else "0")
 
 
 class _Lines:
@@ -176,14 +196,16 @@ def main(argv=None) -> int:
     katas = c.katas if args.katas == ["all"] else [c.kata(k) for k in args.katas]
     trees = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     print(f"before: {load()}")
-    print(f"{'kata':<6}{'tree':<10}{'make kata median':>18}{'min':>8}{'cpu':>8}   {'watch: fork':>12}{'min':>8}   {'subprocess':>11}{'min':>8}")
+    print(f"{'kata':<6}{'tree':<10}{'make kata: warm':>16}{'min':>8}   {'cold':>6}{'min':>8}{'cpu':>8}"
+          f"   {'watch: fork':>12}{'min':>8}   {'subprocess':>11}{'min':>8}")
     for kata in katas:
         rows = [f"{kata.id:<6}{name:<10}" for name, _ in trees]
         if not args.no_kata:
             for i, k in enumerate(time_kata(kata.id, args.runs, [root for _, root in trees])):
-                rows[i] += f"{k['median']:>17.3f}s{k['min']:>7.3f}s{k['cpu']:>7.3f}s"
+                w, c = k["warm"], k["cold"]
+                rows[i] += f"{w['median']:>15.3f}s{w['min']:>7.3f}s   {c['median']:>5.3f}s{c['min']:>7.3f}s{c['cpu']:>7.3f}s"
         else:
-            rows = [row + " " * 34 for row in rows]
+            rows = [row + " " * 56 for row in rows]
         if not args.no_watch and os.name != "nt":
             for fork in (True, False):
                 for i, w in enumerate(time_watch(c, kata, args.runs, fork, roots=[root for _, root in trees])):

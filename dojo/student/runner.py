@@ -311,10 +311,14 @@ def _prepare_child_work() -> None:
     * pytest and hypothesis list the installed distributions' entry points: read once here, the
       children find them in the import system's caches.
     """
+    import warnings
+
     try:
         from hypothesis.internal.conjecture.providers import _get_local_constants
 
-        _get_local_constants()
+        with warnings.catch_warnings():  # "slow code in plugin": slow here, once, is the point
+            warnings.simplefilter("ignore")
+            _get_local_constants()
     except Exception:  # noqa: BLE001 - a private helper of hypothesis: a newer one may lack it
         pass
     try:

@@ -1,0 +1,269 @@
+"""`make kata` through the warm server (dojo/student/warm.py, issue 12 §6): the same verdicts as a
+fresh interpreter, never the results of stale code (a save, an edited harness), and nothing left
+behind (a killed client's run, an idle server). How fast it is is measured by
+``make benchloop``, never asserted here. The abnormal runs (os._exit, Ctrl-C, KeyboardInterrupt
+raised by the student's code) are in tests/test_abnormal_runs.py, cold and warm.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dojo.student import warm
+from tests import minirepo
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not minirepo.warm_possible(), reason="the warm server runs on Linux only"),
+]
+
+SUM_BODY = "        _check_axis(axis, self.ndim)\n        return np.sum(self.data, axis=axis, keepdims=keepdims)\n"
+
+scenarios = minirepo.Scenarios(workers=2)
+scenario_runs = scenarios.runner()
+
+
+def _solved(tmp):
+    root = minirepo.make(tmp)
+    minirepo.solve(root, "tensor.py")
+    return root
+
+
+def kata(repo, mode="warm", **extra):
+    env = minirepo.warm_environment(repo) if mode == "warm" else {}
+    env.update(extra)
+    return minirepo.run(repo, "-m", "dojo", "kata", "01", env=env, timeout=120)
+
+
+def verdict(result) -> str:
+    found = re.search(r"^(GREEN|RED|PASS)\b.*$", result.stdout, re.M)
+    return found.group(0) if found else f"no verdict line in:\n{result.stdout}\n{result.stderr}"
+
+
+def server_pid(repo) -> int:
+    pids = minirepo.warm_pids(repo)
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+def children(pid) -> list:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    except OSError:
+        return []
+
+
+@scenarios.add
+def saves(tmp):
+    """Green, a planted bug, fixed again: warm (one server throughout) and cold, run by run."""
+    repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
+    tensor = repo / "tinytorch" / "tensor.py"
+    good = tensor.read_text()
+    runs, pids = [], []
+    with minirepo.warm_servers(repo):
+        for source in (good, good.replace(SUM_BODY, "        return None\n"), good):
+            tensor.write_text(source)
+            runs.append((kata(repo), kata(repo, mode="cold")))
+            pids.append(minirepo.warm_pids(repo))
+    return runs, pids
+
+
+def test_a_warm_run_gives_the_cold_runs_verdict_and_sees_every_save(saves):
+    runs, pids = saves
+    (green, green_cold), (red, red_cold), (again, again_cold) = runs
+    assert "starting the warm server" in green.stderr and "starting" not in red.stderr + again.stderr
+    assert len(pids[0]) == 1 and pids[0] == pids[1] == pids[2], pids  # one warm server answered all three
+    for warm_run, cold_run in runs:
+        assert warm_run.returncode == cold_run.returncode
+        assert verdict(warm_run) == verdict(cold_run)
+    assert verdict(green).startswith("GREEN 6/6") and verdict(again).startswith("GREEN 6/6")
+    assert verdict(red).startswith("RED 5/6"), red.stdout  # the planted bug, seen at once
+    assert "Traceback" not in red.stderr
+
+
+@scenarios.add
+def harness_edit(tmp):
+    """A run, then an edit to the harness the server imported (dojo/report.py), then a run."""
+    repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
+    with minirepo.warm_servers(repo):
+        first = kata(repo)
+        before = minirepo.warm_pids(repo)
+        report = repo / "dojo" / "report.py"
+        report.write_text(report.read_text() + "\n# edited\n")
+        second = kata(repo)
+        after = minirepo.warm_pids(repo)
+    return first, second, before, after
+
+
+def test_an_edited_harness_gets_a_fresh_server(harness_edit):
+    first, second, before, after = harness_edit
+    assert verdict(first).startswith("GREEN 6/6") and verdict(second).startswith("GREEN 6/6"), second.stdout + second.stderr
+    assert len(before) == 1 and len(after) == 1 and before != after, (before, after)
+    assert "starting the warm server" in second.stderr
+
+
+@scenarios.add
+def killed_client(tmp):
+    """The client is killed (SIGKILL) while the kata runs inside Tensor.sum, which sleeps 60 s."""
+    repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
+    tensor = repo / "tinytorch" / "tensor.py"
+    good = tensor.read_text()
+    marker = repo / "sum-started"
+    with minirepo.warm_servers(repo):
+        assert verdict(kata(repo)).startswith("GREEN")
+        pid = server_pid(repo)
+        tensor.write_text(good.replace(SUM_BODY, f"        open({str(marker)!r}, 'w').close()\n        import time\n        time.sleep(60)\n" + SUM_BODY))
+        env = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
+        env.update(minirepo.warm_environment(repo))
+        client = subprocess.Popen([sys.executable, "-m", "dojo", "kata", "01"], cwd=repo, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(600):
+            if marker.exists() or client.poll() is not None:
+                break
+            time.sleep(0.05)
+        running = children(pid)
+        client.kill()
+        client.wait()
+        for _ in range(200):  # the server stops the orphaned run (bounded: 10 s)
+            if not children(pid):
+                break
+            time.sleep(0.05)
+        left = children(pid)
+        tensor.write_text(good)
+        after = kata(repo)
+        same = minirepo.warm_pids(repo) == [pid]
+    return marker.exists(), running, left, after, same
+
+
+def test_a_killed_clients_run_is_stopped_and_the_server_goes_on(killed_client):
+    reached, running, left, after, same = killed_client
+    assert reached and len(running) == 1, running  # the run was inside the student's code, a child of the server
+    assert left == []
+    assert verdict(after).startswith("GREEN 6/6") and same
+
+
+@scenarios.add
+def idle(tmp):
+    """A server told to end after 1 idle second."""
+    repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
+    with minirepo.warm_servers(repo):
+        result = kata(repo, DOJO_WARM_IDLE="1")
+        pid = server_pid(repo)
+        for _ in range(300):  # bounded: 15 s
+            if not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z":
+                break
+            time.sleep(0.05)
+        gone = not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        files = sorted(p.suffix for p in minirepo.warm_folder(repo).iterdir())
+    return result, gone, files
+
+
+def test_an_idle_server_ends_and_removes_its_socket(idle):
+    result, gone, files = idle
+    assert verdict(result).startswith("GREEN 6/6")
+    assert gone
+    assert ".sock" not in files and ".json" not in files, files
+
+
+@scenarios.add
+def status_and_stop(tmp):
+    repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
+    env = minirepo.warm_environment(repo)
+    with minirepo.warm_servers(repo):
+        kata(repo)
+        status = minirepo.run(repo, "-m", "dojo", "warm", env=env)
+        stop = minirepo.run(repo, "-m", "dojo", "warm", "stop", env=env)
+        after = minirepo.run(repo, "-m", "dojo", "warm", env=env)
+    return status, stop, after
+
+
+def test_warm_status_lists_this_checkouts_server_and_stop_ends_it(status_and_stop):
+    status, stop, after = status_and_stop
+    assert re.search(r"^pid \d+ · started .* · imports [\d.]+ s · .*\.sock$", status.stdout, re.M), status.stdout
+    assert stop.stdout.strip() == "stopped 1 warm server"
+    assert "no warm server is running for this checkout" in after.stdout
+
+
+def test_a_folder_others_can_enter_is_refused_and_the_run_is_cold(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    monkeypatch.setenv("DOJO_WARM_DIR", str(shared))
+    with pytest.raises(warm.Unavailable, match="not a private folder"):
+        warm.folder()
+
+
+def test_the_warm_server_is_off_under_ci_and_with_dojo_warm_0(monkeypatch):
+    monkeypatch.setenv("DOJO_WARM", "1")
+    monkeypatch.setenv("CI", "true")
+    assert not warm.enabled()
+    monkeypatch.setenv("CI", "")
+    assert warm.enabled()
+    monkeypatch.setenv("DOJO_WARM", "0")
+    assert not warm.enabled()
+
+
+def test_each_import_time_environment_gets_its_own_server():
+    base = {"PATH": "/bin", "IMPL": "solutions"}
+    assert warm.key(base, "/x") == warm.key({**base, "IMPL": "tinytorch", "UNLOCK": "1"}, "/x")  # read by each run
+    for name, value in [("TINYTORCH_THREADS", "2"), ("PYTHONPATH", "/y"), ("OPENBLAS_NUM_THREADS", "1"),
+                        ("HYPOTHESIS_STORAGE_DIRECTORY", "/z"), ("LANG", "C")]:
+        assert warm.key({**base, name: value}, "/x") != warm.key(base, "/x"), name
+    assert warm.key(base, "/x") != warm.key(base, "/elsewhere")
+
+
+def test_the_wire_carries_messages_and_a_terminal(tmp_path):
+    import socket
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b, open(tmp_path / "f", "w") as handle:
+        warm._send(a, {"args": ["x"] * 1000, "n": 1}, fds=[handle.fileno()])
+        fds = []
+        assert warm._recv(b, fds) == {"args": ["x"] * 1000, "n": 1}
+        assert len(fds) == 1
+        os.write(fds[0], b"through the passed descriptor")
+        os.close(fds[0])
+    assert (tmp_path / "f").read_text() == "through the passed descriptor"
+
+
+@scenarios.add
+def edit_during_a_run(tmp):
+    """The harness is edited while a warm run is inside Tensor.sum (which sleeps 2 s); a second
+    client comes meanwhile."""
+    repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
+    tensor = repo / "tinytorch" / "tensor.py"
+    marker = repo / "sum-started"
+    with minirepo.warm_servers(repo):
+        assert verdict(kata(repo)).startswith("GREEN")
+        first_server = server_pid(repo)
+        tensor.write_text(tensor.read_text().replace(
+            SUM_BODY, f"        open({str(marker)!r}, 'w').close()\n        import time\n        time.sleep(2)\n" + SUM_BODY))
+        env = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
+        env.update(minirepo.warm_environment(repo))
+        first = subprocess.Popen([sys.executable, "-m", "dojo", "kata", "01"], cwd=repo, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(600):
+            if marker.exists() or first.poll() is not None:
+                break
+            time.sleep(0.05)
+        report = repo / "dojo" / "report.py"
+        report.write_text(report.read_text() + "\n# edited\n")
+        second = kata(repo)
+        out, err = first.communicate(timeout=120)
+        servers = minirepo.warm_pids(repo)
+    return out + err, second, first_server, servers
+
+
+def test_a_run_going_on_when_the_harness_changes_finishes_and_the_next_gets_a_fresh_server(edit_during_a_run):
+    first, second, first_server, servers = edit_during_a_run
+    assert re.search(r"^GREEN 6/6", first, re.M), first
+    assert verdict(second).startswith("GREEN 6/6") and "starting the warm server" in second.stderr
+    assert len(servers) == 1 and servers != [first_server]
