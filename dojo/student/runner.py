@@ -223,6 +223,10 @@ WARM_MODULES = (
     "numpy.random", "numpy.testing", "_pytest.helpconfig", "_pytest.faulthandler", "_pytest.debugging",
     "_pytest._argcomplete", "faulthandler", "pdb", "readline", "packaging.version", "concurrent.futures", "statistics",
     "tracemalloc", "hypothesis.internal.conjecture.optimiser",
+    # what kata runs import on first use: numpy.ma (np.percentile, np.median: katas 17-20), tqdm's
+    # progress bars (the Trainer: kata 07, ~40 ms with the asyncio and multiprocessing it pulls in),
+    # and what the harness's assertion messages and getpass need
+    "numpy.ma", "tqdm.auto", "getpass", "encodings.unicode_escape",
     "dojo.curriculum", "dojo.impl", "dojo.report", "dojo.progress", "dojo.student.gating", "dojo.stubs",
     "dojo.threads", "dojo.testing", "dojo.student.plugin",
 )
