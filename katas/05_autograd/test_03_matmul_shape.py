@@ -93,11 +93,18 @@ def test_reshape_gradient(shape, new_shape):
     gradcheck(lambda t: t.reshape(*new_shape), [_values(shape, 5)])
 
 
+# Strategies that depend on the number of dimensions, built once per ndim rather than once per
+# example (hypothesis validates every new strategy it is given); the values drawn are the same.
+DIMS = {ndim: st.integers(-ndim, ndim - 1) for ndim in (1, 2, 3)}  # any axis, negative ones too
+PERMUTATIONS = {ndim: st.permutations(range(ndim)) for ndim in (1, 2, 3)}
+SIGNS = {ndim: st.lists(st.booleans(), min_size=ndim, max_size=ndim) for ndim in (1, 2, 3)}
+
+
 @st.composite
 def transpose_case(draw):
     """An array of 2 or 3 dimensions and two of its axes (negative ones too, maybe the same)."""
     x = draw(arrays(draw(small_shapes(min_dims=2, max_side=3), label="shape")), label="x")
-    axes = st.integers(-x.ndim, x.ndim - 1)
+    axes = DIMS[x.ndim]
     return x, draw(axes, label="dim0"), draw(axes, label="dim1")
 
 
@@ -130,8 +137,8 @@ def permute_case(draw):
     """An array of 1 to 3 dimensions and a permutation of its dims, each written as a
     non-negative or a negative dim (-1 is the last)."""
     x = draw(arrays(draw(small_shapes(min_dims=1, max_side=3), label="shape")), label="x")
-    dims = draw(st.permutations(range(x.ndim)), label="dims")
-    signs = draw(st.lists(st.booleans(), min_size=x.ndim, max_size=x.ndim), label="negative")
+    dims = draw(PERMUTATIONS[x.ndim], label="dims")
+    signs = draw(SIGNS[x.ndim], label="negative")
     return x, tuple(d - x.ndim if negative else d for d, negative in zip(dims, signs))
 
 

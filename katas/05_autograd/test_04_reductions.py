@@ -23,19 +23,26 @@ def _distinct(shape, seed):
     return (np.random.default_rng(seed).permutation(size) - size / 2).reshape(shape) * 0.5
 
 
-@st.composite
-def shape_and_axis(draw):
-    """A 1-3 dimensional shape and an axis for it: None, an int (maybe negative) or a tuple."""
-    shape = draw(small_shapes(min_dims=1, max_side=3))
-    ndim = len(shape)
-    axis = draw(
+def _axes(ndim):
+    """An axis for an array of ndim dimensions: None, an int (maybe negative) or a tuple mixing signs."""
+    return (
         st.none()
         | st.integers(-ndim, ndim - 1)
         | st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(
             lambda axes: tuple(a - ndim if i % 2 else a for i, a in enumerate(axes))  # mix signs
         )
     )
-    return shape, axis
+
+
+# Built once per ndim, not once per example: hypothesis validates every new strategy it is given.
+AXES = {ndim: _axes(ndim) for ndim in (1, 2, 3)}
+
+
+@st.composite
+def shape_and_axis(draw):
+    """A 1-3 dimensional shape and an axis for it: None, an int (maybe negative) or a tuple."""
+    shape = draw(small_shapes(min_dims=1, max_side=3))
+    return shape, draw(AXES[len(shape)])
 
 
 # -- expand_reduced ------------------------------------------------------------------------------

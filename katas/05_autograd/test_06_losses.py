@@ -57,12 +57,16 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot(reduction):
     assert_close(logits.grad, expected, what=f"d cross_entropy(reduction={reduction!r}) / d logits")
 
 
+# N integer targets in [0, C) for each (N, C) drawn below, built once rather than once per example.
+TARGETS = {(n, c): st.lists(st.integers(0, c - 1), min_size=n, max_size=n) for n in (1, 2, 3) for c in (2, 3)}
+
+
 @st.composite
 def logits_and_targets(draw):
     """(N, C) logits in [-3, 3] (N in 1..3, C in 2..3) and N integer targets in [0, C)."""
     n, c = draw(st.integers(1, 3), label="N"), draw(st.integers(2, 3), label="C")
     z = draw(arrays((n, c)), label="logits")
-    return z, np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n), label="targets"))
+    return z, np.array(draw(TARGETS[n, c], label="targets"))
 
 
 @settings(max_examples=LIGHT)

@@ -42,11 +42,12 @@ def test_fit_learns_and_records_one_entry_per_epoch():
     x, y = blobs()
     model, opt = make()
     trainer = Trainer(model, opt, cross_entropy, progress=False)
-    history = trainer.fit(batches(x, y, 10), epochs=5)
+    # 3 batches per epoch: a history that grew once per batch would have 15 entries, not 5
+    history = trainer.fit(batches(x, y, 20), epochs=5)
     assert history is trainer.history
     assert len(history["train_loss"]) == 5 and len(history["lr"]) == 5
     assert history["train_loss"][-1] < 0.5 * history["train_loss"][0], f"losses {history['train_loss']}"
-    assert trainer.evaluate(batches(x, y, 10))["accuracy"] > 0.95
+    assert trainer.evaluate(batches(x, y, 20))["accuracy"] > 0.95
 
 
 def test_train_loss_is_a_mean_over_samples():
@@ -113,7 +114,7 @@ def test_validation_metrics_are_recorded():
     x, y = blobs()
     model, opt = make()
     trainer = Trainer(model, opt, cross_entropy, progress=False)
-    history = trainer.fit(batches(x[:40], y[:40], 8), epochs=3, val_data=batches(x[40:], y[40:], 8))
+    history = trainer.fit(batches(x[:40], y[:40], 20), epochs=3, val_data=batches(x[40:], y[40:], 8))
     assert len(history["val_loss"]) == 3 and len(history["val_accuracy"]) == 3
     final = trainer.evaluate(batches(x[40:], y[40:], 8))
     assert np.isclose(history["val_loss"][-1], final["loss"]) and history["val_accuracy"][-1] == final["accuracy"]

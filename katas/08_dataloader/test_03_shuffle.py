@@ -28,7 +28,8 @@ def test_each_index_exactly_once_per_epoch(n, batch_size, seed):
         assert sorted(epoch(loader)) == list(range(n))
 
 
-@given(n=st.integers(10, 60), batch_size=st.integers(1, 20), seed=st.integers(0, 2**16))
+# n >= 10: two epochs agree by chance once in 10! (3.6 million) or more rarely; a larger n adds nothing but work.
+@given(n=st.integers(10, 30), batch_size=st.integers(1, 20), seed=st.integers(0, 2**16))
 @example(n=10, batch_size=20, seed=0)  # the whole epoch in one batch: its order still changes
 @example(n=10, batch_size=1, seed=1)
 def test_epochs_differ_but_runs_repeat(n, batch_size, seed):

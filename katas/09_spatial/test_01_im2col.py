@@ -13,7 +13,7 @@ def pair(v):
 
 
 def naive_patches(x, kh, kw, stride, padding):
-    """The reference: walk every output position with Python loops and copy its patch.
+    """The reference: walk every output position with Python loops and copy each sample's patch there.
     ``stride`` and ``padding`` are an int or a (height, width) pair."""
     (sh, sw), (ph, pw) = pair(stride), pair(padding)
     n, c, h, w = x.shape
@@ -21,11 +21,10 @@ def naive_patches(x, kh, kw, stride, padding):
     ho = (h + 2 * ph - kh) // sh + 1
     wo = (w + 2 * pw - kw) // sw + 1
     cols = np.zeros((n, c * kh * kw, ho * wo), dtype=x.dtype)
-    for b in range(n):
-        for y in range(ho):
-            for x0 in range(wo):
-                patch = xp[b, :, y * sh : y * sh + kh, x0 * sw : x0 * sw + kw]
-                cols[b, :, y * wo + x0] = patch.reshape(-1)
+    for y in range(ho):
+        for x0 in range(wo):
+            patch = xp[:, :, y * sh : y * sh + kh, x0 * sw : x0 * sw + kw]  # every sample's patch: (N, C, kh, kw)
+            cols[:, :, y * wo + x0] = patch.reshape(n, -1)
     return cols
 
 
@@ -130,7 +129,7 @@ def int_or_pair(low, high):
 @example(n=1, c=1, h=3, w=3, kh=3, kw=3, stride=2, padding=0)  # one window
 def test_im2col_matches_patches_copied_one_by_one(n, c, h, w, kh, kw, stride, padding):
     """For any shape, kernel, stride and padding (an int, or one per axis: (height, width)), im2col
-    equals the patches copied with loops over every sample and output position: cols[n, :, p] is
+    equals the patches copied with loops over every output position: cols[n, :, p] is
     sample n's patch at position p, flattened in (channel, row, column) order, zeros where padding was.
 
     Hint: Stride and padding may differ per axis: use sh, ph for the height and sw, pw for the width, both in

@@ -15,20 +15,18 @@ def pair(v):
 
 
 def naive_conv(x, weight, bias, stride, padding):
-    """The reference: out[n, o, y, x] = b[o] + Σ w[o] · patch, one output value at a time.
-    ``stride`` and ``padding`` are an int or a (height, width) pair."""
+    """The reference: out[n, o, y, x] = b[o] + Σ w[o] · patch, one output position (y, x) at a time,
+    for every sample n and filter o at once. ``stride`` and ``padding`` are an int or a (height, width) pair."""
     (sh, sw), (ph, pw) = pair(stride), pair(padding)
     n, _, h, w = x.shape
     o, _, kh, kw = weight.shape
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     out = np.zeros((n, o, ho, wo))
-    for b in range(n):
-        for f in range(o):
-            for y in range(ho):
-                for x0 in range(wo):
-                    patch = xp[b, :, y * sh : y * sh + kh, x0 * sw : x0 * sw + kw]
-                    out[b, f, y, x0] = np.sum(patch * weight[f]) + (bias[f] if bias is not None else 0.0)
+    for y in range(ho):
+        for x0 in range(wo):
+            patch = xp[:, :, y * sh : y * sh + kh, x0 * sw : x0 * sw + kw]  # (N, C, kh, kw)
+            out[:, :, y, x0] = np.einsum("ncij,ocij->no", patch, weight) + (bias if bias is not None else 0.0)
     return out
 
 
@@ -47,7 +45,7 @@ def int_or_pair(low, high):
 @example(n=2, c=1, o=2, h=5, w=6, kh=2, kw=3, stride=(2, 1), padding=1, with_bias=False)  # a stride per axis
 @example(n=1, c=1, o=1, h=3, w=4, kh=3, kw=3, stride=(1, 2), padding=(1, 0), with_bias=True)  # a padding per axis
 def test_conv_forward_equals_the_naive_loop(n, c, o, h, w, kh, kw, stride, padding, with_bias):
-    """conv2d(x, weight, bias, stride, padding) equals the convolution computed one output value
+    """conv2d(x, weight, bias, stride, padding) equals the convolution computed one output position
     at a time with Python loops (the reference is in this test), for any shape and setting:
     stride and padding are an int or one value per axis, (height, width).
 

@@ -52,7 +52,7 @@ def test_flatten_keeps_the_graph():
 
 def test_a_small_cnn_learns_where_the_bright_spot_is():
     """Conv2d → ReLU → MaxPool2d → Flatten → Linear, trained with Adam, tells a bright spot in the
-    left half of an image from one in the right half: 100% after a few dozen steps.
+    left half of an image from one in the right half: 100% after 30 steps (it gets there in under 15).
 
     Hint: Each layer passes its own tests but the model does not learn: check that gradients reach the conv
     weights through MaxPool2d and Flatten (no new Tensor from .data in a forward) and that the conv's weight
@@ -68,10 +68,10 @@ def test_a_small_cnn_learns_where_the_bright_spot_is():
     model = Sequential(Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(), Linear(36, 2))
     opt = Adam(model.parameters(), lr=0.02)
     xt, yt = Tensor(x), Tensor(y)
-    for _ in range(60):
+    for _ in range(30):
         loss = cross_entropy(model(xt), yt)
         opt.zero_grad()
         loss.backward()
         opt.step()
     accuracy = float((model(xt).data.argmax(axis=1) == y).mean())
-    assert accuracy == 1.0, f"training accuracy {accuracy:.2%} after 60 steps (loss {loss.item():.3f})"
+    assert accuracy == 1.0, f"training accuracy {accuracy:.2%} after 30 steps (loss {loss.item():.3f})"

@@ -15,6 +15,19 @@ def trained(size=270):
     return bpe
 
 
+_WITH_SPECIALS = {}  # BPETokenizer class -> trained() with EOT and <pad> added
+
+
+def trained_with_specials():
+    """trained() plus EOT and <pad>, built once per run and shared by the examples of a property test:
+    encode and decode only read the tokenizer."""
+    if BPETokenizer not in _WITH_SPECIALS:
+        bpe = trained()
+        bpe.add_special_tokens([EOT, "<pad>"])
+        _WITH_SPECIALS[BPETokenizer] = bpe
+    return _WITH_SPECIALS[BPETokenizer]
+
+
 def test_special_tokens_get_the_next_ids():
     """After 14 merges (ids 256..269), the special tokens get 270, 271 in order.
 
@@ -122,7 +135,6 @@ def test_decode_inverts_encode_with_special_tokens(parts):
     Hint: re.split leaves empty strings between adjacent special tokens: skip empty parts, and let near misses
     like "<|endoftext|" go through encode_ordinary as plain text.
     """
-    bpe = trained()
-    bpe.add_special_tokens([EOT, "<pad>"])
+    bpe = trained_with_specials()
     text = "".join(parts)
     assert bpe.decode(bpe.encode(text)) == text

@@ -143,13 +143,14 @@ def test_no_gradient_reaches_future_keys_and_values(t):
 
 
 @pytest.mark.parametrize("masked", [False, True])
-@given(T=st.integers(1, 4), d=st.integers(1, 4), seed=st.integers(0, 2**16))
+@given(T=st.integers(1, 3), d=st.integers(1, 3), seed=st.integers(0, 2**16))  # every coordinate is checked: keep few
 @example(T=1, d=1, seed=0)  # one token: the causal mask hides nothing
-@example(T=4, d=1, seed=1)
+@example(T=4, d=1, seed=1)  # the pins reach 4
 @example(T=2, d=4, seed=2)
 @settings(max_examples=10)
 def test_gradcheck_q_k_v(masked, T, d, seed):
-    """Autograd's gradients with respect to q, k and v equal central differences (float64, T, d <= 4).
+    """Autograd's gradients with respect to q, k and v equal central differences (float64; T and d are drawn
+    from 1 to 3 and pinned up to 4).
 
     Hint: build the whole function from differentiable Tensor ops (matmul, k.transpose(-2, -1), multiply,
     softmax, masked_fill) so autograd reaches q, k and v; any .data or NumPy call in the middle cuts the

@@ -150,8 +150,8 @@ def test_gradients_reach_every_parameter():
 
 
 def test_learns_a_repeating_sequence():
-    """A few dozen AdamW steps on "0 1 2 3 0 1 2 3 ..." drive the next-token loss from about log(11) to near
-    0.
+    """Twenty AdamW steps on "0 1 2 3 0 1 2 3 ..." drive the next-token loss from about log(11) to near 0
+    (below 0.1; it gets there in about a dozen steps).
 
     Hint: If the parts above pass but the loss does not fall, check the targets line up with the logits (same
     B, T order in both reshapes) and that every block is used in forward.
@@ -161,7 +161,7 @@ def test_learns_a_repeating_sequence():
     x, y = Tensor(seq[None, :-1]), Tensor(seq[None, 1:])
     opt = AdamW(model.parameters(), lr=2e-2, weight_decay=0.0)
     first = None
-    for _ in range(25):
+    for _ in range(20):
         _, loss = model(x, targets=y)
         first = loss.item() if first is None else first
         opt.zero_grad()

@@ -8,7 +8,9 @@ from tinytorch.kv_cache import KVCache, generate_cached
 from tinytorch.tensor import Tensor
 from tinytorch.transformer import GPT
 
-CONFIG = dict(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
+# block_size 8 keeps every step count small (each step is one forward); the edge cases (a full context,
+# one token too many) sit at block_size whatever its value.
+CONFIG = dict(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=16)
 
 
 def make(seed=0, **overrides):
@@ -28,7 +30,7 @@ def test_greedy_tokens_equal_uncached():
     (B, T + max_new_tokens); the check must allow T + n - 1 == block_size.
     """
     model = make()
-    for T, n in ((4, 9), (1, 16), (5, 12)):  # the last two fill block_size: T + n - 1 = 16
+    for T, n in ((3, 4), (1, 8), (5, 4)):  # the last two fill block_size: T + n - 1 = 8
         p = prompts(T=T, seed=T)
         got = generate_cached(model, p, max_new_tokens=n, greedy=True)
         expected = model.generate(p, max_new_tokens=n, greedy=True).data
@@ -46,8 +48,8 @@ def test_seeded_sampling_equals_uncached():
     model = make(seed=1)
     p = prompts(B=2, T=3, seed=1)
     for kwargs in (dict(temperature=0.8, top_k=5, seed=3), dict(temperature=1.5, seed=4)):
-        got = generate_cached(model, p, max_new_tokens=10, **kwargs).data
-        expected = model.generate(p, max_new_tokens=10, **kwargs).data
+        got = generate_cached(model, p, max_new_tokens=5, **kwargs).data
+        expected = model.generate(p, max_new_tokens=5, **kwargs).data
         assert np.array_equal(got, expected), f"{kwargs}: cached {got.tolist()}, uncached {expected.tolist()}"
 
 
@@ -63,7 +65,7 @@ def test_work_grows_linearly_not_quadratically():
     for block in model.blocks:
         block.attn.k_proj, block.attn.v_proj = count_rows(block.attn.k_proj), count_rows(block.attn.v_proj)
         counters += [block.attn.k_proj, block.attn.v_proj]
-    B, T, n = 2, 4, 10
+    B, T, n = 2, 3, 5
     p = prompts(B=B, T=T, seed=2)
 
     model.generate(p, max_new_tokens=n, greedy=True)
@@ -73,7 +75,7 @@ def test_work_grows_linearly_not_quadratically():
     generate_cached(model, p, max_new_tokens=n, greedy=True)
     cached = [c.rows for c in counters]
 
-    sigma_t = sum(T + i for i in range(n))  # 4 + 5 + ... + 13
+    sigma_t = sum(T + i for i in range(n))  # 3 + 4 + ... + 7
     assert uncached == [B * sigma_t] * 4, f"uncached rows per layer {uncached}, expected {B * sigma_t}"
     assert cached == [B * (T + n - 1)] * 4, f"cached rows per K/V layer {cached}, expected {B * (T + n - 1)} (the prompt once, then one token per step)"
 
@@ -90,10 +92,10 @@ def test_one_cache_serves_many_prompts():
     nbytes = cache.nbytes
     for seed in (4, 5, 6):
         p = prompts(T=2 + seed % 3, seed=seed)
-        got = generate_cached(model, p, max_new_tokens=7, greedy=True, cache=cache).data
-        assert np.array_equal(got, model.generate(p, max_new_tokens=7, greedy=True).data), \
+        got = generate_cached(model, p, max_new_tokens=4, greedy=True, cache=cache).data
+        assert np.array_equal(got, model.generate(p, max_new_tokens=4, greedy=True).data), \
             f"prompt {seed - 3}: a reused cache gave other tokens (reset it for each prompt)"
-        assert cache.pos == p.shape[1] + 6, f"cache.pos is {cache.pos}: the prompt ({p.shape[1]}) and 6 fed-back tokens"
+        assert cache.pos == p.shape[1] + 3, f"cache.pos is {cache.pos}: the prompt ({p.shape[1]}) and 3 fed-back tokens"
     assert all(a is b and a.data is d for a, (b, d) in zip([*cache.k, *cache.v], held)), "the cache arrays were replaced"
     assert cache.nbytes == nbytes == sum(t.data.nbytes for t in [*cache.k, *cache.v])
 
@@ -106,10 +108,10 @@ def test_past_the_context_is_an_error():
     """
     model = make(seed=4)
     with raises(ValueError):
-        generate_cached(model, prompts(T=5), max_new_tokens=13, greedy=True)
+        generate_cached(model, prompts(T=5), max_new_tokens=5, greedy=True)
     with raises(ValueError):
-        generate_cached(model, prompts(T=17), max_new_tokens=1, greedy=True)
-    assert generate_cached(model, prompts(T=5), max_new_tokens=12, greedy=True).shape == (3, 17)
+        generate_cached(model, prompts(T=9), max_new_tokens=1, greedy=True)
+    assert generate_cached(model, prompts(T=5), max_new_tokens=4, greedy=True).shape == (3, 9)
 
 
 def test_eval_mode_inside_training_mode_restored():
@@ -121,9 +123,9 @@ def test_eval_mode_inside_training_mode_restored():
     model = make(seed=5, dropout=0.5)
     model.train()
     p = prompts(B=2, seed=5)
-    got = generate_cached(model, p, max_new_tokens=6, greedy=True).data
+    got = generate_cached(model, p, max_new_tokens=4, greedy=True).data
     assert model.training, "generate_cached must restore training mode"
-    assert np.array_equal(got, model.generate(p, max_new_tokens=6, greedy=True).data), "dropout was active while generating"
+    assert np.array_equal(got, model.generate(p, max_new_tokens=4, greedy=True).data), "dropout was active while generating"
     model.eval()
     generate_cached(model, p, max_new_tokens=2, greedy=True)
     assert not model.training, "a model in eval mode must stay in eval mode"

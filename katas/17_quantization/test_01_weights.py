@@ -3,7 +3,7 @@
 import warnings
 
 import numpy as np
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -60,7 +60,6 @@ def test_symmetric_range_never_uses_minus_128():
 @example(x=ONE_HUGE)
 @example(x=TINY)
 @example(x=HALVES)
-@settings(max_examples=30)
 def test_per_tensor_round_trip_within_half_a_step(x):
     """|dequantize(q, scale) - x| <= scale / 2 for every element, codes in [-127, 127], zero kept exactly.
 
@@ -81,7 +80,6 @@ def test_per_tensor_round_trip_within_half_a_step(x):
 @example(x=CONSTANT)
 @example(x=ONE_HUGE)
 @example(x=TINY)
-@settings(max_examples=30)
 def test_per_channel_round_trip_within_half_a_step(x):
     """Per output row: scales of shape (rows, 1), each row within its own scale / 2.
 

@@ -74,13 +74,14 @@ def test_soft_gradient_is_T_times_q_minus_p_over_N(T):
 
 @pytest.mark.parametrize("T,alpha", [(2.0, 0.5), (0.7, 0.25), (3.0, 0.9)])
 def test_gradcheck(T, alpha):
-    """Autograd's gradient with respect to the student's logits equals central differences (float64).
+    """Autograd's gradient with respect to the student's logits equals central differences (float64), on every
+    coordinate of 3 rows of 5 logits.
 
     Hint: build the loss only from Tensor ops on the student (log_softmax, *, sum, mean, cross_entropy); the
     teacher's p and log p are NumPy constants wrapped in Tensor, and never use log(softmax(...)).
     """
-    gradcheck(lambda s, t: distillation_loss(s, t, Tensor(TARGETS), temperature=T, alpha=alpha),
-              [STUDENT, TEACHER], wrt=[0])
+    gradcheck(lambda s, t: distillation_loss(s, t, Tensor(TARGETS[:3]), temperature=T, alpha=alpha),
+              [STUDENT[:3], TEACHER[:3]], wrt=[0])
 
 
 def test_the_teacher_is_a_constant():

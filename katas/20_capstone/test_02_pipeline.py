@@ -63,7 +63,7 @@ def test_cached_generation_gives_the_models_tokens_with_linear_work():
     model = make(seed=1)
     fast = OptimizedGPT(copy.deepcopy(model), kv_cache=True, backend="fast")
     counters = counted(fast.model)
-    p, n = prompts(seed=1), 10
+    p, n = prompts(seed=1), 6
     out = fast.generate(p, n, greedy=True)
     assert isinstance(out, Tensor) and out.shape == (2, 4 + n) and out.dtype == np.int64
     assert np.array_equal(out.data, model.generate(p, n, greedy=True).data), "cached greedy tokens differ from model.generate's"
