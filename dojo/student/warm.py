@@ -27,7 +27,8 @@ Used by ``make kata`` (``python -m dojo kata``) on Linux only, never under ``CI`
 ``make test`` always start a fresh interpreter); ``DOJO_WARM=0`` turns it off.
 ``python -m dojo warm`` lists this checkout's servers, ``python -m dojo warm stop`` ends them.
 
-This module imports only the standard library (the client runs on every ``make kata``).
+This module imports only the standard library (the client runs on every ``make kata``), and
+nothing POSIX-only at import time: off Linux :func:`enabled` is False and nothing else runs.
 """
 
 from __future__ import annotations
@@ -66,12 +67,14 @@ def enabled() -> bool:
     (``DOJO_FORK``)."""
     if os.environ.get("DOJO_WARM", "").strip().lower() in OFF or os.environ.get("CI", "").strip():
         return False
-    return runner.fork_available() and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
+    return hasattr(os, "fork") and runner.fork_available() and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
 
 
 def folder() -> Path:
     """A folder only this user can enter: ``DOJO_WARM_DIR``, else ``$XDG_RUNTIME_DIR/tinytorch-dojo``,
     else ``<tmp>/tinytorch-dojo-<uid>``. Created 0700; refused if someone else owns it or can enter it."""
+    if not hasattr(os, "getuid"):  # Windows: no warm server, no folder for it
+        raise Unavailable("no warm server on this system")
     chosen = os.environ.get("DOJO_WARM_DIR", "").strip()
     if chosen:
         path = Path(chosen)
