@@ -14,7 +14,7 @@ from tinytorch.acceleration import backend, counters, reset_counters
 from tinytorch.activations import gelu, softmax
 from tinytorch.attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
 from tinytorch.autograd import no_grad
-from tinytorch.kv_cache import generate_cached
+from tinytorch.kv_cache import cached_causal_mask, generate_cached
 from tinytorch.layers import Linear
 from tinytorch.tensor import Tensor
 from tinytorch.transformer import GPT, layer_norm
@@ -181,27 +181,35 @@ def test_layer_norm_gradcheck_under_the_fast_backend():
 # -- attention -------------------------------------------------------------------------------------
 
 
-def attention_inputs(B, H, T, d, seed):
-    return [values((B, H, T, d), seed + i, 1.5) for i in range(3)]
+def attention_inputs(B, H, T, d, seed, past=0):
+    """q (B, H, T, d) and k, v (B, H, past + T, d): T new queries against the keys of ``past`` cached tokens too."""
+    return [values((B, H, T + (i > 0) * past, d), seed + i, 1.5) for i in range(3)]
 
 
-@given(B=st.integers(1, 2), H=st.integers(1, 2), T=st.integers(1, 5), d=st.integers(1, 4),
-       masking=st.sampled_from(["none", "causal", "padding"]), seed=st.integers(0, 2**16))
-@example(B=1, H=1, T=1, d=1, masking="causal", seed=0)  # one token
-@example(B=2, H=2, T=4, d=3, masking="causal", seed=1)
-@example(B=2, H=1, T=3, d=2, masking="padding", seed=2)  # sequence 0 is fully padded: rows of zeros
+@given(B=st.integers(1, 2), H=st.integers(1, 2), T=st.integers(1, 5), past=st.sampled_from([0, 0, 1, 3]),
+       d=st.integers(1, 4), masking=st.sampled_from(["none", "causal", "padding"]), seed=st.integers(0, 2**16))
+@example(B=1, H=1, T=1, past=0, d=1, masking="causal", seed=0)  # one token
+@example(B=2, H=2, T=4, past=0, d=3, masking="causal", seed=1)
+@example(B=2, H=1, T=3, past=0, d=2, masking="padding", seed=2)  # sequence 0 is fully padded: rows of zeros
+@example(B=2, H=2, T=1, past=4, d=3, masking="none", seed=3)  # a KV-cached decode step: 1 query, 5 keys
+@example(B=1, H=2, T=2, past=3, d=4, masking="causal", seed=4)  # a cached chunk: cached_causal_mask(2, 3)
 @settings(max_examples=10)
-def test_attention_equals_the_reference(B, H, T, d, masking, seed):
-    """Fused scores + mask + softmax: the output, the weights and the gradients of q, k, v equal kata 12's.
+def test_attention_equals_the_reference(B, H, T, past, d, masking, seed):
+    """Fused scores + mask + softmax: the output, the weights and the gradients of q, k, v equal kata 12's,
+    for T_q = T queries against T_k = past + T keys (kata 14's KV cache: past = 0 in training, T = 1 to decode).
 
-    Hint: AttentionWeights.forward: s = q @ kᵀ · (1/sqrt(d)), np.copyto(s, MASKED_SCORE, where=~mask), softmax
-    over the keys, then zero the rows whose mask has no True (has_key); the backward is ds = w·(grad - Σ
+    Hint: AttentionWeights.forward: s = q @ kᵀ · (1/sqrt(d)) with d = q.shape[-1], the head size, whatever T_q
+    and T_k (a decode step's scores are (…, 1, T_k)), np.copyto(s, MASKED_SCORE, where=~mask), softmax over
+    the keys, then zero the rows whose mask has no True (has_key); the backward is ds = w·(grad - Σ
     grad·w)·scale, dq = ds @ k, dk = dsᵀ @ q.
     """
-    mask = {"none": None, "causal": causal_mask(T), "padding": padding_mask([0, T][:B], T)[:, None]}[masking]
+    T_k = past + T
+    mask = {"none": None, "causal": cached_causal_mask(T, past),
+            "padding": padding_mask([0, T_k][:B], T_k)[:, None]}[masking]
     reset_counters()
     same_as_reference(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=mask, return_weights=True),
-                      attention_inputs(B, H, T, d, seed), f"attention ({masking} mask)", rtol=1e-4, atol=1e-5)
+                      attention_inputs(B, H, T, d, seed, past), f"attention (T_q={T}, T_k={T_k}, {masking} mask)",
+                      rtol=1e-4, atol=1e-5)
     assert ran_fast("scaled_dot_product_attention") == 1
 
 
@@ -313,7 +321,8 @@ def test_fused_kernels_record_nothing_when_nothing_needs_a_gradient(mode):
 
     Hint: the kernels skip Function.apply when nothing would be recorded and call your forward directly with a
     fresh Context: forward must work on its own (save what backward needs with ctx.save_for_backward, never
-    rely on apply having run) and return the finished array.
+    rely on apply having run) and return the finished array. A KV-cached decode step (one query against every
+    cached key, no mask) takes this path too: the scale is still 1/sqrt(head size).
     """
     r = np.random.default_rng(6)
     x = r.uniform(-2, 2, (2, 3, 8)).astype(np.float32)
@@ -326,17 +335,20 @@ def test_fused_kernels_record_nothing_when_nothing_needs_a_gradient(mode):
         "layer_norm": lambda: layer_norm(Tensor(x), Tensor(w8), Tensor(b8)),
         "scaled_dot_product_attention": lambda: scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v),
                                                                              mask=causal_mask(3), return_weights=True),
+        "scaled_dot_product_attention (a decode step: 1 query, 3 keys)": lambda: scaled_dot_product_attention(
+            Tensor(q[:, :, -1:]), Tensor(k), Tensor(v), return_weights=True),
         "linear": lambda: linear(Tensor(x), Tensor(W), Tensor(b)),
     }
-    for name, f in ops.items():
+    for label, f in ops.items():
+        name = label.split()[0]
         want = f()
         reset_counters()
         with backend("fast"), (no_grad() if mode == "no_grad" else nullcontext()):
             got = f()
-        assert ran_fast(name) == 1, f"{name}: the fast kernel did not run ({counters()})"
+        assert ran_fast(name) == 1, f"{label}: the fast kernel did not run ({counters()})"
         for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
-            assert g.node is None and not g.requires_grad, f"{name} ({mode}): the result was recorded for backward"
-            assert_close(g, w, rtol=1e-5, atol=1e-6, dtype=w.dtype, what=f"{name} ({mode}) under the fast backend")
+            assert g.node is None and not g.requires_grad, f"{label} ({mode}): the result was recorded for backward"
+            assert_close(g, w, rtol=1e-5, atol=1e-6, dtype=w.dtype, what=f"{label} ({mode}) under the fast backend")
 
 
 def test_cached_generation_under_the_fast_backend_gives_the_same_tokens_and_logits(monkeypatch):
