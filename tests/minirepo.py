@@ -279,7 +279,7 @@ class warm_servers:
         return self
 
     def __exit__(self, *exc):
-        if self.mode == "warm":
+        if self.mode != "cold":
             stop_warm(self.repo)
         return False
 

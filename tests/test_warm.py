@@ -267,3 +267,95 @@ def test_a_run_going_on_when_the_harness_changes_finishes_and_the_next_gets_a_fr
     assert re.search(r"^GREEN 6/6", first, re.M), first
     assert verdict(second).startswith("GREEN 6/6") and "starting the warm server" in second.stderr
     assert len(servers) == 1 and servers != [first_server]
+
+
+# -- two cores for one run (dojo/student/shards.py) --------------------------------------------------
+
+ADD_BODY = '        return _broadcasting("+", np.add, self.data, other.data)\n'
+
+
+@scenarios.add
+def sharded(tmp):
+    """Kata 01 with a bug in Tensor.__add__ (tested by test_02, a file the worker runs), cold and
+    sharded (DOJO_SHARDS=2: the six files split between the run and a worker): a failure that
+    prints, then os._exit(3), then a segmentation fault."""
+    repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
+    tensor = repo / "tinytorch" / "tensor.py"
+    good = tensor.read_text()
+    assert good.count(ADD_BODY) == 1
+    runs = {}
+    with minirepo.warm_servers(repo):
+        for name, code in [("fails", '        print("adding", self.shape)\n        raise ValueError("planted")\n'),
+                           ("exits", "        import os\n        os._exit(3)\n"),
+                           ("crashes", "        import os, signal\n        os.kill(os.getpid(), signal.SIGSEGV)\n")]:
+            tensor.write_text(good.replace(ADD_BODY, code + ADD_BODY))
+            for mode in ("cold", "sharded"):
+                results = repo / f"{name}-{mode}.json"
+                env = {"DOJO_SHARDS": "2"} if mode == "sharded" else {}
+                run = minirepo.run(repo, "-m", "dojo", "kata", "01", "--", f"--dojo-results={results}",
+                                   env={**(minirepo.warm_environment(repo) if mode == "sharded" else {}), **env}, timeout=120)
+                data = json.loads(results.read_text())["katas"]["01"] if results.exists() else None
+                runs[name, mode] = (run, data, (repo / "progress.toml").read_text() if (repo / "progress.toml").exists() else "")
+    return runs
+
+
+def _last_line(text) -> str:
+    return [line for line in text.strip().splitlines() if line.strip()][-1]
+
+
+def test_a_sharded_run_gives_the_single_process_verdict_details_and_output(sharded):
+    cold, cold_data, _ = sharded["fails", "cold"]
+    split, split_data, _ = sharded["fails", "sharded"]
+    assert cold_data is not None and split_data == cold_data  # every test's outcome, message, hint, output
+    assert any("adding (2,)" in t.get("output", "") for t in cold_data["details"]), cold_data["details"]
+    assert verdict(split) == verdict(cold) and verdict(cold).startswith("RED 5/6"), split.stdout
+    assert split.returncode == cold.returncode == 1
+
+
+@pytest.mark.parametrize("ending", ["exits", "crashes"])
+def test_a_worker_that_dies_in_the_students_code_ends_the_run_the_same_way(sharded, ending):
+    cold, _, cold_progress = sharded[ending, "cold"]
+    split, split_data, split_progress = sharded[ending, "sharded"]
+    assert split.returncode == cold.returncode != 0
+    assert _last_line(split.stderr) == _last_line(cold.stderr), split.stderr
+    assert "ended without the dojo's verdict" in _last_line(split.stderr)
+    assert split_data is None and split_progress == cold_progress
+
+
+def test_shards_are_used_only_for_plain_runs_with_two_free_cores(monkeypatch):
+    from dojo.student import runner, shards
+
+    plain = runner.pytest_args("katas/01_tensor")
+    monkeypatch.delenv("DOJO_SHARDS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.4, 0.4))
+    assert shards.wanted(plain)
+    assert not shards.wanted([*plain, "-s"])  # OUTPUT=1: prints appear as they happen, in order
+    assert not shards.wanted(runner.pytest_args("katas/01_tensor", ["--lf"]))  # extra pytest arguments
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.7, 1.7, 1.7))
+    assert not shards.wanted(plain)  # the second core is busy
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert not shards.wanted(plain)
+    monkeypatch.setenv("DOJO_SHARDS", "0")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert not shards.wanted(plain)
+    monkeypatch.setenv("DOJO_SHARDS", "2")
+    assert shards.wanted([*plain, "-s"])
+
+
+def test_whole_files_are_shared_by_their_expected_cost():
+    from types import SimpleNamespace
+
+    from dojo.student import shards
+
+    def given():
+        pass
+
+    given.is_hypothesis_test = True
+    items = [SimpleNamespace(path=f"test_0{f}.py", obj=given if f == 1 else None, n=n)
+             for f, count in [(1, 2), (2, 10), (3, 5), (4, 3)] for n in range(count)]
+    mine, theirs = shards.split(items)
+    assert {i.path for i in mine} == {"test_01.py"} and {i.path for i in theirs} == {"test_02.py", "test_03.py", "test_04.py"}
+    assert sorted(map(id, mine + theirs)) == sorted(map(id, items))  # every test once
+    assert [i.n for i in theirs if i.path == "test_03.py"] == list(range(5))  # a file's tests stay in order

@@ -228,7 +228,7 @@ WARM_MODULES = (
     # and what the harness's assertion messages and getpass need
     "numpy.ma", "tqdm.auto", "getpass", "encodings.unicode_escape",
     "dojo.curriculum", "dojo.impl", "dojo.report", "dojo.progress", "dojo.student.gating", "dojo.stubs",
-    "dojo.threads", "dojo.testing", "dojo.student.plugin",
+    "dojo.threads", "dojo.testing", "dojo.student.plugin", "dojo.student.shards",
 )
 
 
@@ -359,7 +359,10 @@ def _child(args) -> None:
         importlib.invalidate_caches()  # directory listings the parent cached may be out of date
         if autoload_off(args):
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # this child's environment only
-        code = _pytest_main(args)
+        from dojo.student import shards
+
+        plugins = [shards.Shards(min_items=0 if shards.forced() else shards.MIN_ITEMS)] if shards.wanted(args) else []
+        code = _pytest_main(args, plugins)  # two cores where they help: dojo/student/shards.py
     except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
         try:
             import traceback
@@ -394,11 +397,11 @@ def _freeze_imports():
     return FreezeImports()
 
 
-def _pytest_main(args) -> int:
+def _pytest_main(args, plugins=()) -> int:
     import pytest
 
     try:
-        return int(pytest.main(list(args), plugins=[_freeze_imports()]))
+        return int(pytest.main(list(args), plugins=[_freeze_imports(), *plugins]))
     except SystemExit as error:
         return error.code if isinstance(error.code, int) else 1
 

@@ -3,7 +3,8 @@
 On Linux a warm process imports NumPy, pytest, hypothesis and the harness once, then forks a
 fresh child for every run (:class:`dojo.student.runner.ForkRunner`): the child imports your
 ``tinytorch`` as it is on disk and runs the kata, so a save shows its verdict without paying for
-those imports again. Elsewhere (macOS, Windows, or ``DOJO_FORK=0``) each run is a fresh
+those imports again (and, with two idle cores, shares the kata's test files with a forked worker:
+:mod:`dojo.student.shards`). Elsewhere (macOS, Windows, or ``DOJO_FORK=0``) each run is a fresh
 ``make kata``-style subprocess. Either way the verdict is the one the dojo plugin leaves.
 
 Never the results of stale code: the files are snapshotted before each run; a save during the
