@@ -359,3 +359,24 @@ def test_whole_files_are_shared_by_their_expected_cost():
     assert {i.path for i in mine} == {"test_01.py"} and {i.path for i in theirs} == {"test_02.py", "test_03.py", "test_04.py"}
     assert sorted(map(id, mine + theirs)) == sorted(map(id, items))  # every test once
     assert [i.n for i in theirs if i.path == "test_03.py"] == list(range(5))  # a file's tests stay in order
+    measured = {"test_01.py": 0.010, "test_02.py": 0.200, "test_03.py": 0.050, "test_04.py": 0.120}  # the last run's seconds
+    mine, theirs = shards.split(items, measured)
+    assert {i.path for i in mine} == {"test_02.py"} and {i.path for i in theirs} == {"test_01.py", "test_03.py", "test_04.py"}
+
+
+def test_the_costs_of_the_last_split_run_are_kept_whole(tmp_path, monkeypatch):
+    from dojo.student import shards
+
+    monkeypatch.setattr(shards, "COSTS", tmp_path / "cache" / "shard-costs.json")
+    assert shards.load_costs() == {}
+    shards.save_costs({"a.py": 0.5})
+    shards.save_costs({"b.py": 0.25})
+    assert shards.load_costs() == {"a.py": 0.5, "b.py": 0.25}
+    shards.COSTS.write_text("{not json", encoding="utf-8")  # a corrupt file: estimates, then rewritten
+    assert shards.load_costs() == {}
+    shards.save_costs({"c.py": 1.0})
+    assert shards.load_costs() == {"c.py": 1.0}
+    shards.COSTS.unlink()
+    shards.COSTS.mkdir()  # cannot be written: nothing kept, nothing left behind
+    shards.save_costs({"d.py": 1.0})
+    assert shards.load_costs() == {} and [p.name for p in shards.COSTS.parent.iterdir()] == ["shard-costs.json"]

@@ -4,8 +4,9 @@ kata's test files between the run's own process and one forked worker.
 A kata's tests spend most of their time in hypothesis's per-example work and pytest's per-test
 work, which no test can skip: on a 2-core machine the second core halves it. After collection
 (gates decided, every test placed in the summary in curriculum order), the test *files* are
-shared out by their expected cost (a property test counts as ten plain ones), so every step
-(one file) runs in one process, in order, with its module fixtures. The worker runs its files
+shared out by their cost (what each took the last time, kept in ``.dojo/cache/shard-costs.json``,
+else an estimate), so every step (one file) runs in one process, in order, with its module
+fixtures. The worker runs its files
 with the terminal silenced and leaves its pytest reports and the dojo's per-test results in a
 file; the main process runs its own files, then replays the worker's reports (the dots, the
 counts, the exit status) and puts the worker's results in their places. The summary, the first
@@ -24,13 +25,17 @@ Used only where it pays and changes nothing else (:func:`wanted`): Linux fork, t
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
 import sys
 import tempfile
 
+from dojo import ROOT
+
 MIN_ITEMS = 30  # fewer tests: a fork costs more than it saves
+COSTS = ROOT / ".dojo" / "cache" / "shard-costs.json"  # seconds per test file, from the last split run
 PROPERTY_WEIGHT = 10  # a hypothesis test costs about as much as ten plain ones
 
 
@@ -58,13 +63,47 @@ def wanted(args) -> bool:
     return cores >= 2 and load < cores - 0.5
 
 
-def split(items) -> tuple:
+def _file(item) -> str:
+    """The test file of an item, as its node id names it: katas/05_autograd/test_01_engine.py."""
+    return str(getattr(item, "nodeid", "") or item.path).split("::")[0] or str(item.path)
+
+
+def load_costs() -> dict:
+    """{test file: seconds its tests took in the last split run} (:data:`COSTS`; {} if unreadable)."""
+    try:
+        found = json.loads(COSTS.read_text(encoding="utf-8"))
+        return {str(k): float(v) for k, v in found.items()} if isinstance(found, dict) else {}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def save_costs(costs) -> None:
+    """Remember what each test file took (written whole, then renamed: never half a file)."""
+    tmp = None
+    try:
+        COSTS.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="shard-costs-", dir=COSTS.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({**load_costs(), **costs}, handle, indent=0, sort_keys=True)
+        os.replace(tmp, COSTS)
+    except OSError:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def split(items, costs=None) -> tuple:
     """(the main process's items, the worker's): whole test files, in collection order, shared by
-    expected cost (longest first onto the lighter side)."""
+    cost (longest first onto the lighter side). A file's cost is what it took last time
+    (``costs``), else an estimate: 2 ms a test, 20 ms a property test."""
+    costs = costs or {}
     files = {}
     for item in items:
-        files.setdefault(str(item.path), []).append(item)
-    cost = {path: sum(PROPERTY_WEIGHT if getattr(getattr(i, "obj", None), "is_hypothesis_test", False) else 1 for i in group)
+        files.setdefault(_file(item), []).append(item)
+    cost = {path: costs[path] if path in costs else
+            sum(PROPERTY_WEIGHT if getattr(getattr(i, "obj", None), "is_hypothesis_test", False) else 1 for i in group) * 0.002
             for path, group in files.items()}
     sides, load = ([], []), [0, 0]
     for path in sorted(files, key=lambda p: -cost[p]):
@@ -72,7 +111,7 @@ def split(items) -> tuple:
         sides[side].append(path)
         load[side] += cost[path]
     mine, theirs = set(sides[0]), set(sides[1])
-    return [i for i in items if str(i.path) in mine], [i for i in items if str(i.path) in theirs]
+    return [i for i in items if _file(i) in mine], [i for i in items if _file(i) in theirs]
 
 
 def _run(session, items) -> None:
@@ -91,11 +130,16 @@ class Shards:
 
     def __init__(self, min_items=MIN_ITEMS):
         self.min_items = min_items
+        self.seconds = {}  # test file -> seconds its tests took in this run (both processes' reports)
+
+    def pytest_runtest_logreport(self, report):
+        path = report.nodeid.split("::")[0]
+        self.seconds[path] = self.seconds.get(path, 0.0) + float(getattr(report, "duration", 0.0) or 0.0)
 
     def pytest_runtestloop(self, session):
         if session.testsfailed or session.config.option.collectonly or len(session.items) < max(2, self.min_items):
             return None  # pytest's own loop: collection errors, --collect-only, small runs
-        mine, theirs = split(session.items)
+        mine, theirs = split(session.items, load_costs())
         capman = session.config.pluginmanager.get_plugin("capturemanager")
         if not mine or not theirs or getattr(capman, "_global_capturing", None) is None:
             return None
@@ -117,6 +161,7 @@ class Shards:
                 _stop(pid)
                 raise
             self._merge(session, status, path)
+            save_costs(self.seconds)  # a run that finished: the next split uses what each file took
         finally:
             try:
                 os.unlink(path)
