@@ -201,6 +201,14 @@ def solve(root: Path, *names) -> None:
         shutil.copy2(root / "solutions" / "tinytorch" / name, root / "tinytorch" / name)
 
 
+def student_environment(extra=None) -> dict:
+    """This process's environment as a student's shell has it (no IMPL, UNLOCK, PYTEST_ADDOPTS),
+    plus ``extra``: for `python -m dojo` started by hand (Popen) rather than by :func:`run`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
+    env.update(extra or {})
+    return env
+
+
 # -- make kata through the warm server (dojo/student/warm.py) -----------------------------------
 
 _WARM_FOLDERS: dict = {}

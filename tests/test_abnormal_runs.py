@@ -60,10 +60,7 @@ def _mode_env(mode, repo):
 
 
 def student_environment(mode="cold", repo=None):
-    env = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
-    env.update(minirepo.warm_environment(repo) if mode in ("warm", "sharded") else {})
-    env.update({"DOJO_SHARDS": "2"} if mode == "sharded" else {})
-    return env
+    return minirepo.student_environment(_mode_env(mode, repo))
 
 
 # Each test's runs (seconds of subprocesses) are a scenario: they start together when the module

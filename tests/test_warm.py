@@ -121,8 +121,7 @@ def killed_client(tmp):
         assert verdict(kata(repo)).startswith("GREEN")
         pid = server_pid(repo)
         tensor.write_text(good.replace(SUM_BODY, f"        open({str(marker)!r}, 'w').close()\n        import time\n        time.sleep(60)\n" + SUM_BODY))
-        env = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
-        env.update(minirepo.warm_environment(repo))
+        env = minirepo.student_environment(minirepo.warm_environment(repo))
         client = subprocess.Popen([sys.executable, "-m", "dojo", "kata", "01"], cwd=repo, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(600):
@@ -246,8 +245,7 @@ def edit_during_a_run(tmp):
         first_server = server_pid(repo)
         tensor.write_text(tensor.read_text().replace(
             SUM_BODY, f"        open({str(marker)!r}, 'w').close()\n        import time\n        time.sleep(2)\n" + SUM_BODY))
-        env = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
-        env.update(minirepo.warm_environment(repo))
+        env = minirepo.student_environment(minirepo.warm_environment(repo))
         first = subprocess.Popen([sys.executable, "-m", "dojo", "kata", "01"], cwd=repo, env=env, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(600):
@@ -369,8 +367,7 @@ def test_the_costs_of_the_last_split_run_are_kept_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(shards, "COSTS", tmp_path / "cache" / "shard-costs.json")
     assert shards.load_costs() == {}
-    shards.save_costs({"a.py": 0.5})
-    shards.save_costs({"b.py": 0.25})
+    shards.save_costs({"a.py": 0.5, "b.py": 0.25})
     assert shards.load_costs() == {"a.py": 0.5, "b.py": 0.25}
     shards.COSTS.write_text("{not json", encoding="utf-8")  # a corrupt file: estimates, then rewritten
     assert shards.load_costs() == {}

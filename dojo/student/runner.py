@@ -182,6 +182,17 @@ def _interrupted(signals, interrupt) -> None:
         raise KeyboardInterrupt
 
 
+def child_environment(args, environ=None) -> dict:
+    """The environment of the process that runs pytest with ``args``: this one's, with a console
+    that cannot print a character getting "?", and plugin autoloading off for a plain kata run."""
+    env = dict(os.environ if environ is None else environ)
+    encoding = env.get("PYTHONIOENCODING", "").split(":")[0]
+    env["PYTHONIOENCODING"] = f"{encoding}:replace"
+    if autoload_off(args):
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
 def run_with_verdict(args, interrupt=False) -> int:
     """Run pytest with ``args`` in a fresh interpreter and return the verdict the dojo plugin left.
 
@@ -189,11 +200,7 @@ def run_with_verdict(args, interrupt=False) -> int:
     Ctrl-C came during the run, for callers that stop then (``make watch``)."""
     with tempfile.TemporaryDirectory(prefix="dojo-run-") as tmp:
         verdict = Path(tmp) / "verdict.json"
-        env = dict(os.environ)
-        encoding = env.get("PYTHONIOENCODING", "").split(":")[0]
-        env["PYTHONIOENCODING"] = f"{encoding}:replace"  # a console that cannot print a character gets "?"
-        if autoload_off(args):
-            env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        env = child_environment(args)
         sys.stdout.flush()
         child = subprocess.Popen([sys.executable, "-m", "dojo.student.runner", *_with_verdict(args, verdict)], env=env)
 

@@ -78,13 +78,13 @@ def load_costs() -> dict:
 
 
 def save_costs(costs) -> None:
-    """Remember what each test file took (written whole, then renamed: never half a file)."""
+    """Keep ``costs`` as the file's whole content (written, then renamed: never half a file)."""
     tmp = None
     try:
         COSTS.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix="shard-costs-", dir=COSTS.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({**load_costs(), **costs}, handle, indent=0, sort_keys=True)
+            json.dump(costs, handle, indent=0, sort_keys=True)
         os.replace(tmp, COSTS)
     except OSError:
         if tmp is not None:
@@ -139,7 +139,8 @@ class Shards:
     def pytest_runtestloop(self, session):
         if session.testsfailed or session.config.option.collectonly or len(session.items) < max(2, self.min_items):
             return None  # pytest's own loop: collection errors, --collect-only, small runs
-        mine, theirs = split(session.items, load_costs())
+        costs = load_costs()
+        mine, theirs = split(session.items, costs)
         capman = session.config.pluginmanager.get_plugin("capturemanager")
         if not mine or not theirs or getattr(capman, "_global_capturing", None) is None:
             return None
@@ -161,7 +162,7 @@ class Shards:
                 _stop(pid)
                 raise
             self._merge(session, status, path)
-            save_costs(self.seconds)  # a run that finished: the next split uses what each file took
+            save_costs({**costs, **self.seconds})  # a run that finished: the next split uses what each file took
         finally:
             try:
                 os.unlink(path)

@@ -207,13 +207,8 @@ def _run_warm(args, retries=1) -> int:
     sock = _connect_or_start(path, k)
     with sock, tempfile.TemporaryDirectory(prefix="dojo-run-") as tmp:
         verdict = Path(tmp) / "verdict.json"
-        env = dict(os.environ)
-        encoding = env.get("PYTHONIOENCODING", "").split(":")[0]
-        env["PYTHONIOENCODING"] = f"{encoding}:replace"
-        if runner.autoload_off(args):
-            env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         request = {
-            "key": k, "args": runner._with_verdict(args, verdict), "env": env, "cwd": os.getcwd(),
+            "key": k, "args": runner._with_verdict(args, verdict), "env": runner.child_environment(args), "cwd": os.getcwd(),
             "encoding": getattr(sys.stdout, "encoding", None) or "utf-8",
         }
         sys.stdout.flush()
@@ -519,18 +514,15 @@ def _become_client_process(request, fds) -> None:
     encoding = request.get("encoding") or "utf-8"
     unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
 
-    def stream(fd, mode):
+    def stream(fd, mode, errors="replace", line_buffering=None):
         raw = io.FileIO(fd, mode, closefd=False)
-        tty = raw.isatty()
-        if mode == "r":
-            return io.TextIOWrapper(io.BufferedReader(raw), encoding=encoding, errors="replace", line_buffering=tty)
-        return io.TextIOWrapper(io.BufferedWriter(raw), encoding=encoding, errors="replace",
-                                line_buffering=tty, write_through=unbuffered)
+        buffered = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
+        return io.TextIOWrapper(buffered, encoding=encoding, errors=errors, write_through=unbuffered and mode == "w",
+                                line_buffering=raw.isatty() if line_buffering is None else line_buffering)
 
     sys.stdin = sys.__stdin__ = stream(0, "r")
     sys.stdout = sys.__stdout__ = stream(1, "w")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-                                                   encoding=encoding, errors="backslashreplace", line_buffering=True)
+    sys.stderr = sys.__stderr__ = stream(2, "w", errors="backslashreplace", line_buffering=True)
 
 
 # -- python -m dojo warm [stop] ------------------------------------------------------------------
