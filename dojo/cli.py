@@ -28,27 +28,6 @@ def cmd_kata(c, args) -> int:
     return warm.run_kata(_pytest_args(c.kata_dir(kata), args.pytest_args))
 
 
-def _kata_folder_fast(arg):
-    """``katas/NN_slug`` for ``5``, ``05``, ``tensor`` or ``01_tensor`` from the folder names alone
-    (the curriculum's own rules, without parsing it: the child pytest does that anyway). None
-    when unsure: the caller then asks the curriculum, which also explains a wrong value."""
-    if os.environ.get("DOJO_CURRICULUM"):
-        return None
-    text = str(arg).strip().lower()
-    try:
-        names = os.listdir(ROOT / "katas")
-    except OSError:
-        return None
-    found = []
-    for name in names:
-        kid, _, slug = name.partition("_")
-        if len(kid) == 2 and kid.isdigit() and slug and (
-            text in (kid, slug, name) or (text.isdigit() and int(text) == int(kid))
-        ):
-            found.append(name)
-    return ROOT / "katas" / found[0] if len(found) == 1 and (ROOT / "katas" / found[0]).is_dir() else None
-
-
 def cmd_watch(c, args) -> int:
     """Re-run a kata every time you save a file (Ctrl-C to stop)."""
     from dojo import impl
@@ -473,7 +452,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     if args.verb == "kata" and args.kata:  # the common case, ~50 ms sooner: the child reads the curriculum
-        folder = _kata_folder_fast(args.kata)
+        from dojo.student.warm_client import kata_folder
+
+        folder = kata_folder(args.kata)
         if folder is not None:
             from dojo.student import warm
 

@@ -132,9 +132,9 @@ def minirepo_root(tmp_path):
     return root
 
 
-# Modules that only run on Linux (the warm server of make kata: fork, Unix sockets passing file
-# descriptors, flock), and the guard their only entry point checks first.
-LINUX_ONLY = {"warm.py": 'return hasattr(os, "fork") and runner.fork_available()'}
+# Modules that only run on Linux (the warm server of make kata and its client: fork, Unix sockets
+# passing file descriptors, flock), and the guard their only entry point checks first.
+LINUX_ONLY = {"warm.py": "if enabled():", "warm_client.py": 'return hasattr(os, "fork") and runner.fork_available()'}
 
 
 def test_no_posix_only_calls_in_the_harness():

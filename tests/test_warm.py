@@ -90,6 +90,35 @@ def test_a_warm_run_gives_the_cold_runs_verdict_and_sees_every_save(saves):
 
 
 @scenarios.add
+def thin_client(tmp):
+    """A server is up: a plain `python -m dojo kata 01` (its imports listed by -X importtime), a
+    wrong kata number and a run with an extra pytest argument, then a cold run."""
+    repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
+    env = minirepo.warm_environment(repo)
+    with minirepo.warm_servers(repo):
+        kata(repo)  # starts the server
+        thin = minirepo.run(repo, "-X", "importtime", "-m", "dojo", "kata", "01", env=env, timeout=120)
+        wrong = minirepo.run(repo, "-m", "dojo", "kata", "99", env=env, timeout=120)
+        extra = minirepo.run(repo, "-X", "importtime", "-m", "dojo", "kata", "01", "-x", env=env, timeout=120)
+        pids = minirepo.warm_pids(repo)
+    return thin, wrong, extra, pids, kata(repo, mode="cold")
+
+
+def _imported(result) -> set:
+    return set(re.findall(r"^import time:.*\|\s*(\S+)\s*$", result.stderr, re.M))
+
+
+def test_a_plain_make_kata_reaches_the_server_without_importing_the_command_line(thin_client):
+    thin, wrong, extra, pids, cold = thin_client
+    imported = _imported(thin)
+    assert "dojo.student.warm_client" in imported and not imported & {"dojo.cli", "argparse", "pytest", "numpy"}, sorted(imported)
+    assert thin.returncode == cold.returncode == 0 and verdict(thin) == verdict(cold)
+    assert wrong.returncode == 2 and "no kata '99'" in wrong.stderr  # the command line's message
+    assert "dojo.cli" in _imported(extra) and extra.returncode == 0 and verdict(extra) == verdict(cold)
+    assert "starting the warm server" not in thin.stderr + extra.stderr and len(pids) == 1  # both went to the same server
+
+
+@scenarios.add
 def harness_edit(tmp):
     """A run, then an edit to the harness the server imported (dojo/report.py), then a run."""
     repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
@@ -224,9 +253,9 @@ def test_the_wire_carries_messages_and_a_terminal(tmp_path):
 
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with a, b, open(tmp_path / "f", "w") as handle:
-        warm._send(a, {"args": ["x"] * 1000, "n": 1}, fds=[handle.fileno()])
+        warm.send(a, {"args": ["x"] * 1000, "n": 1}, fds=[handle.fileno()])
         fds = []
-        assert warm._recv(b, fds) == {"args": ["x"] * 1000, "n": 1}
+        assert warm.recv(b, fds) == {"args": ["x"] * 1000, "n": 1}
         assert len(fds) == 1
         os.write(fds[0], b"through the passed descriptor")
         os.close(fds[0])

@@ -13,7 +13,9 @@ Two ways to start the child, with the same verdict rules:
   hypothesis and the harness once forks a child per run. The parent never imports ``tinytorch``,
   so every child imports the student's code as it is on disk now.
 
-This module imports only the standard library: ``make kata`` pays for nothing it does not use.
+This module imports only the standard library, and only what every ``make kata`` needs at module
+level (subprocess and tempfile where they are used): the warm server's thin client
+(:mod:`dojo.student.warm_client`) imports it for the verdict rules.
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -198,6 +198,9 @@ def run_with_verdict(args, interrupt=False) -> int:
 
     ``interrupt``: raise KeyboardInterrupt (after the child ended and its verdict was said) when a
     Ctrl-C came during the run, for callers that stop then (``make watch``)."""
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="dojo-run-") as tmp:
         verdict = Path(tmp) / "verdict.json"
         env = child_environment(args)
@@ -289,6 +292,8 @@ class ForkRunner:
         stale = sorted(m for m in sys.modules if m == "tinytorch" or m.startswith("tinytorch."))
         if stale:
             raise RuntimeError(f"the warm parent has imported {stale[0]}: a child would not see the code on disk")
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="dojo-run-") as tmp:
             verdict = Path(tmp) / "verdict.json"
             # modules the parent imported cannot be rewritten for assertions: pytest would say so
@@ -437,6 +442,9 @@ def kata_results(curriculum, kata, impl_root=None) -> dict:
     Used by ``make hint``, ``make reveal`` and ``make present``. A run that wrote nothing (the
     interpreter died) gives ``{"status": "broken", "message": <its last lines>}``.
     """
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="dojo-") as tmp:
         out = Path(tmp) / "results.json"
         command = [

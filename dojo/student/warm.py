@@ -27,140 +27,56 @@ Used by ``make kata`` (``python -m dojo kata``) on Linux only, never under ``CI`
 ``make test`` always start a fresh interpreter); ``DOJO_WARM=0`` turns it off.
 ``python -m dojo warm`` lists this checkout's servers, ``python -m dojo warm stop`` ends them.
 
-This module imports only the standard library (the client runs on every ``make kata``), and
-nothing POSIX-only at import time: off Linux :func:`enabled` is False and nothing else runs.
+The client is :mod:`dojo.student.warm_client` (a server that is up is reached before the command
+line is even imported); this module starts servers and is one. It imports only the standard
+library, and nothing POSIX-only at import time: off Linux :func:`enabled` is False and nothing
+else runs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from dojo import ROOT
 from dojo.student import runner
+from dojo.student.warm_client import Stale, Unavailable, connect, enabled, key, recv, send  # noqa: F401 - part of this module's interface
 
 IDLE_SECONDS = 900.0
 START_SECONDS = 30.0  # a cold start on a busy machine: imports take seconds, not minutes
 TICK_SECONDS = 1.0
-KEY_PREFIXES = ("PYTHON", "HYPOTHESIS", "OPENBLAS", "OMP_", "MKL_", "NUMPY", "LC_", "DOJO_", "VECLIB")
-KEY_NAMES = ("LANG", "TINYTORCH_THREADS", "GOTO_NUM_THREADS", "BLIS_NUM_THREADS")
-OFF = ("0", "false", "no", "off")
-
-
-class Unavailable(Exception):
-    """No warm run this time (no server, a stale one that could not be replaced, …): run cold."""
-
-
-# -- where and who ----------------------------------------------------------------------------
-
-
-def enabled() -> bool:
-    """Linux (fork without exec), not under CI, not ``DOJO_WARM=0``, and the warm fork allowed
-    (``DOJO_FORK``)."""
-    if os.environ.get("DOJO_WARM", "").strip().lower() in OFF or os.environ.get("CI", "").strip():
-        return False
-    return hasattr(os, "fork") and runner.fork_available() and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
 
 
 def folder() -> Path:
-    """A folder only this user can enter: ``DOJO_WARM_DIR``, else ``$XDG_RUNTIME_DIR/tinytorch-dojo``,
-    else ``<tmp>/tinytorch-dojo-<uid>``. Created 0700; refused if someone else owns it or can enter it."""
-    if not hasattr(os, "getuid"):  # Windows: no warm server, no folder for it
-        raise Unavailable("no warm server on this system")
-    chosen = os.environ.get("DOJO_WARM_DIR", "").strip()
-    if chosen:
-        path = Path(chosen)
-    elif os.environ.get("XDG_RUNTIME_DIR", "").strip():
-        path = Path(os.environ["XDG_RUNTIME_DIR"]) / "tinytorch-dojo"
-    else:
-        path = Path(tempfile.gettempdir()) / f"tinytorch-dojo-{os.getuid()}"
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = os.lstat(path)
-    except OSError as error:
-        raise Unavailable(f"cannot use {path}: {error}") from error
-    if st.st_uid != os.getuid() or (st.st_mode & 0o077) or not os.path.isdir(path) or os.path.islink(path):
-        raise Unavailable(f"{path} is not a private folder of this user")
-    return path
+    """The private folder of this user's warm servers (:func:`dojo.student.warm_client.folder`)."""
+    from dojo.student import warm_client
 
-
-def key(environ=None, cwd=None) -> str:
-    """Which server a client may use: the checkout, the interpreter and everything the server's
-    imports read from the environment."""
-    environ = os.environ if environ is None else environ
-    chosen = sorted((k, v) for k, v in environ.items() if k.startswith(KEY_PREFIXES) or k in KEY_NAMES)
-    material = json.dumps([str(ROOT), sys.executable, sys.version, os.getcwd() if cwd is None else cwd, chosen])
-    return hashlib.sha256(material.encode()).hexdigest()[:20]
+    return Path(warm_client.folder())
 
 
 def socket_path(k=None) -> Path:
     return folder() / f"{k or key()}.sock"
 
 
-# -- the wire: length-prefixed JSON messages -----------------------------------------------------
-
-
-def _send(sock, message, fds=()) -> None:
-    data = json.dumps(message).encode()
-    payload = struct.pack("!I", len(data)) + data
-    if fds:
-        socket.send_fds(sock, [payload], list(fds))
-    else:
-        sock.sendall(payload)
-
-
-def _recv_exact(sock, n, fds=None) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        if fds is not None and not chunks:
-            data, received, _, _ = socket.recv_fds(sock, n - got, 8)
-            fds.extend(received)
-        else:
-            data = sock.recv(n - got)
-        if not data:
-            raise EOFError("connection closed")
-        chunks.append(data)
-        got += len(data)
-    return b"".join(chunks)
-
-
-def _recv(sock, fds=None):
-    (size,) = struct.unpack("!I", _recv_exact(sock, 4, fds))
-    if size > 16 * 1024 * 1024:
-        raise ValueError("message too large")
-    return json.loads(_recv_exact(sock, size).decode())
-
-
-# -- the client (every make kata) ------------------------------------------------------------------
+# -- the client (make kata, when the thin client could not: dojo/student/warm_client.py) ----------
 
 
 def run_kata(args) -> int:
-    """``make kata``: through the warm server when :func:`enabled`, else (or if that fails before
-    the kata started) in a fresh interpreter, :func:`dojo.student.runner.run_with_verdict`."""
+    """``make kata``: through the warm server when :func:`enabled` (started here if none is up),
+    else (or if that fails before the kata started) in a fresh interpreter,
+    :func:`dojo.student.runner.run_with_verdict`."""
     if enabled():
         try:
             return _run_warm(args)
         except Unavailable:
             pass
     return runner.run_with_verdict(args)
-
-
-def _connect(path):
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(os.fspath(path))
-    except OSError:
-        sock.close()
-        return None
-    return sock
 
 
 def idle_seconds() -> float:
@@ -185,13 +101,13 @@ def _start(path, k) -> subprocess.Popen:
 
 
 def _connect_or_start(path, k):
-    sock = _connect(path)
+    sock = connect(path)
     if sock is not None:
         return sock
     server = _start(path, k)
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
-        sock = _connect(path)
+        sock = connect(path)
         if sock is not None:
             return sock
         code = server.poll()
@@ -202,48 +118,18 @@ def _connect_or_start(path, k):
 
 
 def _run_warm(args, retries=1) -> int:
+    from dojo.student import warm_client
+
     k = key()
     path = socket_path(k)
-    sock = _connect_or_start(path, k)
-    with sock, tempfile.TemporaryDirectory(prefix="dojo-run-") as tmp:
-        verdict = Path(tmp) / "verdict.json"
-        request = {
-            "key": k, "args": runner._with_verdict(args, verdict), "env": runner.child_environment(args), "cwd": os.getcwd(),
-            "encoding": getattr(sys.stdout, "encoding", None) or "utf-8",
-        }
-        sys.stdout.flush()
-        sys.stderr.flush()
+    with _connect_or_start(path, k) as sock:
         try:
-            _send(sock, request, fds=[0, 1, 2])
-            reply = _recv(sock)
-        except (OSError, EOFError, ValueError) as error:
-            raise Unavailable(f"the warm server did not answer: {error}") from error
-        if reply.get("stale") and retries > 0:  # the harness changed since it started: it has gone
-            _wait_gone(path)
-            return _run_warm(args, retries - 1)
-        if "pid" not in reply:
-            raise Unavailable(reply.get("error", "the warm server refused the run"))
-        pid = int(reply["pid"])
-
-        def send(signum):
-            try:
-                os.kill(pid, signum)
-            except OSError:
-                pass
-
-        code = 1
-        with runner._Forwarding(send) as signals:
-            while True:
-                try:
-                    code = int(_recv(sock)["exit"])
-                    break
-                except KeyboardInterrupt:  # pragma: no cover - _Forwarding handles SIGINT itself
-                    continue
-                except (OSError, EOFError, ValueError, KeyError):  # the server died: judge by the verdict file
-                    code = 1
-                    break
-        status, message = runner._read_verdict(verdict)
-    return runner.conclude(status, message, code, signals.received)
+            return warm_client.run(args, sock, k)
+        except Stale:  # the harness changed since it started: it has gone
+            if retries <= 0:
+                raise
+    _wait_gone(path)
+    return _run_warm(args, retries - 1)
 
 
 def _wait_gone(path, seconds=5.0) -> None:
@@ -399,20 +285,20 @@ class Server:
             uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
             if uid != os.getuid():
                 raise PermissionError("another user")
-            request = _recv(conn, fds)
+            request = recv(conn, fds)
             if any(m == "tinytorch" or m.startswith("tinytorch.") for m in sys.modules):
-                _send(conn, {"error": "the warm server has imported tinytorch: a run would not see the code on disk"})
+                send(conn, {"error": "the warm server has imported tinytorch: a run would not see the code on disk"})
                 self.running = False
             elif request.get("key") != self.key:
-                _send(conn, {"error": "this warm server was started for another environment"})
+                send(conn, {"error": "this warm server was started for another environment"})
             elif fingerprint() != self.state:  # no new runs here; the ones running finish first
                 self._stop_listening()
-                _send(conn, {"stale": True})
+                send(conn, {"stale": True})
             elif len(fds) != 3:
-                _send(conn, {"error": "the terminal did not arrive"})
+                send(conn, {"error": "the terminal did not arrive"})
             else:
                 pid = self._fork(request, fds, conn)
-                _send(conn, {"pid": pid})
+                send(conn, {"pid": pid})
                 self.children[pid] = conn
                 conn.setblocking(False)
                 self.selector.register(conn, selectors.EVENT_READ, pid)
@@ -494,7 +380,7 @@ class Server:
             try:
                 conn.setblocking(True)
                 conn.settimeout(2)
-                _send(conn, {"exit": code})
+                send(conn, {"exit": code})
             except OSError:
                 pass
             conn.close()
