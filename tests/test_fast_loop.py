@@ -229,6 +229,23 @@ class Watcher:
             if re.search(pattern, line):
                 return "".join(got)
 
+    def left_behind(self, wait=5.0) -> list:
+        """The processes of the watcher's session still alive (after :meth:`stop`: none may be)."""
+        deadline = time.monotonic() + wait
+        while True:
+            alive = []
+            for entry in os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{entry}/stat") as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                if int(fields[3]) == self.child.pid and fields[0] != "Z":  # field 6, the session id
+                    alive.append(int(entry))
+            if not alive or time.monotonic() > deadline:
+                return alive
+            time.sleep(0.05)
+
     def stop(self) -> str:
         """Ctrl-C, then everything the watcher said after the last line read."""
         if self.child.poll() is None:
@@ -298,6 +315,7 @@ def test_watch_runs_fresh_code_after_every_save_and_never_a_stale_version(tmp_pa
     finally:
         rest = watcher.stop()
     assert "stopped watching" in rest and "Traceback" not in rest, rest
+    assert watcher.left_behind() == [], "processes of make watch outlived it (the next run's child, forked ahead?)"
 
 
 # -- one kata run, end to end ------------------------------------------------------------------

@@ -286,36 +286,97 @@ class ForkRunner:
 
         gc.collect()
         gc.freeze()  # the children's collections skip everything imported here (and leave those pages shared)
+        self.prepared = None  # the next run's child, forked ahead by prepare()
 
     def run(self, args, interrupt=False) -> int:
-        """Like :func:`run_with_verdict`, in a child forked from this warm process."""
-        stale = sorted(m for m in sys.modules if m == "tinytorch" or m.startswith("tinytorch."))
-        if stale:
-            raise RuntimeError(f"the warm parent has imported {stale[0]}: a child would not see the code on disk")
-        import tempfile
+        """Like :func:`run_with_verdict`, in a child forked from this warm process (the one
+        :meth:`prepare` made for the same ``args``, if any: it goes on from its configuration)."""
+        self._refuse_if_tinytorch_imported()
+        prepared, self.prepared = self.prepared, None
+        if prepared is not None and prepared["args"] != list(args):
+            self._end(prepared)
+            prepared = None
+        reaped, child = False, []
 
-        with tempfile.TemporaryDirectory(prefix="dojo-run-") as tmp:
-            verdict = Path(tmp) / "verdict.json"
-            # modules the parent imported cannot be rewritten for assertions: pytest would say so
-            child_args = [*_with_verdict(args, verdict), "-W", "ignore::pytest.PytestAssertRewriteWarning"]
-            sys.stdout.flush()
-            sys.stderr.flush()
-            child = []
+        def send(signum):
+            if child:
+                os.kill(child[0], signum)
 
-            def send(signum):
-                if child:
-                    os.kill(child[0], signum)
-
-            with _Forwarding(send) as signals:  # before the fork: no Ctrl-C can fall in between
-                pid = os.fork()
-                if pid == 0:  # the child: run, then leave without returning into the parent's code
-                    _child(child_args)
-                child.append(pid)
-                code = _wait(pid)
-            status, message = _read_verdict(verdict)
+        try:
+            with _Forwarding(send) as signals:  # before the child goes on: no Ctrl-C can fall in between
+                if prepared is not None:
+                    try:
+                        os.write(prepared["go"], b"g")
+                    except OSError:  # it ended while it waited (its configuration failed): a fresh one
+                        self._end(prepared)
+                        prepared = None
+                if prepared is None:
+                    prepared = self._fork(args, gate=False)
+                child.append(prepared["pid"])
+                code = _wait(prepared["pid"])
+                reaped = True
+            status, message = _read_verdict(prepared["verdict"])
+        finally:
+            if prepared is not None:
+                self._end(prepared, reaped=reaped)
         code = conclude(status, message, code, signals.received)
         _interrupted(signals, interrupt)
         return code
+
+    def prepare(self, args) -> None:
+        """Fork the next run's child ahead (make watch, while it waits for a save): it parses
+        pytest's arguments and configuration and loads the plugins, then waits (:func:`_gate`)
+        before reading anything of the student's. :meth:`run` with the same ``args`` lets it go
+        on; :meth:`cancel` ends it quietly."""
+        self.cancel()
+        self._refuse_if_tinytorch_imported()
+        self.prepared = self._fork(args, gate=True)
+
+    def cancel(self) -> None:
+        """End the child :meth:`prepare` made, if any (it exits without a word)."""
+        prepared, self.prepared = self.prepared, None
+        if prepared is not None:
+            self._end(prepared)
+
+    def _fork(self, args, gate) -> dict:
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory(prefix="dojo-run-")
+        verdict = Path(tmp.name) / "verdict.json"
+        # modules the parent imported cannot be rewritten for assertions: pytest would say so
+        child_args = [*_with_verdict(args, verdict), "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+        read, go = os.pipe() if gate else (None, None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: run, then leave without returning into the parent's code
+            if go is not None:
+                os.close(go)
+            _child(child_args, gate=read)
+        if read is not None:
+            os.close(read)
+        return {"pid": pid, "go": go, "args": list(args), "tmp": tmp, "verdict": verdict}
+
+    @staticmethod
+    def _end(prepared, reaped=False) -> None:
+        """Close the child's gate (a child still waiting there ends), reap it, remove its folder."""
+        if prepared["go"] is not None:
+            try:
+                os.close(prepared["go"])
+            except OSError:
+                pass
+        if not reaped:
+            try:
+                _wait(prepared["pid"])
+            except ChildProcessError:
+                pass
+        prepared["tmp"].cleanup()
+
+    @staticmethod
+    def _refuse_if_tinytorch_imported() -> None:
+        stale = sorted(m for m in sys.modules if m == "tinytorch" or m.startswith("tinytorch."))
+        if stale:
+            raise RuntimeError(f"the warm parent has imported {stale[0]}: a child would not see the code on disk")
 
 
 def _prepare_child_work() -> None:
@@ -358,10 +419,13 @@ def _wait(pid) -> int:
         return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def _child(args) -> None:
+def _child(args, gate=None) -> None:
+    """A forked kata run (never returns). ``gate``: the read end of a pipe; the run waits there,
+    configured, until it is let go (:meth:`ForkRunner.prepare`)."""
     code = 1
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # a run prepared ahead ignores Ctrl-C while it waits (that one is for make watch itself)
+        signal.signal(signal.SIGINT, signal.default_int_handler if gate is None else signal.SIG_IGN)
         for name in ("SIGTERM", "SIGHUP"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_DFL)
@@ -373,8 +437,10 @@ def _child(args) -> None:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # this child's environment only
         from dojo.student import shards
 
-        plugins = [shards.Shards(min_items=0 if shards.forced() else shards.MIN_ITEMS)] if shards.wanted(args) else []
-        code = _pytest_main(args, plugins)  # two cores where they help: dojo/student/shards.py
+        plugins = [shards.Shards(args)]  # two cores where they help: dojo/student/shards.py
+        if gate is not None:
+            plugins.append(_gate(gate))
+        code = _pytest_main(args, plugins)
     except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
         try:
             import traceback
@@ -384,6 +450,33 @@ def _child(args) -> None:
             pass
     finally:
         _leave(code)
+
+
+def _gate(fd):
+    """A pytest plugin: the run has parsed its arguments, read its configuration and loaded its
+    plugins (tens of milliseconds, the same for every run of a make watch session); before any
+    plugin is configured it waits for one byte on ``fd``. "g" goes on: the student's files are
+    read from here on (the dojo plugin's configure purges fresh bytecode, collection imports
+    them). Anything else, or the pipe closing, ends the process quietly: nothing ran, nothing
+    was printed."""
+    import pytest
+
+    class Gate:
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_configure(self, config):
+            try:
+                go = os.read(fd, 1)
+            except OSError:
+                go = b""
+            os.close(fd)
+            if go != b"g":
+                _leave(0)
+            import importlib
+
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            importlib.invalidate_caches()  # the save that let this run go may have added files
+
+    return Gate()
 
 
 def _freeze_imports():

@@ -126,9 +126,13 @@ def _run(session, items) -> None:
 
 
 class Shards:
-    """The pytest plugin (see the module's docstring). ``min_items``: smaller runs keep one process."""
+    """The pytest plugin (see the module's docstring) for a run with pytest arguments ``args``.
+    Whether to split is decided when the tests are about to run (:func:`wanted`: the load then),
+    not when the process started (a run prepared ahead by make watch waits for a save).
+    ``min_items``: smaller runs keep one process (default: :data:`MIN_ITEMS`, 0 under ``DOJO_SHARDS=2``)."""
 
-    def __init__(self, min_items=MIN_ITEMS):
+    def __init__(self, args, min_items=None):
+        self.args = list(args)
         self.min_items = min_items
         self.seconds = {}  # test file -> seconds its tests took in this run (both processes' reports)
 
@@ -137,7 +141,10 @@ class Shards:
         self.seconds[path] = self.seconds.get(path, 0.0) + float(getattr(report, "duration", 0.0) or 0.0)
 
     def pytest_runtestloop(self, session):
-        if session.testsfailed or session.config.option.collectonly or len(session.items) < max(2, self.min_items):
+        if not wanted(self.args):
+            return None
+        min_items = (0 if forced() else MIN_ITEMS) if self.min_items is None else self.min_items
+        if session.testsfailed or session.config.option.collectonly or len(session.items) < max(2, min_items):
             return None  # pytest's own loop: collection errors, --collect-only, small runs
         costs = load_costs()
         mine, theirs = split(session.items, costs)

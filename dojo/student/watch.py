@@ -7,6 +7,10 @@ those imports again (and, with two idle cores, shares the kata's test files with
 :mod:`dojo.student.shards`). Elsewhere (macOS, Windows, or ``DOJO_FORK=0``) each run is a fresh
 ``make kata``-style subprocess. Either way the verdict is the one the dojo plugin leaves.
 
+While you edit, the next run's child is already forked and has done what every run repeats
+(pytest's arguments, configuration and plugins: :meth:`ForkRunner.prepare`); it waits before
+reading anything of yours, and a save lets it go on from there, to import your files.
+
 Never the results of stale code: the files are snapshotted before each run; a save during the
 run starts another run at once (the output says so), and each verdict names the file state it ran
 on. Changed files are polled for 40 times a second (a few stat calls: under 1% of a core), and
@@ -27,6 +31,7 @@ from dojo.student.runner import purge_bytecode  # noqa: F401 - part of this modu
 POLL_SECONDS = 0.025  # a snapshot of tinytorch/ and a kata folder is ~0.2 ms of CPU
 DEBOUNCE_SECONDS = 0.03  # an editor's save-then-format counts once; a later save re-runs anyway
 SUFFIXES = (".py", ".toml", ".md")
+CONFIG_FILES = ("conftest.py", "pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg")  # read before a prepared run waits
 
 
 def snapshot(paths) -> dict:
@@ -108,6 +113,7 @@ def watch_kata(kata_dir, paths, extra=(), runs=None, fork=None, out=print) -> in
     if fork is None:
         fork = runner.fork_available()
     where = ", ".join(f"{Path(p).name}/" for p in paths)
+    server = None
     try:
         if fork:
             try:
@@ -120,10 +126,16 @@ def watch_kata(kata_dir, paths, extra=(), runs=None, fork=None, out=print) -> in
 
             def run():
                 return server.run(args, interrupt=True)
+
+            def prepare():
+                server.prepare(args)  # the next run's child, configured while the student edits
         else:
 
             def run():
                 return runner.run_with_verdict(args, interrupt=True)
+
+            def prepare():
+                pass
 
         count, changed = 0, []
         state = snapshot(paths)  # taken before the run: a save during it starts the next one
@@ -144,11 +156,17 @@ def watch_kata(kata_dir, paths, extra=(), runs=None, fork=None, out=print) -> in
             if runs is not None and count >= runs:
                 return 0
             out(f"watching {where} for changes · Ctrl-C to stop")
+            prepare()
             changed, state = wait_for_state(paths, since=state)
+            if server is not None and any(Path(f).name in CONFIG_FILES for f in changed):
+                server.cancel()  # it read its configuration before this change: the run starts afresh
             out(f"\nchanged: {_names(changed)}\n")
     except KeyboardInterrupt:
         out("\nstopped watching")
         return 0
+    finally:
+        if server is not None:
+            server.cancel()
 
 
 def run_once(command) -> int:
