@@ -406,3 +406,13 @@ def test_the_costs_of_the_last_split_run_are_kept_whole(tmp_path, monkeypatch):
     shards.COSTS.mkdir()  # cannot be written: nothing kept, nothing left behind
     shards.save_costs({"d.py": 1.0})
     assert shards.load_costs() == {} and [p.name for p in shards.COSTS.parent.iterdir()] == ["shard-costs.json"]
+
+
+def test_verdict_files_left_by_killed_clients_are_removed_after_a_day(tmp_path):
+    old, fresh = tmp_path / "verdict-1.json", tmp_path / "verdict-2.json"
+    for path in (old, fresh, tmp_path / "other.json"):
+        path.write_text("{}")
+    os.utime(old, (time.time() - 25 * 3600,) * 2)
+    os.utime(tmp_path / "other.json", (time.time() - 25 * 3600,) * 2)
+    warm._remove_old_verdicts(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "verdict-2.json"]

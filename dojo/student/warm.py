@@ -200,6 +200,7 @@ class Server:
         os.chmod(self.path, 0o600)
         self.inode = os.stat(self.path).st_ino  # at the end, remove the socket only if it is still ours
         self.listener.listen(16)
+        _remove_old_verdicts(self.path.parent)
         self.path.with_suffix(".json").write_text(json.dumps({
             "root": str(ROOT), "pid": os.getpid(), "python": sys.executable, "cwd": os.getcwd(),
             "started": time.strftime("%Y-%m-%d %H:%M:%S"), "warm_seconds": round(self.warm.warm_seconds, 3),
@@ -385,6 +386,16 @@ class Server:
                 pass
             conn.close()
             self.last = time.monotonic()
+
+
+def _remove_old_verdicts(base, hours=24.0) -> None:
+    """Verdict files a client left here when it was killed (each client removes its own)."""
+    for path in base.glob("verdict-*.json"):
+        try:
+            if time.time() - path.stat().st_mtime > hours * 3600:
+                path.unlink()
+        except OSError:
+            continue
 
 
 def _become_client_process(request, fds) -> None:
