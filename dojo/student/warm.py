@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 from dojo import ROOT
-from dojo.student import runner
+from dojo.student import runner, warm_client
 from dojo.student.warm_client import Stale, Unavailable, connect, enabled, key, recv, send
 
 IDLE_SECONDS = 900.0
@@ -55,8 +55,6 @@ TICK_SECONDS = 1.0
 
 def folder() -> Path:
     """The private folder of this user's warm servers (:func:`dojo.student.warm_client.folder`)."""
-    from dojo.student import warm_client
-
     return Path(warm_client.folder())
 
 
@@ -118,8 +116,6 @@ def _connect_or_start(path, k):
 
 
 def _run_warm(args, retries=1) -> int:
-    from dojo.student import warm_client
-
     k = key()
     path = socket_path(k)
     with _connect_or_start(path, k) as sock:
