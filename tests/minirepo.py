@@ -190,7 +190,9 @@ def compile_checked(*folders: Path) -> None:
 
 def run(root: Path, *args, env=None, timeout=120) -> subprocess.CompletedProcess:
     """Run ``python <args>`` inside the mini repository (no terminal, like CI)."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "DOJO_CURRICULUM", "PYTEST_ADDOPTS")}
+    # PYTEST_CURRENT_TEST: this pytest's, changing as it goes (a student's shell has none)
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("IMPL", "UNLOCK", "DOJO_CURRICULUM", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
     environment.update(env or {})
     return subprocess.run([sys.executable, *args], cwd=root, capture_output=True, text=True, env=environment, timeout=timeout)
 
@@ -204,7 +206,7 @@ def solve(root: Path, *names) -> None:
 def student_environment(extra=None) -> dict:
     """This process's environment as a student's shell has it (no IMPL, UNLOCK, PYTEST_ADDOPTS),
     plus ``extra``: for `python -m dojo` started by hand (Popen) rather than by :func:`run`."""
-    env = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("IMPL", "UNLOCK", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
     env.update(extra or {})
     return env
 

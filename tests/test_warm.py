@@ -61,6 +61,25 @@ def children(pid) -> list:
         return []
 
 
+def alive(pid) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def next_run(server, seconds=15.0) -> int:
+    """The run the server forked ahead (its only child between runs), once there is one."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = children(server)
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"server {server} forked no run ahead")
+
+
 @scenarios.add
 def saves(tmp):
     """Green, a planted bug, fixed again: warm (one server throughout) and cold, run by run."""
@@ -125,18 +144,25 @@ def harness_edit(tmp):
     with minirepo.warm_servers(repo):
         first = kata(repo)
         before = minirepo.warm_pids(repo)
+        waiting = next_run(before[0])
         report = repo / "dojo" / "report.py"
         report.write_text(report.read_text() + "\n# edited\n")
         second = kata(repo)
         after = minirepo.warm_pids(repo)
-    return first, second, before, after
+        for _ in range(200):  # bounded: 10 s
+            if not alive(waiting) and not alive(before[0]):
+                break
+            time.sleep(0.05)
+        gone = not alive(waiting), not alive(before[0])
+    return first, second, before, after, gone
 
 
 def test_an_edited_harness_gets_a_fresh_server(harness_edit):
-    first, second, before, after = harness_edit
+    first, second, before, after, gone = harness_edit
     assert verdict(first).startswith("GREEN 6/6") and verdict(second).startswith("GREEN 6/6"), second.stdout + second.stderr
     assert len(before) == 1 and len(after) == 1 and before != after, (before, after)
     assert "starting the warm server" in second.stderr
+    assert gone == (True, True)  # the stale server and the run it had forked ahead (built from the old harness)
 
 
 @scenarios.add
@@ -161,7 +187,7 @@ def killed_client(tmp):
         client.kill()
         client.wait()
         for _ in range(200):  # the server stops the orphaned run (bounded: 10 s)
-            if not children(pid):
+            if not set(children(pid)) & set(running):
                 break
             time.sleep(0.05)
         left = children(pid)
@@ -174,7 +200,7 @@ def killed_client(tmp):
 def test_a_killed_clients_run_is_stopped_and_the_server_goes_on(killed_client):
     reached, running, left, after, same = killed_client
     assert reached and len(running) == 1, running  # the run was inside the student's code, a child of the server
-    assert left == []
+    assert not set(left) & set(running), (running, left)  # stopped (what is left is the next run, forked ahead)
     assert verdict(after).startswith("GREEN 6/6") and same
 
 
@@ -185,11 +211,12 @@ def idle(tmp):
     with minirepo.warm_servers(repo):
         result = kata(repo, DOJO_WARM_IDLE="1")
         pid = server_pid(repo)
+        ahead = next_run(pid)
         for _ in range(300):  # bounded: 15 s
-            if not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z":
+            if not alive(pid) and not alive(ahead):
                 break
             time.sleep(0.05)
-        gone = not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        gone = not alive(pid), not alive(ahead)
         files = sorted(p.suffix for p in minirepo.warm_folder(repo).iterdir())
     return result, gone, files
 
@@ -197,8 +224,44 @@ def idle(tmp):
 def test_an_idle_server_ends_and_removes_its_socket(idle):
     result, gone, files = idle
     assert verdict(result).startswith("GREEN 6/6")
-    assert gone
+    assert gone == (True, True)  # the server, and the run it had forked ahead
     assert ".sock" not in files and ".json" not in files, files
+
+
+@scenarios.add
+def ahead(tmp):
+    """Runs through the run the server forks ahead: the same request twice, a save while the
+    next one waits, then a request with another environment (TIMEOUT=30), twice."""
+    repo = minirepo.copy_of(minirepo.template("kata-01-solved", _solved), tmp)
+    tensor = repo / "tinytorch" / "tensor.py"
+    ran_in = repo / "ran-in"
+    good = tensor.read_text().replace(SUM_BODY, f"        open({str(ran_in)!r}, 'w').write(str(__import__('os').getpid()))\n" + SUM_BODY)
+    seen = []
+    with minirepo.warm_servers(repo):
+        tensor.write_text(good)
+        seen.append(("first", kata(repo), None, None))
+        server = server_pid(repo)
+        for name, source, extra in [("same", good, {}), ("saved while it waited", good.replace(SUM_BODY, "        return None\n"), {}),
+                                    ("other environment", good, {"TIMEOUT": "30"}), ("that environment again", good, {"TIMEOUT": "30"})]:
+            waiting = next_run(server)
+            tensor.write_text(source)
+            result = kata(repo, **extra)
+            seen.append((name, result, waiting, int(ran_in.read_text())))
+        leftovers = [p.name for p in minirepo.warm_folder(repo).glob("verdict-*")]
+    return seen, leftovers
+
+
+def test_a_run_forked_ahead_sees_the_files_as_saved_and_serves_only_its_own_request(ahead):
+    seen, leftovers = ahead
+    expected = {"first": ("GREEN 6/6", None), "same": ("GREEN 6/6", True), "saved while it waited": ("RED 5/6", True),
+                "other environment": ("GREEN 6/6", False), "that environment again": ("GREEN 6/6", True)}
+    for name, result, waiting, ran_in in seen:
+        line, by_the_waiting_run = expected[name]
+        assert verdict(result).startswith(line), (name, result.stdout, result.stderr)
+        assert "Traceback" not in result.stdout + result.stderr and ("starting" not in result.stderr or name == "first")
+        if by_the_waiting_run is not None:
+            assert (ran_in == waiting) == by_the_waiting_run, (name, ran_in, waiting)
+    assert leftovers == []  # every verdict file was read and removed
 
 
 @scenarios.add

@@ -311,7 +311,7 @@ class ForkRunner:
                         self._end(prepared)
                         prepared = None
                 if prepared is None:
-                    prepared = self._fork(args, gate=False)
+                    prepared = self._fork(args, ahead=False)
                 child.append(prepared["pid"])
                 code = _wait(prepared["pid"])
                 reaped = True
@@ -325,12 +325,12 @@ class ForkRunner:
 
     def prepare(self, args) -> None:
         """Fork the next run's child ahead (make watch, while it waits for a save): it parses
-        pytest's arguments and configuration and loads the plugins, then waits (:func:`_gate`)
+        pytest's arguments and configuration and loads the plugins, then waits (:func:`gate`)
         before reading anything of the student's. :meth:`run` with the same ``args`` lets it go
         on; :meth:`cancel` ends it quietly."""
         self.cancel()
         self._refuse_if_tinytorch_imported()
-        self.prepared = self._fork(args, gate=True)
+        self.prepared = self._fork(args, ahead=True)
 
     def cancel(self) -> None:
         """End the child :meth:`prepare` made, if any (it exits without a word)."""
@@ -338,21 +338,21 @@ class ForkRunner:
         if prepared is not None:
             self._end(prepared)
 
-    def _fork(self, args, gate) -> dict:
+    def _fork(self, args, ahead) -> dict:
         import tempfile
 
         tmp = tempfile.TemporaryDirectory(prefix="dojo-run-")
         verdict = Path(tmp.name) / "verdict.json"
         # modules the parent imported cannot be rewritten for assertions: pytest would say so
         child_args = [*_with_verdict(args, verdict), "-W", "ignore::pytest.PytestAssertRewriteWarning"]
-        read, go = os.pipe() if gate else (None, None)
+        read, go = os.pipe() if ahead else (None, None)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # the child: run, then leave without returning into the parent's code
             if go is not None:
                 os.close(go)
-            _child(child_args, gate=read)
+            _child(child_args, gate=None if read is None else gate(lambda: _read_go(read)))
         if read is not None:
             os.close(read)
         return {"pid": pid, "go": go, "args": list(args), "tmp": tmp, "verdict": verdict}
@@ -420,8 +420,8 @@ def _wait(pid) -> int:
 
 
 def _child(args, gate=None) -> None:
-    """A forked kata run (never returns). ``gate``: the read end of a pipe; the run waits there,
-    configured, until it is let go (:meth:`ForkRunner.prepare`)."""
+    """A forked kata run (never returns). ``gate``: a plugin where the run, prepared ahead, waits
+    until it is let go (:func:`gate`)."""
     code = 1
     try:
         # a run prepared ahead ignores Ctrl-C while it waits (that one is for make watch itself)
@@ -439,7 +439,7 @@ def _child(args, gate=None) -> None:
 
         plugins = [shards.Shards(args)]  # two cores where they help: dojo/student/shards.py
         if gate is not None:
-            plugins.append(_gate(gate))
+            plugins.append(gate)
         code = _pytest_main(args, plugins)
     except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
         try:
@@ -452,31 +452,51 @@ def _child(args, gate=None) -> None:
         _leave(code)
 
 
-def _gate(fd):
-    """A pytest plugin: the run has parsed its arguments, read its configuration and loaded its
-    plugins (tens of milliseconds, the same for every run of a make watch session); before any
-    plugin is configured it waits for one byte on ``fd``. "g" goes on: the student's files are
-    read from here on (the dojo plugin's configure purges fresh bytecode, collection imports
-    them). Anything else, or the pipe closing, ends the process quietly: nothing ran, nothing
-    was printed."""
+def gate(wait, early=False):
+    """A pytest plugin that holds a run prepared ahead until it is let go: ``wait()`` blocks, then
+    says whether to go on (False: the process ends quietly, nothing ran, nothing was printed).
+    Until then the run has parsed its arguments and configuration and loaded its plugins, the
+    same for every run, and has read nothing of the student's: collection imports tinytorch,
+    and the dojo plugin's configure purges fresh bytecode.
+
+    ``early=False`` (make watch): it waits before any plugin is configured. ``early=True`` (the
+    warm server of make kata): before pytest captures the standard streams, so that ``wait()``
+    can put the terminal of the client that asked for the run on them."""
     import pytest
+
+    def go_on():
+        if not wait():
+            _leave(0)
+        import importlib
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        importlib.invalidate_caches()  # the save that let this run go may have added files
+
+    if early:
+        class EarlyGate:
+            @pytest.hookimpl(wrapper=True, tryfirst=True)
+            def pytest_load_initial_conftests(self, early_config, parser, args):
+                go_on()
+                return (yield)
+
+        return EarlyGate()
 
     class Gate:
         @pytest.hookimpl(tryfirst=True)
         def pytest_configure(self, config):
-            try:
-                go = os.read(fd, 1)
-            except OSError:
-                go = b""
-            os.close(fd)
-            if go != b"g":
-                _leave(0)
-            import importlib
-
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            importlib.invalidate_caches()  # the save that let this run go may have added files
+            go_on()
 
     return Gate()
+
+
+def _read_go(fd) -> bool:
+    """make watch's gate: one byte on the pipe ``fd``, "g" to go on."""
+    try:
+        go = os.read(fd, 1)
+    except OSError:
+        go = b""
+    os.close(fd)
+    return go == b"g"
 
 
 def _freeze_imports():

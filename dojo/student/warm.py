@@ -11,6 +11,11 @@ terminal. The child imports ``tinytorch`` as it is on disk at that moment (the s
 imports it), and the client reads the dojo plugin's verdict file itself, with the same rules as
 a cold run (:func:`dojo.student.runner.conclude`).
 
+After each run the server forks the next one ahead, for the same request: it reads pytest's
+arguments, configuration and plugins and waits before touching the terminal or the student's
+files; a client that asks for exactly that (same arguments, environment and folder) gets it,
+about 30 ms sooner, with its own terminal; any other request gets a fresh child.
+
 Never stale, never shared:
 
 * one server per checkout, interpreter, working folder and import-time environment (``PYTHON*``,
@@ -149,6 +154,8 @@ def fingerprint() -> dict:
     for entry in sys.path:
         if entry.endswith("-packages"):
             state[entry] = _stat(entry)
+    pyproject = os.path.join(os.fspath(ROOT), "pyproject.toml")  # pytest's options, read before a run forked ahead waits
+    state[pyproject] = _stat(pyproject)
     return state
 
 
@@ -161,7 +168,13 @@ def _stat(name):
 
 
 class Server:
-    """The warm server's loop: one process, no threads (it forks), one child per run."""
+    """The warm server's loop: one process, no threads (it forks), one child per run.
+
+    After a run, the next one is forked ahead for the same request (arguments, environment,
+    folder): it parses pytest's arguments and configuration and loads the plugins, then waits
+    (:func:`dojo.student.runner.gate`) before pytest takes the standard streams. A request that
+    matches lets it go on with the client's terminal (about 30 ms sooner); any other request
+    gets a fresh child as before, and the one waiting ends."""
 
     def __init__(self, path, k, idle=None):
         import fcntl
@@ -178,6 +191,9 @@ class Server:
         self.warm = runner.ForkRunner()
         self.state = fingerprint()
         self.children = {}  # pid -> the client's connection
+        self.requests = {}  # pid -> the request it runs (the next run is prepared for the same)
+        self.ahead = None  # the next run, forked ahead: {"pid", "sock", "request", "verdict"}
+        self.forked_ahead = 0  # how many runs were forked ahead (names their verdict files)
         self.last = time.monotonic()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -213,6 +229,7 @@ class Server:
         if self.draining:
             return
         self.draining = True
+        self._discard_ahead()
         try:
             self.selector.unregister(self.listener)
         except (KeyError, ValueError):
@@ -253,6 +270,7 @@ class Server:
         return 0
 
     def close(self) -> None:
+        self._discard_ahead(kill=True)
         for pid in list(self.children):
             try:
                 os.killpg(pid, 15)
@@ -294,9 +312,10 @@ class Server:
             elif len(fds) != 3:
                 send(conn, {"error": "the terminal did not arrive"})
             else:
-                pid = self._fork(request, fds, conn)
-                send(conn, {"pid": pid})
+                pid, verdict = self._start(request, fds, conn)
+                send(conn, {"pid": pid, **({"verdict": verdict} if verdict else {})})
                 self.children[pid] = conn
+                self.requests[pid] = request
                 conn.setblocking(False)
                 self.selector.register(conn, selectors.EVENT_READ, pid)
                 return
@@ -306,6 +325,59 @@ class Server:
             for fd in fds:
                 os.close(fd)
         conn.close()
+
+    def _start(self, request, fds, conn) -> tuple:
+        """Start the run ``request`` asks for: (its pid, the verdict file it writes if not the
+        client's own). The run forked ahead goes on if it was prepared for the same request."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            if _same_run(ahead["request"], request):
+                try:
+                    send(ahead["sock"], {k: request[k] for k in ("cwd", "env", "encoding") if k in request}, fds=fds)
+                    ahead["sock"].close()
+                    return ahead["pid"], ahead["verdict"]
+                except OSError:  # it ended while it waited (its configuration failed): a fresh one
+                    pass
+            self._end_ahead(ahead)
+        return self._fork(request, fds, conn), None
+
+    def _prepare(self, request) -> None:
+        """Fork the next run ahead, for a request like ``request`` (see the class docstring)."""
+        self.forked_ahead += 1
+        verdict = os.fspath(self.path.parent / f"verdict-ahead-{os.getpid()}-{self.forked_ahead}.json")
+        args = runner._with_verdict([a for a in request["args"] if not a.startswith("--dojo-verdict=")], verdict)
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                self._leave_server(None)
+                os.chdir(request["cwd"])
+                os.environ.clear()
+                os.environ.update(request["env"])
+                gate = runner.gate(lambda: _take_terminal(theirs), early=True)
+                runner._child([*args, "-W", "ignore::pytest.PytestAssertRewriteWarning"], gate=gate)  # os._exit
+            except BaseException:  # noqa: BLE001 - the child must never return into the server
+                pass
+            os._exit(1)
+        theirs.close()
+        self.ahead = {"pid": pid, "sock": ours, "request": request, "verdict": verdict}
+
+    def _discard_ahead(self, kill=False) -> None:
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            self._end_ahead(ahead, kill)
+
+    @staticmethod
+    def _end_ahead(ahead, kill=False) -> None:
+        """The run forked ahead is not wanted: closing its socket ends it where it waits (it is
+        reaped with the others, :meth:`_reap`)."""
+        ahead["sock"].close()
+        if kill:
+            try:
+                os.killpg(ahead["pid"], 15)
+            except OSError:
+                pass
 
     def _fork(self, request, fds, conn) -> int:
         pid = os.fork()
@@ -330,9 +402,12 @@ class Server:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         self.selector.close()
         self.listener.close()
-        conn.close()
+        if conn is not None:
+            conn.close()
         for other in self.children.values():
             other.close()
+        if self.ahead is not None:  # only the run forked ahead may hold its end: it ends when the server drops it
+            self.ahead["sock"].close()
         if not self.lock.closed:
             self.lock.close()
         os.close(self.wake_r)
@@ -359,13 +434,16 @@ class Server:
                 pass
         except (BlockingIOError, OSError):
             pass
-        while self.children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid == 0:
                 break
+            if self.ahead is not None and pid == self.ahead["pid"]:  # it died while it waited
+                self._discard_ahead()
+            request = self.requests.pop(pid, None)
             conn = self.children.pop(pid, None)
             if conn is None:
                 continue
@@ -382,6 +460,37 @@ class Server:
                 pass
             conn.close()
             self.last = time.monotonic()
+            if request is not None and self.running and not self.draining and self.ahead is None:
+                self._prepare(request)
+
+
+def _same_run(prepared, request) -> bool:
+    """Would ``request`` run exactly what was prepared? The same pytest arguments (but the verdict
+    file), environment and folder."""
+    def args(r):
+        return [a for a in r.get("args", []) if not str(a).startswith("--dojo-verdict=")]
+
+    return args(prepared) == args(request) and prepared.get("env") == request.get("env") and prepared.get("cwd") == request.get("cwd")
+
+
+def _take_terminal(sock) -> bool:
+    """In a run forked ahead, at its gate: wait for the client's terminal and environment (the
+    server sends them when a client asks for this run), and take them. False: not wanted."""
+    fds = []
+    try:
+        message = recv(sock, fds)
+    except (OSError, EOFError, ValueError):
+        message = None
+    finally:
+        sock.close()
+    if message is None or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        return False
+    _become_client_process(message, fds)
+    for fd in fds:
+        os.close(fd)
+    return True
 
 
 def _remove_old_verdicts(base, hours=24.0) -> None:

@@ -158,6 +158,7 @@ def run(args, sock, k) -> int:
     server did not start the run."""
     verdict = os.path.join(folder(), f"verdict-{os.getpid()}.json")  # this user's folder; this process's name
     _unlink(verdict)
+    ahead = None
     try:
         request = {
             "key": k, "args": runner._with_verdict(args, verdict), "env": runner.child_environment(args), "cwd": os.getcwd(),
@@ -175,6 +176,10 @@ def run(args, sock, k) -> int:
         if "pid" not in reply:
             raise Unavailable(reply.get("error", "the warm server refused the run"))
         pid = int(reply["pid"])
+        ahead = reply.get("verdict")  # a run the server prepared ahead writes its verdict there, in this folder
+        if ahead is not None and (os.path.dirname(str(ahead)) != os.path.dirname(verdict)
+                                  or not os.path.basename(str(ahead)).startswith("verdict-ahead-")):
+            raise Unavailable(f"the warm server named a verdict file outside its folder: {ahead}")
 
         def forward(signum):
             try:
@@ -193,9 +198,11 @@ def run(args, sock, k) -> int:
                 except (OSError, EOFError, ValueError, KeyError):  # the server died: judge by the verdict file
                     code = 1
                     break
-        status, message = runner._read_verdict(verdict)
+        status, message = runner._read_verdict(ahead or verdict)
     finally:
         _unlink(verdict)
+        if ahead:
+            _unlink(ahead)
     return runner.conclude(status, message, code, signals.received)
 
 
