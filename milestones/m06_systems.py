@@ -77,7 +77,7 @@ QUICK = {
     "model": {"block_size": 64, "n_layer": 2, "n_head": 2, "n_embd": 32},
     "training": {"steps": 60, "batch_size": 8, "lr": 5e-3, "backend": "fast", "corpus": "bundled"},
     "data": {"calibration_batches": 2, "val_batches": 4, "batch_size": 8},
-    "evaluation": {"new_tokens": 48, "prompt_len": 16, "batch": 1, "rounds": 3, "single_stream": False},
+    "evaluation": {"new_tokens": 48, "prompt_len": 16, "batch": 1, "rounds": 9, "single_stream": False},
 }
 TARGETS = {"speedup": 10.0, "size_ratio": 3.5, "loss_delta": 0.05}
 QUICK_TARGETS = {"size_ratio": 3.0, "loss_delta": 0.1}  # the quick speedup target is the curriculum's quick_target
