@@ -345,7 +345,7 @@ class Server:
         """Fork the next run ahead, for a request like ``request`` (see the class docstring)."""
         self.forked_ahead += 1
         verdict = os.fspath(self.path.parent / f"verdict-ahead-{os.getpid()}-{self.forked_ahead}.json")
-        args = runner._with_verdict([a for a in request["args"] if not a.startswith("--dojo-verdict=")], verdict)
+        args = runner._with_verdict(_without_verdict(request["args"]), verdict)
         ours, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:
@@ -464,13 +464,16 @@ class Server:
                 self._prepare(request)
 
 
+def _without_verdict(args) -> list:
+    """A run's pytest arguments but the verdict file's (each client names its own)."""
+    return [a for a in args if not str(a).startswith("--dojo-verdict=")]
+
+
 def _same_run(prepared, request) -> bool:
     """Would ``request`` run exactly what was prepared? The same pytest arguments (but the verdict
     file), environment and folder."""
-    def args(r):
-        return [a for a in r.get("args", []) if not str(a).startswith("--dojo-verdict=")]
-
-    return args(prepared) == args(request) and prepared.get("env") == request.get("env") and prepared.get("cwd") == request.get("cwd")
+    return (_without_verdict(prepared.get("args", [])) == _without_verdict(request.get("args", []))
+            and prepared.get("env") == request.get("env") and prepared.get("cwd") == request.get("cwd"))
 
 
 def _take_terminal(sock) -> bool:
