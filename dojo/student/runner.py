@@ -348,7 +348,16 @@ class ForkRunner:
         read, go = os.pipe() if ahead else (None, None)
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        # a Ctrl-C during the fork (prepare() forks outside _Forwarding) waits until it is done:
+        # raised inside the at-fork hooks (filelock has some), it leaves them half run
+        masked = hasattr(signal, "pthread_sigmask")
+        if masked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = os.fork()
+        finally:
+            if masked:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         if pid == 0:  # the child: run, then leave without returning into the parent's code
             if go is not None:
                 os.close(go)
