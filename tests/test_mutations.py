@@ -44,7 +44,8 @@ def mutant_runs(request, tmp_path_factory):
     for item in request.session.items:
         if getattr(item, "module", None) is request.module and "mutant_runs" in item.fixturenames:
             callspec = getattr(item, "callspec", None)
-            mutant = callspec.params["escape"] if callspec is not None and "escape" in callspec.params else CAUSAL
+            params = callspec.params if callspec is not None else {}
+            mutant = params.get("escape") or params.get("control") or CAUSAL
             if mutant not in wanted:
                 wanted.append(mutant)
     complete = build_tree(curriculum.load(), tmp_path_factory.mktemp("complete"), stub_katas=set())  # every mutant copies it
@@ -144,6 +145,21 @@ ESCAPES = {
 
 
 # every mutant: (file in tinytorch/, pattern, replacement, kata test file, the test that must fail)
+# Wrong implementations a cheaper test must still catch: the test now sets up the condition the
+# bug breaks under (a recursion limit of its own) instead of paying for it (a chain 10,000 deep).
+# id: (file in tinytorch/, pattern, replacement, kata test file, the test that must fail)
+CONTROLS = {
+    "a recursive topological order, the recursion limit raised on import (kata 05)": (
+        "autograd.py", r"(?s)def topological_order\(root: Tensor\) -> list:\n.*?    return order\n",
+        "import sys\n\nsys.setrecursionlimit(100_000)\n\n\ndef topological_order(root):\n    order, seen = [], set()\n\n"
+        "    def visit(tensor):\n        if id(tensor) in seen:\n            return\n        seen.add(id(tensor))\n"
+        "        if tensor.node is not None:\n            for parent in tensor.node.inputs:\n"
+        "                if parent.requires_grad:\n                    visit(parent)\n        order.append(tensor)\n\n"
+        "    visit(root)\n    return order\n",
+        "05_autograd/test_01_engine.py", "test_a_chain_deeper_than_the_recursion_limit_needs_no_recursion",
+    ),
+}
+
 MUTANTS = {
     CAUSAL: (
         "attention.py", r"return np\.tril\(np\.ones\(\(T, T\), dtype=bool\)\)",
@@ -151,6 +167,7 @@ MUTANTS = {
         "12_attention/test_01_masks.py", "test_causal_mask_lets_nothing_from_the_future_through",
     ),
     **ESCAPES,
+    **CONTROLS,
 }
 
 
@@ -165,3 +182,15 @@ def test_a_bug_that_once_escaped_turns_its_kata_red_under_the_ci_profile(mutant_
     assert outcomes.tests, outcomes.output[-2000:]
     assert must_fail in failed, f"{escape}: {must_fail} passed; failing: {sorted(failed)}"
     assert len(failed) < len(outcomes.tests), f"{escape}: every test of {test_file} failed; the mutant is too crude"
+
+
+@pytest.mark.parametrize("control", list(CONTROLS))
+def test_a_bug_a_cheaper_test_must_catch_turns_its_kata_red(mutant_runs, control):
+    """Each wrong implementation in CONTROLS, planted into a complete solutions tree, fails its
+    named test under the ci profile, and only tests of the step it breaks may fail."""
+    test_file, must_fail = CONTROLS[control][3:]
+    outcomes = mutant_runs[control].result()
+    failed = {name.split("::", 1)[1] for name, outcome in outcomes.tests.items() if outcome == "failed"}
+    assert outcomes.tests, outcomes.output[-2000:]
+    assert must_fail in failed, f"{control}: {must_fail} passed; failing: {sorted(failed)}"
+    assert len(failed) < len(outcomes.tests), f"{control}: every test of {test_file} failed; the mutant is too crude"

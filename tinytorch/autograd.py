@@ -70,7 +70,7 @@ def topological_order(root: Tensor) -> list:
 
     Each tensor appears once (a tensor used twice, as in ``x * x + x``, is still one entry) and
     ``root`` comes last. Walk ``tensor.node.inputs`` with an explicit stack, not recursion: a
-    chain 10,000 ops deep must not hit Python's recursion limit. Tensors are compared by
+    chain of ops deeper than Python's recursion limit must still work. Tensors are compared by
     identity (``id(t)``; ``==`` on tensors is elementwise).
 
     >>> x = Tensor([1.0], requires_grad=True)
