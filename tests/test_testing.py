@@ -252,6 +252,82 @@ def test_gradcheck_reports_an_input_no_gradient_reached():
         gradcheck(lambda a, b: a * 2, [np.ones(2), np.ones(2)])
 
 
+# -- gradcheck: the check along random directions, and when the element-by-element one runs -------
+
+
+class OneElementSlightlyWrong(Function):
+    """x² whose backward is off by 0.1% at one element of many (a 5x5 input)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**2
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        wrong = 2 * x * grad
+        wrong[3, 1] *= 1.001
+        return wrong
+
+
+def _counting(f):
+    calls = []
+
+    def counted(*tensors):
+        calls.append(1)
+        return f(*tensors)
+
+    return counted, calls
+
+
+def test_a_right_gradient_costs_four_evaluations_however_many_elements():
+    """One forward for autograd and two directions of two evaluations each: the element-by-element
+    check (2 per element, 2 * 30 here) runs only when the directions disagree."""
+    rng = np.random.default_rng(3)
+    f, calls = _counting(lambda a, b: a * b - a / (b * b + 1))
+    assert gradcheck(f, [rng.normal(size=(5, 3)), rng.normal(size=(5, 3))]) is True
+    assert len(calls) == 1 + 4, f"f ran {len(calls)} times"
+
+
+def test_a_wrong_gradient_falls_back_to_every_element_and_names_the_index():
+    """A 0.1% error at one element of 25 disagrees along the first random direction (the tolerance
+    is 1e-7 of the projection) and the element-by-element check then decides and names that element."""
+    x = np.random.default_rng(4).uniform(0.5, 2.0, size=(5, 5))
+    f, calls = _counting(lambda t: OneElementSlightlyWrong.apply(t))
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(f, [x])
+    assert "differs at 1 of 25" in str(caught.value) and "(3, 1)" in str(caught.value), str(caught.value)
+    assert len(calls) == 1 + 2 + 2 * 25, f"f ran {len(calls)} times"
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_the_random_directions_alone_reject_each_negative_control(seed):
+    """Without the element-by-element fallback, each deliberately wrong rule above (broadcasting
+    case included) already disagrees along the random directions, for every seed tried."""
+    from dojo.testing import _agrees_along_random_directions
+
+    rng = np.random.default_rng(seed)
+    cases = [
+        (lambda t: OffByAFactor.apply(t), [rng.uniform(0.5, 2, size=(2, 3))], [0]),
+        (lambda a, b: MulWrongUnderBroadcasting.apply(a, b), [rng.normal(size=(2, 3)), rng.normal(size=(3,))], [0, 1]),
+        (lambda t: IgnoresUpstream.apply(t), [rng.uniform(0.5, 2, size=(4,))], [0]),
+        (lambda a, b: HalfWrongForB.apply(a, b), [rng.normal(size=3), rng.normal(size=3)], [0, 1]),
+        (lambda t: OneElementSlightlyWrong.apply(t), [rng.uniform(0.5, 2.0, size=(5, 5))], [0]),
+    ]
+    for f, arrays, wrt in cases:
+        tensors = [Tensor(a, requires_grad=True) for a in arrays]
+        out = f(*tensors)
+        upstream = rng.normal(size=as_array(out).shape)
+        out.backward(upstream)
+        assert not _agrees_along_random_directions(f, arrays, tensors, wrt, upstream, rng, 1e-6), f
+        right = lambda *ts: ts[0] * ts[0] if len(ts) == 1 else ts[0] * ts[1]  # noqa: E731
+        tensors = [Tensor(a, requires_grad=True) for a in arrays]
+        out = right(*tensors)
+        out.backward(upstream)
+        assert _agrees_along_random_directions(right, arrays, tensors, wrt, upstream, rng, 1e-6), "a right rule"
+
+
 # -- gradcheck refuses checks that could not fail ----------------------------------------------------
 
 
