@@ -479,3 +479,39 @@ def test_verdict_files_left_by_killed_clients_are_removed_after_a_day(tmp_path):
     os.utime(tmp_path / "other.json", (time.time() - 25 * 3600,) * 2)
     warm._remove_old_verdicts(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "verdict-2.json"]
+
+
+def test_children_of_a_warmed_parent_draw_their_own_random_examples():
+    """The warm parent runs one throwaway property test (hypothesis's set-up, once); its children
+    must still draw different examples from each other, as fresh interpreters do, not the ones
+    the parent's random generator would give them all."""
+    import hypothesis.core
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dojo.student import runner
+
+    runner._exercise_hypothesis()
+    assert hypothesis.core.threadlocal._hypothesis_global_random is None
+
+    @settings(max_examples=5, database=None, derandomize=False)
+    @given(st.integers(0, 2**62))
+    def record(n):
+        drawn.append(n)
+
+    firsts = []
+    for _ in range(3):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            drawn = []
+            try:
+                record()
+                os.write(write, json.dumps(drawn).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as handle:
+            firsts.append(tuple(json.loads(handle.read() or "[]")))
+        os.waitpid(pid, 0)
+    assert all(firsts) and len(set(firsts)) == 3, firsts

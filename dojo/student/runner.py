@@ -395,7 +395,9 @@ def _prepare_child_work() -> None:
       ones loaded now (the harness, the standard library's paths) are scanned here, so a child
       scans only what it imports itself (the student's tinytorch, read fresh in each child);
     * pytest and hypothesis list the installed distributions' entry points: read once here, the
-      children find them in the import system's caches.
+      children find them in the import system's caches;
+    * hypothesis's first property test in a process sets up its engine (about 25 ms of the first
+      property test of every run): :func:`_exercise_hypothesis` does it once here.
     """
     import warnings
 
@@ -414,6 +416,30 @@ def _prepare_child_work() -> None:
             dist.entry_points
     except Exception:  # noqa: BLE001 - only a warm-up
         pass
+    try:
+        _exercise_hypothesis()
+    except Exception:  # noqa: BLE001 - only a warm-up
+        pass
+
+
+def _exercise_hypothesis() -> None:
+    """Run one throwaway property test (three examples, no database: nothing written, nothing
+    read from the kata), then drop the random generator it made hypothesis create: seeded from
+    os.urandom, it would be inherited by every child, which would then draw the same "random"
+    examples run after run. Each child makes its own, as in a fresh interpreter."""
+    import hypothesis.core
+    import numpy as np
+    from hypothesis import Phase, given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    @settings(max_examples=3, database=None, deadline=None, phases=[Phase.explicit, Phase.generate])
+    @given(x=hnp.arrays(np.float64, hnp.array_shapes(max_dims=2, max_side=2), elements=st.floats(-1, 1)), n=st.integers(0, 3))
+    def warm_up(x, n):
+        pass
+
+    warm_up()
+    hypothesis.core.threadlocal._hypothesis_global_random = None
 
 
 def _wait(pid) -> int:
