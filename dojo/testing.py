@@ -141,8 +141,8 @@ def _agrees_along_random_directions(f, arrays, tensors, wrt, upstream, rng, eps,
 
     def value(shift):
         inputs = [a + shift * u[i] if i in u else a for i, a in enumerate(arrays)]
-        out = as_array(f(*[Tensor(a) for a in inputs])).astype(np.float64)
-        return float(np.sum(out * upstream)), float(np.sum(np.abs(out * upstream)))
+        weighted = as_array(f(*[Tensor(a) for a in inputs])).astype(np.float64) * upstream
+        return float(np.sum(weighted)), float(np.sum(np.abs(weighted)))
 
     for _ in range(directions):
         u = {i: rng.normal(size=arrays[i].shape) for i in wrt}

@@ -144,7 +144,6 @@ ESCAPES = {
 }
 
 
-# every mutant: (file in tinytorch/, pattern, replacement, kata test file, the test that must fail)
 # Wrong implementations a cheaper test must still catch: the test now sets up the condition the
 # bug breaks under (a recursion limit of its own) instead of paying for it (a chain 10,000 deep).
 # id: (file in tinytorch/, pattern, replacement, kata test file, the test that must fail)
@@ -160,6 +159,7 @@ CONTROLS = {
     ),
 }
 
+# every mutant: (file in tinytorch/, pattern, replacement, kata test file, the test that must fail)
 MUTANTS = {
     CAUSAL: (
         "attention.py", r"return np\.tril\(np\.ones\(\(T, T\), dtype=bool\)\)",
@@ -171,26 +171,26 @@ MUTANTS = {
 }
 
 
+def _assert_only_its_step_fails(mutant_runs, mutant):
+    """The mutant's named test failed in its run, and not every test of that file did."""
+    test_file, must_fail = MUTANTS[mutant][3:]
+    outcomes = mutant_runs[mutant].result()
+    failed = {name.split("::", 1)[1] for name, outcome in outcomes.tests.items() if outcome == "failed"}
+    assert outcomes.tests, outcomes.output[-2000:]
+    assert must_fail in failed, f"{mutant}: {must_fail} passed; failing: {sorted(failed)}"
+    assert len(failed) < len(outcomes.tests), f"{mutant}: every test of {test_file} failed; the mutant is too crude"
+
+
 @pytest.mark.parametrize("escape", list(ESCAPES))
 def test_a_bug_that_once_escaped_turns_its_kata_red_under_the_ci_profile(mutant_runs, escape):
     """Each wrong implementation above passed every kata test (or only failed on some random draws)
     before issue 9; planted into a complete solutions tree, it must fail its named test under the
     derandomized ci profile, and only tests of the step it breaks may fail."""
-    test_file, must_fail = ESCAPES[escape][3:]
-    outcomes = mutant_runs[escape].result()
-    failed = {name.split("::", 1)[1] for name, outcome in outcomes.tests.items() if outcome == "failed"}
-    assert outcomes.tests, outcomes.output[-2000:]
-    assert must_fail in failed, f"{escape}: {must_fail} passed; failing: {sorted(failed)}"
-    assert len(failed) < len(outcomes.tests), f"{escape}: every test of {test_file} failed; the mutant is too crude"
+    _assert_only_its_step_fails(mutant_runs, escape)
 
 
 @pytest.mark.parametrize("control", list(CONTROLS))
 def test_a_bug_a_cheaper_test_must_catch_turns_its_kata_red(mutant_runs, control):
     """Each wrong implementation in CONTROLS, planted into a complete solutions tree, fails its
     named test under the ci profile, and only tests of the step it breaks may fail."""
-    test_file, must_fail = CONTROLS[control][3:]
-    outcomes = mutant_runs[control].result()
-    failed = {name.split("::", 1)[1] for name, outcome in outcomes.tests.items() if outcome == "failed"}
-    assert outcomes.tests, outcomes.output[-2000:]
-    assert must_fail in failed, f"{control}: {must_fail} passed; failing: {sorted(failed)}"
-    assert len(failed) < len(outcomes.tests), f"{control}: every test of {test_file} failed; the mutant is too crude"
+    _assert_only_its_step_fails(mutant_runs, control)
