@@ -14,14 +14,14 @@ DOJO := $(PY) -m dojo
 # CI sets PIP_CACHE_DIR so that actions/setup-python caches the same folder.
 PIP_CACHE_DIR ?= $(CURDIR)/.dojo/cache/pip
 
-.PHONY: help kata watch hint progress reset milestone capstone benchloop list stubs test check bench parity venv ci manifest present reveal board
+.PHONY: help kata watch hint progress reset milestone capstone benchloop loopfloor list stubs test check bench parity venv ci manifest present reveal board
 .DEFAULT_GOAL := help
 
 help: ## show the commands
 	@echo "Students:     make kata N=01 [OUTPUT=1] | make watch N=01 [OUTPUT=1] | make hint N=01 [LEVEL=2] | make progress | make milestone M=01 | make reset N=01 | make parity N=05 | make capstone [QUICK=1]"
 	@echo "Facilitators: make present N=05 [TIMER=5] | make reveal N=05 [STEP=2] | make board DIR=cohort/ [REFRESH=30]"
 	@echo "Fork CI:      make ci [OUT=dir] [KATAS_UPSTREAM=path] [CAPSTONE=1]"
-	@echo "Maintainers:  make test | make stubs | make manifest | make check [N=05] | make bench | make soak | make benchloop"
+	@echo "Maintainers:  make test | make stubs | make manifest | make check [N=05] | make bench | make soak | make benchloop | make loopfloor"
 	@echo "Options:      UNLOCK=1 (open every kata)  IMPL=solutions (test the reference)  TIMEOUT=30 (seconds per test)  OUTPUT=1 (kata, watch: every print() as the tests run)  DOJO_WARM=0 (make kata without its warm server)"
 
 $(STAMP): pyproject.toml
@@ -74,6 +74,9 @@ soak: $(STAMP) ## maintainers: the long flake hunt, every kata vs the solutions:
 
 benchloop: $(STAMP) ## maintainers: how fast make kata and make watch answer (medians): make benchloop [N="01 05"] [BASELINE=../old-checkout]
 	@$(PY) -m dojo.maintainers.benchloop $(if $(N),--katas $(N)) $(if $(BASELINE),--baseline "$(BASELINE)")
+
+loopfloor: $(STAMP) ## maintainers: where a kata run's time goes (pytest and hypothesis alone, the inputs drawn, the tests' work): make loopfloor [N="01 05"]
+	@$(PY) -m dojo.maintainers.loopfloor $(if $(N),--katas $(N))
 
 manifest: $(STAMP) ## regenerate katas/MANIFEST.json (hashes fork CI checks the tests against)
 	@$(DOJO) manifest

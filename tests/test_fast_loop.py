@@ -470,3 +470,57 @@ def test_make_kata_names_its_plugins_and_turns_autoloading_off(monkeypatch):
     assert not runner.autoload_off(runner.pytest_args("katas/01_tensor", ["--lf"]))
     monkeypatch.setenv("PYTEST_ADDOPTS", "-x")
     assert not runner.autoload_off(plain)
+
+
+# -- where a run's time goes (the figures: python -m dojo.maintainers.loopfloor) ----------------
+
+_COUNTED = '''import pytest
+from hypothesis import Phase, example, given, settings, strategies as st
+
+
+def test_plain():
+    pass
+
+
+def test_fails():
+    assert False, "a body that runs"
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_twice(n):
+    pass
+
+
+@settings(max_examples=7, database=None, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(st.integers())
+@example(-1)
+def test_property(x):
+    assert x != -1, "a property body that runs"
+'''
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="loopfloor forks its runs")
+def test_loopfloor_counts_tests_and_examples_and_hollow_runs_skip_every_body(tmp_path):
+    """The counts the floor is built on are the run's own (5 tests, the parametrized one twice; 7
+    drawn examples and 1 explicit), and a hollow run runs no test's body: nothing fails, where the
+    real run fails twice (and its property stops early, at its failing explicit example)."""
+    from dojo.maintainers import loopfloor
+
+    (tmp_path / "test_counted.py").write_text(_COUNTED, encoding="utf-8")
+    args = ["test_counted.py", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+            f"--junitxml={tmp_path / 'hollow.xml'}"]
+    tests, examples, seconds = loopfloor.count(args, cwd=tmp_path, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, hollow=True)
+    assert (tests, examples) == (5, 8) and seconds > 0
+    assert 'failures="0"' in (tmp_path / "hollow.xml").read_text(encoding="utf-8")
+    args[-1] = f"--junitxml={tmp_path / 'real.xml'}"
+    tests, examples, _ = loopfloor.count(args, cwd=tmp_path, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert tests == 5 and 1 <= examples < 8  # the explicit -1 fails; shrinking may replay it
+    assert 'failures="2"' in (tmp_path / "real.xml").read_text(encoding="utf-8")
+
+
+def test_loopfloor_floor_is_the_fixed_cost_plus_the_shared_work():
+    from dojo.maintainers import loopfloor
+
+    costs = {"fixed": 0.05, "per_test": 0.001, "per_example": 0.002}
+    assert loopfloor.floor(100, 50, costs) == pytest.approx(0.05 + 0.1 + 0.1)
+    assert loopfloor.floor(100, 50, costs, cores=2) == pytest.approx(0.05 + 0.1)
