@@ -515,3 +515,14 @@ def test_children_of_a_warmed_parent_draw_their_own_random_examples():
             firsts.append(tuple(json.loads(handle.read() or "[]")))
         os.waitpid(pid, 0)
     assert all(firsts) and len(set(firsts)) == 3, firsts
+
+
+def test_the_warm_parent_starts_without_a_word_on_stderr():
+    """Setting up the warm parent of make watch and the warm server (imports, hypothesis's one
+    throwaway property test) prints nothing: hypothesis takes that parent for one still inside
+    pytest's plugin set-up and warned "slow code in plugin" eight times as make watch started."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", "PYTHONWARNINGS")}
+    proc = subprocess.run([sys.executable, "-c", "from dojo.student import runner; runner.ForkRunner(); print('ready')"],
+                          capture_output=True, text=True, env=env, cwd=str(warm.ROOT), timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ready", proc.stderr
+    assert proc.stderr == "", proc.stderr

@@ -417,7 +417,12 @@ def _prepare_child_work() -> None:
     except Exception:  # noqa: BLE001 - only a warm-up
         pass
     try:
-        _exercise_hypothesis()
+        # hypothesis counts the warm parent as still inside pytest's plugin set-up (its pytest
+        # plugin is imported, never configured here) and warns "slow code in plugin" for every
+        # strategy the warm-up builds: make watch printed eight such warnings as it started
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _exercise_hypothesis()
     except Exception:  # noqa: BLE001 - only a warm-up
         pass
 
