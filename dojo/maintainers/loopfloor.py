@@ -10,8 +10,8 @@ hypothesis themselves, the inputs the tests draw, or the work the tests (and the
 
 * **Counts**, per kata, against the solutions with the ``dev`` profile (as ``make kata``): the tests
   collected and the examples their property tests ran (``@example`` ones included).
-* **Unit costs**, in forked children of one warm process (imports done, as in the warm server and
-  ``make watch``), with ``make kata``'s pytest arguments, over synthetic files: one empty test
+* **Unit costs**, in forked children of one warm process (set up as the warm server's and
+  ``make watch``'s: :class:`dojo.student.runner.ForkRunner`), with ``make kata``'s pytest arguments, over synthetic files: one empty test
   (a run's fixed cost), 300 empty tests (the cost of a test), one property test with an empty body
   over one integer, 300 examples (the cost of an example). Medians of ``--reps`` interleaved runs.
 * Per kata, one process (no worker), seconds, medians:
@@ -161,7 +161,6 @@ def unit_costs(reps=6) -> dict:
     """{"fixed", "per_test", "per_example"} seconds on this machine (medians of ``reps`` rounds)."""
     from dojo.student import runner
 
-    runner._prepare_child_work()
     with tempfile.TemporaryDirectory(prefix="dojo-loopfloor-") as tmp:
         files = {
             "one": "def test_one():\n    pass\n",
@@ -207,6 +206,9 @@ def main(argv=None) -> int:
         return 2
     c = curriculum_module.load()
     katas = c.katas if args.katas == ["all"] else [c.kata(k) for k in args.katas]
+    from dojo.student import runner
+
+    runner.ForkRunner()  # this process becomes the warm parent make watch uses (BLAS threads, imports, gc)
     print(f"before: {load()}")
     imports = import_seconds()
     print(f"imports of numpy, pytest and hypothesis in a fresh interpreter: {imports:.3f} s "
