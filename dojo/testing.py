@@ -290,8 +290,14 @@ def broadcastable_pairs(max_dims=3, max_side=3):
 
 
 def arrays(shape, elements=None, dtype=np.float64):
-    """A float64 array of ``shape`` with ``elements`` (default: ``floats()``)."""
+    """A float64 array of ``shape`` (a tuple, or a strategy of shapes such as ``small_shapes()``)
+    with ``elements`` (default: ``floats()``)."""
     elements = elements if elements is not None else floats()
+    if isinstance(shape, st.SearchStrategy):
+        # hypothesis's own arrays() draws a shape, then builds and validates a new array strategy
+        # for it, every example (a sixth of drawing a small array); this draws the same choices
+        # (the same flatmap) and builds one array strategy per shape, reused
+        return _reused(lambda: shape.flatmap(lambda drawn: arrays(drawn, elements, dtype)), "arrays", shape, elements, dtype)
     key = tuple(int(n) for n in shape) if isinstance(shape, (tuple, list)) else shape
     return _reused(lambda: hnp.arrays(dtype, shape, elements=elements), "arrays", key, elements, dtype)
 

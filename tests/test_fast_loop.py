@@ -434,6 +434,35 @@ def test_property_strategies_are_built_once_per_arguments_and_reused():
     assert listed is not testing.arrays((2,))
 
 
+def test_arrays_of_drawn_shapes_draw_what_hypothesis_own_arrays_draw():
+    """``arrays(small_shapes())`` reuses one array strategy per shape instead of hypothesis's new one
+    per example: the same arrays, draw for draw (derandomized, 40 examples, two element ranges)."""
+    import numpy as np
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    from dojo import testing
+
+    def drawn(strategy):
+        found = []
+
+        @settings(max_examples=40, database=None, derandomize=True, deadline=None)
+        @given(strategy)
+        def record(x):
+            found.append((x.shape, x.tobytes()))
+
+        record()
+        return found
+
+    shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
+    for low, high in ((-3.0, 3.0), (-50.0, 50.0)):
+        ours = drawn(testing.arrays(testing.small_shapes(), elements=testing.floats(low, high)))
+        theirs = drawn(hnp.arrays(np.float64, shapes, elements=st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)))
+        assert ours == theirs and len({shape for shape, _ in ours}) > 5
+    assert testing.arrays(testing.small_shapes()) is testing.arrays(testing.small_shapes())
+
+
 def test_the_backstop_watchdog_is_not_woken_for_every_test():
     """pytest-timeout's backstop is armed and cancelled for every kata test; its watchdog thread is
     woken only when a deadline comes before its own next wake-up (each wake-up costs the running
