@@ -59,6 +59,25 @@ def test_junit_names_map_to_kata_and_test():
     assert got == ("07", "test_02_clipping.py::test_x[a-b]")
 
 
+def test_a_failure_says_where_it_was_raised_and_what_hypothesis_drew():
+    """Kata 16's one-off flake said only "RuntimeWarning: invalid value encountered in matmul" and
+    passed on replay: the line now carries the traceback's last file:line and the drawn example."""
+    message = ("RuntimeWarning: invalid value encountered in matmul\nFalsifying example: test_linear(\n"
+               "    lead=(2,),\n    n_in=3,  # or any other generated value\n    bias=True,\n)")
+    traceback = ("katas/16_acceleration/test_03_fused.py:251: in test_linear\n    same_as_reference(...)\n"
+                 "E   RuntimeWarning: invalid value encountered in matmul\n\n"
+                 "solutions/tinytorch/acceleration.py:603: RuntimeWarning")
+    assert flakehunt.failure_details(message, traceback) == (
+        "solutions/tinytorch/acceleration.py:603", "test_linear(lead=(2,), n_in=3, bias=True)")
+    assert flakehunt.failure_details("AssertionError: no example here", "") == ("", "")
+    run = flakehunt.SeedRun(7, failed=[("16", "test_03_fused.py::test_linear")],
+                            reasons={("16", "test_03_fused.py::test_linear"): message.splitlines()[0]},
+                            details={("16", "test_03_fused.py::test_linear"): flakehunt.failure_details(message, traceback)})
+    line = flakehunt.HuntResult(profile="dev", seeds=[7], runs=[run]).lines()[0]
+    assert ("· RuntimeWarning: invalid value encountered in matmul · raised at solutions/tinytorch/acceleration.py:603 "
+            "· drawn: test_linear(lead=(2,), n_in=3, bias=True) · replay: ") in line, line
+
+
 def test_fresh_seeds_are_distinct_and_flake_seeds_replays(monkeypatch):
     """Without FLAKE_SEEDS every seed is new and distinct; FLAKE_SEEDS=3,17 replays exactly those."""
     monkeypatch.delenv("FLAKE_SEEDS", raising=False)
@@ -162,6 +181,7 @@ def test_the_hunt_catches_kata_07s_old_boundary_flake(tmp_path):
     assert len(lines) == 1, f"expected one failing test, got {lines}\n{[r.output for r in result.runs]}"
     assert lines[0].startswith("kata 07 · test_02_clipping.py::test_direction_is_kept_and_norm_is_capped · failed with seed ")
     seed = result.failures()[("07", "test_02_clipping.py::test_direction_is_kept_and_norm_is_capped")][0]
+    assert " · raised at katas/07_training/test_02_clipping.py:" in lines[0] and " · drawn: test_direction_is_kept_and_norm_is_capped(" in lines[0], lines[0]
 
     replay = shlex.split(lines[0].split(" · replay: ")[1])  # exactly what a maintainer pastes
     assert replay[:3] == [".venv/bin/python", "-m", "pytest"] and f"--hypothesis-seed={seed}" in replay

@@ -33,7 +33,9 @@ collection included), so 16 seeds take about 50 s on two idle cores; the budget
 the note says how many ran. ``make soak`` runs longer: every test, the
 ``thorough`` profile (500 examples), ``SEEDS`` seeds (8), no budget.
 
-Each failure is one line: kata, test, the seeds it failed with, and the command that replays it.
+Each failure is one line: kata, test, the seeds it failed with, the message, where it was raised,
+the example hypothesis drew, and the command that replays it (a flake that depends on more than
+the seed may pass on replay: where and what then still say where to look).
 ``FLAKE_SEEDS=3,17`` replays given seeds instead of drawing new ones.
 
 >>> result = hunt(curriculum.load(), seeds=[1, 2], profile="dev")     # doctest: +SKIP
@@ -43,6 +45,7 @@ Each failure is one line: kata, test, the seeds it failed with, and the command 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -52,6 +55,8 @@ import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from dojo import ROOT
 
@@ -70,6 +75,7 @@ class SeedRun:
     seed: int
     failed: list = field(default_factory=list)  # [(kata id, "test_file.py::test_name")]
     reasons: dict = field(default_factory=dict)  # (kata id, test) -> first line of the failure message
+    details: dict = field(default_factory=dict)  # (kata id, test) -> (where it was raised, the example drawn)
     passed: int = 0
     seconds: float = 0.0
     finished: bool = True  # False: stopped at the budget, or pytest ended without a report
@@ -98,14 +104,20 @@ class HuntResult:
         """The failure message of ``key``'s first failing seed, on one line."""
         run = next((r for r in sorted(self.runs, key=lambda r: self.seeds.index(r.seed)) if key in r.reasons), None)
         text = " ".join((run.reasons[key] if run else "").split())
-        return text[:117] + "..." if len(text) > 120 else text
+        text = text[:117] + "..." if len(text) > 120 else text
+        where, drawn = run.details.get(key, ("", "")) if run else ("", "")
+        if where:
+            text += f" · raised at {where}"
+        if drawn:
+            text += f" · drawn: {drawn[:157] + '...' if len(drawn) > 160 else drawn}"
+        return text.lstrip(" ·")
 
     def broken_runs(self) -> list:
         """Runs that ended without a test report (a crash, not a budget stop)."""
         return [r for r in self.runs if not r.finished and not r.stopped]
 
     def lines(self, katas_dir: Path = ROOT / "katas") -> list:
-        """One line per failing test: kata, test, seeds, and the command that replays it."""
+        """One line per failing test: kata, test, seeds, message, where raised, example drawn, replay command."""
         out = []
         for (kata, test), seeds in self.failures().items():
             file, _, name = test.partition("::")
@@ -156,6 +168,28 @@ def no_local_constants() -> bool:
 def pytest_configure(config):
     """As a pytest plugin (``-p dojo.maintainers.flakehunt``, hunt and replay processes only): local constants off."""
     no_local_constants()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test carries ``raised_at`` in its junit XML properties: the deepest frame of the
+    repository's own code, past the shared assertion helpers (dojo/testing.py), as ``path:line``.
+    The dojo's reports for students keep only the message, and a flake that passes on replay
+    has to be found from what the hunt saw."""
+    report = yield
+    if report.failed and call.excinfo is not None:
+        root = Path(str(item.config.rootpath))
+        for entry in reversed(call.excinfo.traceback):
+            path = Path(str(entry.path))
+            try:
+                relative = path.relative_to(root)
+            except ValueError:
+                continue  # the standard library, site-packages
+            if relative.as_posix() in ("dojo/testing.py",) or ".venv" in relative.parts:
+                continue
+            item.user_properties.append(("raised_at", f"{relative.as_posix()}:{entry.lineno + 1}"))
+            break
+    return report
 
 
 def replay_command(node: str, seed: int, profile: str) -> str:
@@ -263,6 +297,9 @@ def run_seed(seed, paths, profile, impl_root, kata_ids, property_only=True, time
                     result.failed.append(key)
                     element = next(child for child in case if child.tag in ("failure", "error"))
                     result.reasons[key] = (element.get("message") or "").splitlines()[0] if element.get("message") else ""
+                    where, drawn = failure_details(element.get("message") or "", element.text or "")
+                    raised = [p.get("value") for p in case.iter("property") if p.get("name") == "raised_at"]
+                    result.details[key] = (raised[0] if raised else where, drawn)
                 else:
                     result.passed += 1
         elif result.finished:
@@ -270,6 +307,26 @@ def run_seed(seed, paths, profile, impl_root, kata_ids, property_only=True, time
             result.output = "pytest wrote no report:\n" + result.output
     result.seconds = time.perf_counter() - started
     return result
+
+
+def failure_details(message, traceback) -> tuple:
+    """(where the failure was raised: the traceback's last ``file:line``, the example hypothesis
+    drew: ``test(x=..., y=...)`` on one line), either "" when the report does not say. A flake
+    that passes on replay (it depends on more than the seed) is then still located."""
+    where = ""
+    for line in reversed(traceback.splitlines()):
+        found = re.match(r"(\S+\.py):(\d+): ", line)
+        if found:
+            where = f"{found.group(1)}:{found.group(2)}"
+            break
+    drawn = ""
+    for marker in ("Falsifying example:", "Failing test case:"):
+        if marker in message:
+            lines = message.split(marker, 1)[1].splitlines()
+            drawn = " ".join(" ".join(re.sub(r"\s#.*$", "", line) for line in lines).split())
+            drawn = drawn.replace("( ", "(").replace(", )", ")").replace(" )", ")")
+            break
+    return where, drawn
 
 
 def hunt(c, seeds, profile="dev", budget=None, katas=None, property_only=True, workers=WORKERS,
