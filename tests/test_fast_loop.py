@@ -536,7 +536,7 @@ def test_loopfloor_counts_tests_and_examples_and_hollow_runs_skip_every_body(tmp
     from dojo.maintainers import loopfloor
 
     (tmp_path / "test_counted.py").write_text(_COUNTED, encoding="utf-8")
-    args = ["test_counted.py", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+    args = ["test_counted.py", "-q", "-p", "no:cacheprovider",
             f"--junitxml={tmp_path / 'hollow.xml'}"]
     tests, examples, seconds = loopfloor.count(args, cwd=tmp_path, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, hollow=True)
     assert (tests, examples) == (5, 8) and seconds > 0

@@ -185,7 +185,7 @@ def pytest_runtest_makereport(item, call):
                 relative = path.relative_to(root)
             except ValueError:
                 continue  # the standard library, site-packages
-            if relative.as_posix() in ("dojo/testing.py",) or ".venv" in relative.parts:
+            if relative.as_posix() == "dojo/testing.py" or ".venv" in relative.parts:
                 continue
             item.user_properties.append(("raised_at", f"{relative.as_posix()}:{entry.lineno + 1}"))
             break
@@ -297,9 +297,8 @@ def run_seed(seed, paths, profile, impl_root, kata_ids, property_only=True, time
                     result.failed.append(key)
                     element = next(child for child in case if child.tag in ("failure", "error"))
                     result.reasons[key] = (element.get("message") or "").splitlines()[0] if element.get("message") else ""
-                    where, drawn = failure_details(element.get("message") or "", element.text or "")
                     raised = [p.get("value") for p in case.iter("property") if p.get("name") == "raised_at"]
-                    result.details[key] = (raised[0] if raised else where, drawn)
+                    result.details[key] = (raised[0] if raised else "", drawn_example(element.get("message") or ""))
                 else:
                     result.passed += 1
         elif result.finished:
@@ -309,24 +308,15 @@ def run_seed(seed, paths, profile, impl_root, kata_ids, property_only=True, time
     return result
 
 
-def failure_details(message, traceback) -> tuple:
-    """(where the failure was raised: the traceback's last ``file:line``, the example hypothesis
-    drew: ``test(x=..., y=...)`` on one line), either "" when the report does not say. A flake
-    that passes on replay (it depends on more than the seed) is then still located."""
-    where = ""
-    for line in reversed(traceback.splitlines()):
-        found = re.match(r"(\S+\.py):(\d+): ", line)
-        if found:
-            where = f"{found.group(1)}:{found.group(2)}"
-            break
-    drawn = ""
+def drawn_example(message) -> str:
+    """The example hypothesis drew, ``test(x=..., y=...)`` on one line, from a failure's message
+    ("" when it names none)."""
     for marker in ("Falsifying example:", "Failing test case:"):
         if marker in message:
             lines = message.split(marker, 1)[1].splitlines()
             drawn = " ".join(" ".join(re.sub(r"\s#.*$", "", line) for line in lines).split())
-            drawn = drawn.replace("( ", "(").replace(", )", ")").replace(" )", ")")
-            break
-    return where, drawn
+            return drawn.replace("( ", "(").replace(", )", ")").replace(" )", ")")
+    return ""
 
 
 def hunt(c, seeds, profile="dev", budget=None, katas=None, property_only=True, workers=WORKERS,

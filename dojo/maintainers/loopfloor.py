@@ -142,19 +142,7 @@ def kata_args(kata_dir) -> list:
     from dojo.student import runner
 
     return [*runner.pytest_args(kata_dir), "--impl=solutions", "--no-gate", "--dojo-progress=none", "--dojo-quiet",
-            "--hypothesis-profile=dev", "-p", "no:randomly"]
-
-
-def _timed(args, cwd):
-    import pytest
-
-    def work():
-        started = time.perf_counter()
-        pytest.main(list(args))
-        return (time.perf_counter() - started,)
-
-    found = _in_child(work, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, cwd=cwd)
-    return found[0] if found else float("nan")
+            "--hypothesis-profile=dev"]
 
 
 def unit_costs(reps=6) -> dict:
@@ -172,7 +160,8 @@ def unit_costs(reps=6) -> dict:
         times = {name: [] for name in files}
         for _ in range(reps):
             for name in files:
-                times[name].append(_timed([f"test_{name}.py", *runner.pytest_args(tmp)[1:], "-p", "no:randomly"], tmp))
+                found = count([f"test_{name}.py", *runner.pytest_args(tmp)[1:]], cwd=tmp, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+                times[name].append(found[2] if found else float("nan"))
     one, many, prop = (statistics.median(times[name]) for name in ("one", "many", "property"))
     return {"fixed": one, "per_test": (many - one) / (SYNTHETIC_TESTS - 1), "per_example": (prop - one) / SYNTHETIC_EXAMPLES}
 

@@ -401,30 +401,29 @@ def _prepare_child_work() -> None:
     """
     import warnings
 
-    try:
-        from hypothesis.internal.conjecture.providers import _get_local_constants
+    # hypothesis counts the warm parent as still inside pytest's plugin set-up (its pytest plugin is
+    # imported, never configured here) and warns "slow code in plugin" for the constants it scans
+    # and every strategy the warm-up builds (make watch printed eight such warnings as it started):
+    # slow here, once, is the point
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from hypothesis.internal.conjecture.providers import _get_local_constants
 
-        with warnings.catch_warnings():  # "slow code in plugin": slow here, once, is the point
-            warnings.simplefilter("ignore")
             _get_local_constants()
-    except Exception:  # noqa: BLE001 - a private helper of hypothesis: a newer one may lack it
-        pass
-    try:
-        import importlib.metadata
+        except Exception:  # noqa: BLE001 - a private helper of hypothesis: a newer one may lack it
+            pass
+        try:
+            import importlib.metadata
 
-        for dist in importlib.metadata.distributions():
-            dist.entry_points
-    except Exception:  # noqa: BLE001 - only a warm-up
-        pass
-    try:
-        # hypothesis counts the warm parent as still inside pytest's plugin set-up (its pytest
-        # plugin is imported, never configured here) and warns "slow code in plugin" for every
-        # strategy the warm-up builds: make watch printed eight such warnings as it started
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            for dist in importlib.metadata.distributions():
+                dist.entry_points
+        except Exception:  # noqa: BLE001 - only a warm-up
+            pass
+        try:
             _exercise_hypothesis()
-    except Exception:  # noqa: BLE001 - only a warm-up
-        pass
+        except Exception:  # noqa: BLE001 - only a warm-up
+            pass
 
 
 def _exercise_hypothesis() -> None:
